@@ -1,0 +1,28 @@
+# FireWatch — build, test, run. `make test` installs what it needs on a fresh Debian machine.
+SHELL := /bin/bash
+SWIFT ?= swift
+APT_PACKAGES := libmodbus-dev mbpoll
+
+.PHONY: build test deps clean
+
+# Install libmodbus-dev (and mbpoll, used by the interop tests) when missing.
+deps:
+	@missing=""; \
+	pkg-config --exists libmodbus 2>/dev/null || missing="$$missing libmodbus-dev"; \
+	command -v mbpoll >/dev/null 2>&1 || missing="$$missing mbpoll"; \
+	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config $$missing"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build

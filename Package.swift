@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "FireWatch",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "firewatch", targets: ["firewatch"]),
+        .library(name: "Modbus", targets: ["Modbus"]),
+        .library(name: "FireSafety", targets: ["FireSafety"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // libmodbus from Debian's libmodbus-dev, found by pkg-config.
+        .systemLibrary(
+            name: "CModbus",
+            pkgConfig: "libmodbus",
+            providers: [.apt(["libmodbus-dev"])]
+        ),
+        .target(
+            name: "Modbus",
+            dependencies: ["CModbus", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The pure safety engine: no I/O, no clock reads, imports nothing of ours.
+        .target(name: "FireSafety"),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "Modbus", "FireSafety",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "firewatch",
+            dependencies: [
+                "Gateway", "Modbus", "FireSafety",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
+        .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Modbus", "FireSafety"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
