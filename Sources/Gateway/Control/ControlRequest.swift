@@ -1,0 +1,183 @@
+import Foundation
+
+/// One operator request on the control socket: `{"cmd":"status"}`, `{"cmd":"ack","zone":"battery-room-a"}`,
+/// `{"cmd":"inhibit","zone":"…","for":"2h","reason":"…"}`, … (one JSON object per line).
+///
+/// Members a request does not use are ignored, so newer clients can add fields.
+public enum ControlRequest: Sendable, Equatable, Hashable {
+    case status
+    /// Acknowledge a zone's alarm (silences repeats; the latch stays).
+    case ack(zone: String)
+    /// Clear a latched zone; the engine refuses while the cause is present.
+    case reset(zone: String)
+    /// Stop an abortable step (the pre-discharge delay) of a zone's running procedure.
+    case abort(zone: String)
+    /// Suppress a zone's actuation for `duration`, with a reason recorded in the alert log.
+    case inhibit(zone: String, duration: Duration, reason: String)
+    /// End an inhibit early.
+    case enable(zone: String)
+
+    /// The longest inhibit accepted: an inhibit outliving a shift is a forgotten one. Re-inhibit to extend.
+    public static let maxInhibit: Duration = .seconds(7 * 24 * 3600)
+    /// The longest request line accepted (bytes, without `\n`).
+    public static let maxLineBytes = 65_536
+    /// Longest zone name accepted.
+    static let maxZoneLength = 200
+
+    /// The `cmd` word.
+    public var command: String {
+        switch self {
+        case .status: "status"
+        case .ack: "ack"
+        case .reset: "reset"
+        case .abort: "abort"
+        case .inhibit: "inhibit"
+        case .enable: "enable"
+        }
+    }
+
+    /// The zone the request is about, if any.
+    public var zone: String? {
+        switch self {
+        case .status: nil
+        case .ack(let z), .reset(let z), .abort(let z), .enable(let z), .inhibit(let z, _, _): z
+        }
+    }
+
+    /// The request as a JSON object, in the wire member order.
+    public var json: JSONValue {
+        var members = [JSONMember("cmd", .string(command))]
+        if let zone { members.append(JSONMember("zone", .string(zone))) }
+        if case .inhibit(_, let duration, let reason) = self {
+            members.append(JSONMember("for", .string(DurationText.format(duration))))
+            members.append(JSONMember("reason", .string(reason)))
+        }
+        return .object(members)
+    }
+
+    /// The request as one line of JSON, without `\n`.
+    public var jsonLine: String { JSONWriter.serialize(json) }
+
+    /// Parses and validates one request line (without `\n`).
+    public static func parse(line: some Collection<UInt8>) throws(ControlRequestError) -> ControlRequest {
+        guard line.count <= maxLineBytes else {
+            throw ControlRequestError(.tooLong, "request is \(line.count) bytes; at most \(maxLineBytes) are accepted")
+        }
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line)) else {
+            throw ControlRequestError(.notJSON, "request is not valid JSON; send one JSON object per line, "
+                + #"e.g. {"cmd":"status"}"#)
+        }
+        guard case .object = value else {
+            throw ControlRequestError(.notJSON, #"request must be a JSON object, e.g. {"cmd":"status"}"#)
+        }
+        guard let cmdValue = value["cmd"] else {
+            throw ControlRequestError(.missingField, #"field "cmd" is missing; one of: \#(commands)"#)
+        }
+        guard let cmd = cmdValue.stringValue else {
+            throw ControlRequestError(.badField, #"field "cmd" must be a string; one of: \#(commands)"#)
+        }
+        switch cmd {
+        case "status": return .status
+        case "ack": return .ack(zone: try zone(in: value, cmd))
+        case "reset": return .reset(zone: try zone(in: value, cmd))
+        case "abort": return .abort(zone: try zone(in: value, cmd))
+        case "enable": return .enable(zone: try zone(in: value, cmd))
+        case "inhibit":
+            let zone = try zone(in: value, cmd)
+            guard let text = value["for"] else {
+                throw ControlRequestError(.missingField, #"field "for" is missing: how long to inhibit, e.g. "2h""#)
+            }
+            guard let forText = text.stringValue, let duration = DurationText.parse(forText) else {
+                throw ControlRequestError(
+                    .badField, #"field "for" must be a duration like "30m", "2h" or "1d", not \#(JSONWriter.serialize(text))"#)
+            }
+            guard duration > .zero, duration <= maxInhibit else {
+                throw ControlRequestError(.badField, #"field "for" must be more than 0 and at most 7d (re-inhibit to extend)"#)
+            }
+            guard let reason = value["reason"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines),
+                !reason.isEmpty
+            else {
+                throw ControlRequestError(.missingField, #"field "reason" is missing or empty: say why the zone is inhibited"#)
+            }
+            return .inhibit(zone: zone, duration: duration, reason: reason)
+        default:
+            throw ControlRequestError(.unknownCommand, #"unknown cmd "\#(cmd)"; one of: \#(commands)"#)
+        }
+    }
+
+    private static let commands = "status, ack, reset, abort, inhibit, enable"
+
+    private static func zone(in value: JSONValue, _ cmd: String) throws(ControlRequestError) -> String {
+        guard let field = value["zone"] else {
+            throw ControlRequestError(.missingField, #"field "zone" is missing: "\#(cmd)" needs the zone's name"#)
+        }
+        guard let zone = field.stringValue, !zone.isEmpty, zone.count <= maxZoneLength,
+            !zone.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw ControlRequestError(.badField, #"field "zone" must be a zone name (a non-empty string)"#)
+        }
+        return zone
+    }
+}
+
+/// A request line that could not be accepted, with a message the operator can act on.
+public struct ControlRequestError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The kind of problem; its `rawValue` is the `error` member of the response.
+    public enum Code: String, Sendable {
+        case tooLong = "too_long"
+        case notJSON = "not_json"
+        case missingField = "missing_field"
+        case badField = "bad_field"
+        case unknownCommand = "unknown_command"
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Durations as the contract writes them: `500ms`, `30s`, `2m`, `1h`, `1d`, or combined (`1h30m`).
+public enum DurationText {
+    /// Parses a duration; nil when it is not one.
+    public static func parse(_ text: String) -> Duration? {
+        var total: Duration = .zero
+        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+        guard !rest.isEmpty else { return nil }
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+            guard !digits.isEmpty, let number = Double(digits), number.isFinite else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let unit = rest.prefix { $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            let seconds: Double
+            switch unit {
+            case "ms": seconds = 0.001
+            case "s": seconds = 1
+            case "m": seconds = 60
+            case "h": seconds = 3600
+            case "d": seconds = 86_400
+            default: return nil
+            }
+            let value = number * seconds
+            guard value < 1e9 else { return nil }
+            total += .milliseconds(Int64((value * 1000).rounded()))
+        }
+        return total
+    }
+
+    /// Formats a duration in the largest whole unit: `2h`, `90s`, `500ms`.
+    public static func format(_ duration: Duration) -> String {
+        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        for (unit, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
+        where ms != 0 && ms % size == 0 {
+            return "\(ms / size)\(unit)"
+        }
+        return "\(ms)ms"
+    }
+}
