@@ -163,7 +163,7 @@ public final class AlertLogWriter: Sendable {
     public func close() {
         state.withLock { s in
             _ = flushLocked(&s)
-            if s.fd >= 0 { _ = Glibc.close(s.fd) }
+            if s.fd >= 0 { _ = closeDescriptor(s.fd) }
             s.fd = -1
             s.closed = true
         }
@@ -171,7 +171,7 @@ public final class AlertLogWriter: Sendable {
 
     deinit {
         state.withLock { s in
-            if s.fd >= 0 { _ = Glibc.close(s.fd) }
+            if s.fd >= 0 { _ = closeDescriptor(s.fd) }
         }
     }
 
@@ -183,7 +183,7 @@ public final class AlertLogWriter: Sendable {
         let wasHealthy = s.lastError == nil
         s.lastError = e
         // Close so the next attempt reopens: the file may have been replaced (or was /dev/full).
-        if s.fd >= 0 { _ = Glibc.close(s.fd) }
+        if s.fd >= 0 { _ = closeDescriptor(s.fd) }
         s.fd = -1
         if wasHealthy {
             logger.critical(
@@ -328,7 +328,7 @@ public final class AlertLogWriter: Sendable {
             }
             s.fd = fd
         } catch {
-            _ = Glibc.close(fd)
+            _ = closeDescriptor(fd)
             throw error
         }
     }
@@ -336,7 +336,7 @@ public final class AlertLogWriter: Sendable {
     private static func lastLineOfRotated(path: String) throws -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { return nil }
-        defer { _ = Glibc.close(fd) }
+        defer { _ = closeDescriptor(fd) }
         return try LogTail.read(fd: fd, path: path).lastLine
     }
 
@@ -355,7 +355,7 @@ public final class AlertLogWriter: Sendable {
     /// and opens a fresh live file chained to it.
     private func rotateLocked(_ s: inout State) throws {
         let path = configuration.path
-        if s.fd >= 0 { _ = Glibc.close(s.fd) }
+        if s.fd >= 0 { _ = closeDescriptor(s.fd) }
         s.fd = -1
         for k in stride(from: configuration.keep - 1, through: 1, by: -1) {
             if rename("\(path).\(k)", "\(path).\(k + 1)") != 0 && errno != ENOENT {
@@ -376,7 +376,7 @@ public final class AlertLogWriter: Sendable {
         let fd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {
             _ = fsync(fd)
-            _ = Glibc.close(fd)
+            _ = closeDescriptor(fd)
         }
     }
 
@@ -453,7 +453,7 @@ struct LogTail {
         var done = 0
         while done < count {
             let n = out.withUnsafeMutableBytes { buf in
-                Glibc.pread(fd, buf.baseAddress! + done, count - done, off_t(offset + done))
+                systemPread(fd, buf.baseAddress! + done, count - done, off_t(offset + done))
             }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -481,4 +481,11 @@ public enum AlertLogTime {
         return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
             + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(millis, 3))Z"
     }
+}
+
+// File-scope wrappers: inside the types above, `close` and `pread` name their own methods.
+private func closeDescriptor(_ fd: Int32) -> Int32 { close(fd) }
+
+private func systemPread(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, _ offset: off_t) -> Int {
+    pread(fd, buffer, count, offset)
 }

@@ -48,7 +48,7 @@ public enum ControlClient {
         let line = Array((request.jsonLine + "\n").utf8)
         var sent = 0
         while sent < line.count {
-            let n = line[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = line[sent...].withUnsafeBytes { systemSend(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw failure(errno, socketPath, "send")
@@ -137,4 +137,9 @@ public struct ControlClientError: Error, Sendable, Equatable, CustomStringConver
     }
 
     public var description: String { message }
+}
+
+// File scope: inside `ControlClient`, `send` names its own method.
+private func systemSend(_ fd: Int32, _ buffer: UnsafeRawPointer?, _ count: Int, _ flags: Int32) -> Int {
+    send(fd, buffer, count, flags)
 }
