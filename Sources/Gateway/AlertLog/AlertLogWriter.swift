@@ -109,6 +109,25 @@ public final class AlertLogWriter: Sendable {
 
     // MARK: Status
 
+    /// Everything `status` shows about the log, read under one lock.
+    public struct Status: Sendable, Equatable {
+        /// Records are held in memory because the disk did not take them (or the file is not open).
+        public var isDegraded: Bool
+        public var backlogCount: Int
+        public var lastError: AlertLogError?
+        public var refusedCount: Int
+        public var nextSeq: Int
+    }
+
+    /// A consistent snapshot for `firewatch status`, metrics and `STATUS=`.
+    public var status: Status {
+        state.withLock { s in
+            Status(
+                isDegraded: s.backlogCount > 0 || s.fd < 0, backlogCount: s.backlogCount, lastError: s.lastError,
+                refusedCount: s.refusedCount, nextSeq: s.nextSeq)
+        }
+    }
+
     /// True while records are held in memory because the disk did not take them.
     public var isDegraded: Bool { state.withLock { $0.backlogCount > 0 || $0.fd < 0 } }
     /// Records held in memory, not yet on disk.

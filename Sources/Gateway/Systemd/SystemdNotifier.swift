@@ -14,6 +14,9 @@ public struct SystemdNotifier: Sendable {
     /// The watchdog interval systemd asked for (`WATCHDOG_USEC`), or nil when there is none for this process.
     public let watchdogInterval: Duration?
 
+    /// How often to send `WATCHDOG=1`: half the interval, as sd_watchdog_enabled(3) advises.
+    public var watchdogPingInterval: Duration? { watchdogInterval.map { $0 / 2 } }
+
     /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` from `environment`.
     public init(environment: [String: String]) {
         let path = environment["NOTIFY_SOCKET"].flatMap { $0.isEmpty ? nil : $0 }

@@ -60,6 +60,48 @@ struct AlertLogWriterTests {
         #expect(line.raw == "{\"seq\":1,\"event\":\"daemon.started\",\"prev\":\"\(AlertLogWriter.genesisHash)\"}")
     }
 
+    @Test("text with quotes, newlines, control characters and °C survives the log byte for byte")
+    func escapingThroughTheLog() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("alerts.jsonl")
+        let writer = AlertLogWriter(configuration: config(path), logger: logger)
+        let message = "temperature \"A1\" at 71.5 °C\nline two\ttab \u{07}bell \\ backslash ✓"
+        writer.append([JSONMember("event", "signal.level"), JSONMember("message", .string(message)), JSONMember("value", 71.5)])
+        let lines = try AlertLog.readLines(ofFile: path)
+        #expect(lines.count == 1)
+        #expect(lines[0].fields?["message"]?.stringValue == message)
+        #expect(lines[0].fields?["value"] == .number(71.5))
+        #expect(lines[0].raw.contains(#"\"A1\" at 71.5 °C\nline two\ttab \u0007bell \\ backslash ✓"#))
+    }
+
+    @Test("a log cut at any byte (a crash at any point) reopens into a valid chain")
+    func cutAnywhere() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let source = dir.file("source.jsonl")
+        do {
+            let writer = AlertLogWriter(configuration: config(source), logger: logger)
+            for n in 1...4 { writer.append(record(n)) }
+            writer.close()
+        }
+        let bytes = try #require(FileManager.default.contents(atPath: source))
+        // Every offset across the last two lines, and a spread of earlier ones: bounded, about 60 cases.
+        let lastTwo = bytes.count - (try AlertLog.readLines(ofFile: source).suffix(2).reduce(0) { $0 + $1.raw.utf8.count + 1 })
+        let offsets = Array(stride(from: 0, to: lastTwo, by: 97)) + Array(stride(from: lastTwo, through: bytes.count, by: 11))
+        for offset in offsets {
+            let path = dir.file("cut-\(offset).jsonl")
+            #expect(FileManager.default.createFile(atPath: path, contents: bytes.prefix(offset)))
+            let writer = AlertLogWriter(configuration: config(path), logger: logger)
+            #expect(writer.append(record(99)).isDurable, "offset \(offset)")
+            writer.close()
+            let lines = try AlertLog.readLines(ofFile: path)
+            #expect(AlertLog.verifyChain(logAt: path) == .ok(count: lines.count), "offset \(offset)")
+            #expect(lines.last?.fields?["n"]?.intValue == 99)
+            #expect(lines.first?.prev == AlertLogWriter.genesisHash)
+        }
+    }
+
     @Test("a reopened log continues seq and chain")
     func reopenContinues() throws {
         let dir = try TemporaryDirectory()
@@ -167,6 +209,7 @@ struct AlertLogWriterTests {
         for n in 1...3 { #expect(writer.append(record(n)) == .pending(backlog: n)) }
         #expect(writer.isDegraded)
         #expect(writer.backlogCount == 3)
+        #expect(writer.status.isDegraded && writer.status.backlogCount == 3 && writer.status.nextSeq == 1)
         #expect(writer.lastError?.code == .write)
         #expect(writer.lastError?.errno == ENOSPC)
         #expect(!writer.retry())

@@ -95,5 +95,7 @@ struct SystemdNotifierTests {
         #expect(SystemdNotifier.watchdogInterval(environment: ["WATCHDOG_USEC": "0"], pid: pid) == nil)
         #expect(SystemdNotifier.watchdogInterval(environment: ["WATCHDOG_USEC": "soon"], pid: pid) == nil)
         #expect(SystemdNotifier.watchdogInterval(environment: [:], pid: pid) == nil)
+        let notifier = SystemdNotifier(environment: ["WATCHDOG_USEC": "30000000"])
+        #expect(notifier.watchdogPingInterval == .seconds(15))
     }
 }
