@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why the alert log could not be written or read, with the file and what to do about it.
@@ -43,7 +43,8 @@ public struct AlertLogError: Error, Sendable, Equatable, CustomStringConvertible
         let reason = String(cString: strerror(err))
         let hint: String
         switch err {
-        case ENOSPC, EDQUOT: hint = "free space on the file system holding \(path); records are kept in memory meanwhile"
+        case ENOSPC, EDQUOT:
+            hint = "free space on the file system holding \(path); records are kept in memory meanwhile"
         case EACCES, EPERM:
             hint = "let the firewatch user write \(path) (check owner and mode, and ReadWritePaths= of the unit)"
         case EROFS: hint = "the file system holding \(path) is read-only; remount it read-write or move alert_log"

@@ -133,7 +133,8 @@ public enum AlertLog {
         for file in files {
             let lines: [AlertLogLine]
             do { lines = try readLines(ofFile: file) } catch {
-                return .broken(ChainBreak(file: file, lineNumber: 0, reason: .unreadable("\(error)"), verifiedBefore: count))
+                return .broken(
+                    ChainBreak(file: file, lineNumber: 0, reason: .unreadable("\(error)"), verifiedBefore: count))
             }
             for line in lines {
                 func broken(_ reason: ChainBreak.Reason) -> ChainVerdict {

@@ -5,14 +5,15 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How the alert log is kept on disk.
 public struct AlertLogConfiguration: Sendable {
-    /// The live log file, e.g. `/var/lib/firewatch/alerts.jsonl`. Rotated files are `<path>.1` (newest) … `<path>.<keep>`.
+    /// The live log file, e.g. `/var/lib/firewatch/alerts.jsonl`.
+    /// Rotated files are `<path>.1` (newest) … `<path>.<keep>`.
     public var path: String
     /// Rotate before a line would make the live file larger than this.
     public var maxBytes: Int
@@ -197,7 +198,8 @@ public final class AlertLogWriter: Sendable {
     // MARK: Internals (all called with the lock held)
 
     private func fail(_ s: inout State, _ error: any Error) {
-        let e = (error as? AlertLogError)
+        let e =
+            (error as? AlertLogError)
             ?? AlertLogError(code: .write, path: configuration.path, message: "\(error)", hint: "see the log")
         let wasHealthy = s.lastError == nil
         s.lastError = e

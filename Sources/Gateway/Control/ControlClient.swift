@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The CLI's side of the control socket: connect, send one request line, read one response line.
@@ -20,7 +20,9 @@ public enum ControlClient {
             throw ControlClientError(.io, socketPath: socketPath, message: "socket path is longer than 107 bytes")
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlClientError(.io, socketPath: socketPath, message: "socket: \(errnoText(errno))") }
+        guard fd >= 0 else {
+            throw ControlClientError(.io, socketPath: socketPath, message: "socket: \(errnoText(errno))")
+        }
         defer { close(fd) }
         let seconds = timeout.components.seconds
         var tv = timeval(
@@ -33,15 +35,18 @@ public enum ControlClient {
             let e = errno
             switch e {
             case ENOENT, ECONNREFUSED, ENOTDIR:
-                throw ControlClientError(.daemonNotRunning, socketPath: socketPath, errno: e,
+                throw ControlClientError(
+                    .daemonNotRunning, socketPath: socketPath, errno: e,
                     message: "firewatch daemon is not running (no socket at \(socketPath)); "
                         + "start it with systemctl start firewatch or pass --socket")
             case EACCES, EPERM:
-                throw ControlClientError(.permissionDenied, socketPath: socketPath, errno: e,
+                throw ControlClientError(
+                    .permissionDenied, socketPath: socketPath, errno: e,
                     message: "not allowed to connect to \(socketPath): \(errnoText(e)); "
                         + "join the firewatch group (usermod -aG firewatch $USER, then log in again) or use sudo")
             default:
-                throw ControlClientError(.io, socketPath: socketPath, errno: e,
+                throw ControlClientError(
+                    .io, socketPath: socketPath, errno: e,
                     message: "connect \(socketPath): \(errnoText(e))")
             }
         }
@@ -64,18 +69,22 @@ public enum ControlClient {
                 throw failure(errno, socketPath, "receive")
             }
             if n == 0 {
-                throw ControlClientError(.badResponse, socketPath: socketPath,
+                throw ControlClientError(
+                    .badResponse, socketPath: socketPath,
                     message: "the daemon closed the connection without answering; see journalctl -u firewatch")
             }
             received += buffer[0..<n]
             if received.count > 16 << 20 {
-                throw ControlClientError(.badResponse, socketPath: socketPath, message: "the daemon's answer is too long")
+                throw ControlClientError(
+                    .badResponse, socketPath: socketPath, message: "the daemon's answer is too long")
             }
         }
         let responseLine = received[..<received.firstIndex(of: 0x0A)!]
         guard let response = ControlResponse.parse(line: responseLine) else {
-            throw ControlClientError(.badResponse, socketPath: socketPath,
-                message: "the daemon's answer is not a control response: \(String(decoding: responseLine.prefix(200), as: UTF8.self))")
+            let shown = String(decoding: responseLine.prefix(200), as: UTF8.self)
+            throw ControlClientError(
+                .badResponse, socketPath: socketPath, message: "the daemon's answer is not a control response: \(shown)"
+            )
         }
         return response
     }
@@ -92,7 +101,8 @@ public enum ControlClient {
 
     private static func failure(_ e: Int32, _ path: String, _ what: String) -> ControlClientError {
         if e == EAGAIN || e == EWOULDBLOCK {
-            return ControlClientError(.timeout, socketPath: path, errno: e,
+            return ControlClientError(
+                .timeout, socketPath: path, errno: e,
                 message: "the daemon did not answer in time on \(path); it may be stuck: "
                     + "see systemctl status firewatch and journalctl -u firewatch")
         }

@@ -64,8 +64,10 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
             throw ControlRequestError(.tooLong, "request is \(line.count) bytes; at most \(maxLineBytes) are accepted")
         }
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line)) else {
-            throw ControlRequestError(.notJSON, "request is not valid JSON; send one JSON object per line, "
-                + #"e.g. {"cmd":"status"}"#)
+            throw ControlRequestError(
+                .notJSON,
+                "request is not valid JSON; send one JSON object per line, "
+                    + #"e.g. {"cmd":"status"}"#)
         }
         guard case .object = value else {
             throw ControlRequestError(.notJSON, #"request must be a JSON object, e.g. {"cmd":"status"}"#)
@@ -89,15 +91,18 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
             }
             guard let forText = text.stringValue, let duration = DurationText.parse(forText) else {
                 throw ControlRequestError(
-                    .badField, #"field "for" must be a duration like "30m", "2h" or "1d", not \#(JSONWriter.serialize(text))"#)
+                    .badField,
+                    #"field "for" must be a duration like "30m", "2h" or "1d", not \#(JSONWriter.serialize(text))"#)
             }
             guard duration > .zero, duration <= maxInhibit else {
-                throw ControlRequestError(.badField, #"field "for" must be more than 0 and at most 7d (re-inhibit to extend)"#)
+                throw ControlRequestError(
+                    .badField, #"field "for" must be more than 0 and at most 7d (re-inhibit to extend)"#)
             }
             guard let reason = value["reason"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines),
                 !reason.isEmpty
             else {
-                throw ControlRequestError(.missingField, #"field "reason" is missing or empty: say why the zone is inhibited"#)
+                throw ControlRequestError(
+                    .missingField, #"field "reason" is missing or empty: say why the zone is inhibited"#)
             }
             return .inhibit(zone: zone, duration: duration, reason: reason)
         default:

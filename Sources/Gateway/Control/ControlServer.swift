@@ -3,9 +3,9 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The daemon's control socket: a Unix stream socket, mode 0660, one JSON request per line and one JSON
@@ -57,7 +57,8 @@ public final class ControlServer: Sendable {
         self.logger = logger
         self.handler = handler
         guard let address = UnixSocketAddress(path: path) else {
-            throw ControlServerError("control socket path \(path) is longer than 107 bytes", hint: "choose a shorter control_socket path")
+            throw ControlServerError(
+                "control socket path \(path) is longer than 107 bytes", hint: "choose a shorter control_socket path")
         }
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty && !FileManager.default.fileExists(atPath: parent) {
@@ -65,19 +66,22 @@ public final class ControlServer: Sendable {
                 try FileManager.default.createDirectory(
                     atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
             } catch {
-                throw ControlServerError("cannot create \(parent) for the control socket: \(error)",
+                throw ControlServerError(
+                    "cannot create \(parent) for the control socket: \(error)",
                     hint: "create it, or set RuntimeDirectory=firewatch in the unit")
             }
         }
         try Self.removeStaleSocket(at: path)
 
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let fd = socket(
+            AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw ControlServerError("socket: \(errnoText(errno))", hint: "check ulimit -n") }
         let bound = address.withSockaddr { bind(fd, $0, $1) }
         if bound != 0 {
             let e = errno
             close(fd)
-            throw ControlServerError("bind \(path): \(errnoText(e))",
+            throw ControlServerError(
+                "bind \(path): \(errnoText(e))",
                 hint: "check that the firewatch user may write \(parent) (RuntimeDirectory=firewatch)")
         }
         // chmod after bind: bind honours the umask, and the group (operators) must be able to connect.
@@ -85,7 +89,8 @@ public final class ControlServer: Sendable {
             let e = errno
             close(fd)
             unlink(path)
-            throw ControlServerError("chmod/listen \(path): \(errnoText(e))", hint: "check the file system holding \(path)")
+            throw ControlServerError(
+                "chmod/listen \(path): \(errnoText(e))", hint: "check the file system holding \(path)")
         }
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else {
@@ -119,13 +124,15 @@ public final class ControlServer: Sendable {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         guard (st.st_mode & S_IFMT) == S_IFSOCK else {
-            throw ControlServerError("\(path) exists and is not a socket", hint: "move it aside or choose another control_socket")
+            throw ControlServerError(
+                "\(path) exists and is not a socket", hint: "move it aside or choose another control_socket")
         }
         let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         defer { close(probe) }
         let connected = UnixSocketAddress(path: path)?.withSockaddr { connect(probe, $0, $1) } ?? -1
         if connected == 0 {
-            throw ControlServerError("another daemon is listening on \(path)",
+            throw ControlServerError(
+                "another daemon is listening on \(path)",
                 hint: "stop it first (systemctl stop firewatch), or give this one another control_socket")
         }
         unlink(path)  // ECONNREFUSED: left behind by a daemon that died
@@ -217,7 +224,8 @@ public final class ControlServer: Sendable {
             while !c.busy && !c.closing {
                 guard let newline = c.input.firstIndex(of: 0x0A) else {
                     if c.input.count > ControlRequest.maxLineBytes {
-                        let error = ControlRequestError(.tooLong,
+                        let error = ControlRequestError(
+                            .tooLong,
                             "request line longer than \(ControlRequest.maxLineBytes) bytes; closing this connection")
                         enqueue(.failure(error.code.rawValue, error.message), &c)
                         c.input = []
@@ -234,7 +242,8 @@ public final class ControlServer: Sendable {
                     c.busy = true
                     requests.yield(IncomingRequest(client: c.id, request: request, peer: c.peer))
                 } catch {
-                    logger.notice("control request refused", metadata: ["uid": "\(c.peer.uid)", "error": "\(error.message)"])
+                    logger.notice(
+                        "control request refused", metadata: ["uid": "\(c.peer.uid)", "error": "\(error.message)"])
                     enqueue(.failure(error.code.rawValue, error.message), &c)
                 }
             }
@@ -245,7 +254,10 @@ public final class ControlServer: Sendable {
         }
 
         while !stopRequested.load(ordering: .acquiring) {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+            ]
             let order = Array(connections.keys)
             for id in order {
                 let c = connections[id]!
@@ -287,7 +299,8 @@ public final class ControlServer: Sendable {
                     if fd < 0 { break }
                     Self.makeNonBlockingCloseOnExec(fd)
                     guard connections.count < limits.maxClients, let peer = PeerCredentials.of(socket: fd) else {
-                        let busy = ControlResponse.failure("busy", "too many control connections; try again").jsonLine + "\n"
+                        let busy =
+                            ControlResponse.failure("busy", "too many control connections; try again").jsonLine + "\n"
                         _ = busy.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
                         close(fd)
                         continue

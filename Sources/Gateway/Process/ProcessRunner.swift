@@ -3,9 +3,9 @@ import Subprocess
 import Synchronization
 
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// What to run for a procedure's `run` step or a `command` notification channel.
@@ -50,7 +50,8 @@ public struct ProcessOutcome: Sendable, Equatable {
         public var description: String {
             switch self {
             case .exited(let code): "exit status \(code)"
-            case .signalled(let signal): "killed by signal \(signal)" + (signal == 9 ? " (SIGKILL)" : signal == 15 ? " (SIGTERM)" : "")
+            case .signalled(let signal):
+                "killed by signal \(signal)" + (signal == 9 ? " (SIGKILL)" : signal == 15 ? " (SIGTERM)" : "")
             }
         }
     }
@@ -108,7 +109,8 @@ public enum ProcessRunner {
     /// Runs `spec` to completion (or to the kill) and reports how it ended.
     public static func run(_ spec: ProcessSpec) async throws(ProcessRunError) -> ProcessOutcome {
         guard let program = spec.argv.first, !program.isEmpty else {
-            throw ProcessRunError(code: .emptyArgv, argv: spec.argv, message: "run step has an empty argv; give the program's path first")
+            throw ProcessRunError(
+                code: .emptyArgv, argv: spec.argv, message: "run step has an empty argv; give the program's path first")
         }
         if program.contains("/") {
             var st = stat()
@@ -126,7 +128,12 @@ public enum ProcessRunner {
         let executable: Executable = program.contains("/") ? .path(FilePath(program)) : .name(program)
         let environment: Environment =
             spec.environment.isEmpty
-            ? .inherit : .inherit.updating(Dictionary(uniqueKeysWithValues: spec.environment.map { (Environment.Key(stringLiteral: $0.key), Optional($0.value)) }))
+            ? .inherit
+            : .inherit.updating(
+                Dictionary(
+                    uniqueKeysWithValues: spec.environment.map {
+                        (Environment.Key(stringLiteral: $0.key), Optional($0.value))
+                    }))
         var options = PlatformOptions()
         options.processGroupID = 0  // its own group: the teardown reaches what it started
         let tail = OutputTail(limit: spec.outputTailBytes)

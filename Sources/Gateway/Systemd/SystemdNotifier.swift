@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Tells systemd how the daemon is doing (`sd_notify(3)`): one datagram per message to `$NOTIFY_SOCKET`.
@@ -69,7 +69,9 @@ public struct SystemdNotifier: Sendable {
         var pathBytes = Array(path.utf8)
         if pathBytes.first == UInt8(ascii: "@") { pathBytes[0] = 0 }  // abstract namespace
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard pathBytes.count < capacity else { throw SystemdNotifyError(path: path, call: "connect", errno: ENAMETOOLONG) }
+        guard pathBytes.count < capacity else {
+            throw SystemdNotifyError(path: path, call: "connect", errno: ENAMETOOLONG)
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: pathBytes) }
         // Abstract addresses are exactly as long as their bytes; path ones include the terminating NUL.
         let length = MemoryLayout<sa_family_t>.size + pathBytes.count + (pathBytes.first == 0 ? 0 : 1)

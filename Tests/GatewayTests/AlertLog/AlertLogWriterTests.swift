@@ -67,7 +67,9 @@ struct AlertLogWriterTests {
         let path = dir.file("alerts.jsonl")
         let writer = AlertLogWriter(configuration: config(path), logger: logger)
         let message = "temperature \"A1\" at 71.5 °C\nline two\ttab \u{07}bell \\ backslash ✓"
-        writer.append([JSONMember("event", "signal.level"), JSONMember("message", .string(message)), JSONMember("value", 71.5)])
+        writer.append([
+            JSONMember("event", "signal.level"), JSONMember("message", .string(message)), JSONMember("value", 71.5),
+        ])
         let lines = try AlertLog.readLines(ofFile: path)
         #expect(lines.count == 1)
         #expect(lines[0].fields?["message"]?.stringValue == message)
@@ -87,8 +89,10 @@ struct AlertLogWriterTests {
         }
         let bytes = try #require(FileManager.default.contents(atPath: source))
         // Every offset across the last two lines, and a spread of earlier ones: bounded, about 60 cases.
-        let lastTwo = bytes.count - (try AlertLog.readLines(ofFile: source).suffix(2).reduce(0) { $0 + $1.raw.utf8.count + 1 })
-        let offsets = Array(stride(from: 0, to: lastTwo, by: 97)) + Array(stride(from: lastTwo, through: bytes.count, by: 11))
+        let lastTwo =
+            bytes.count - (try AlertLog.readLines(ofFile: source).suffix(2).reduce(0) { $0 + $1.raw.utf8.count + 1 })
+        let offsets =
+            Array(stride(from: 0, to: lastTwo, by: 97)) + Array(stride(from: lastTwo, through: bytes.count, by: 11))
         for offset in offsets {
             let path = dir.file("cut-\(offset).jsonl")
             #expect(FileManager.default.createFile(atPath: path, contents: bytes.prefix(offset)))
@@ -185,8 +189,10 @@ struct AlertLogWriterTests {
         handle.seekToEndOfFile()
         handle.write(Data("{\"seq\":4,\"time\":\"2026-11-24T03:1".utf8))
         handle.closeFile()
-        #expect(AlertLog.verifyChain(logAt: path) == .broken(
-            ChainBreak(file: path, lineNumber: 4, reason: .incompleteLine, verifiedBefore: 3)))
+        #expect(
+            AlertLog.verifyChain(logAt: path)
+                == .broken(
+                    ChainBreak(file: path, lineNumber: 4, reason: .incompleteLine, verifiedBefore: 3)))
 
         let writer = AlertLogWriter(configuration: config(path), logger: logger)
         #expect(writer.append(record(4)) == .durable(seq: 5))
@@ -334,14 +340,18 @@ struct AlertLogVerifyTests {
         let path = dir.file("alerts.jsonl")
         writeLog(path, count: 5)
         try rewrite(path) { $0.remove(at: 2) }
-        #expect(AlertLog.verifyChain(logAt: path) == .broken(
-            ChainBreak(file: path, lineNumber: 3, reason: .seqGap(expected: 3, found: 4), verifiedBefore: 2)))
+        #expect(
+            AlertLog.verifyChain(logAt: path)
+                == .broken(
+                    ChainBreak(file: path, lineNumber: 3, reason: .seqGap(expected: 3, found: 4), verifiedBefore: 2)))
 
         let other = dir.file("other.jsonl")
         writeLog(other, count: 5)
         try rewrite(other) { $0.swapAt(1, 2) }
-        #expect(AlertLog.verifyChain(logAt: other) == .broken(
-            ChainBreak(file: other, lineNumber: 2, reason: .seqGap(expected: 2, found: 3), verifiedBefore: 1)))
+        #expect(
+            AlertLog.verifyChain(logAt: other)
+                == .broken(
+                    ChainBreak(file: other, lineNumber: 2, reason: .seqGap(expected: 2, found: 3), verifiedBefore: 1)))
     }
 
     @Test("a line that is not JSON is reported as not a record")
@@ -351,7 +361,9 @@ struct AlertLogVerifyTests {
         let path = dir.file("alerts.jsonl")
         writeLog(path, count: 3)
         try rewrite(path) { $0.insert("hello", at: 1) }
-        #expect(AlertLog.verifyChain(logAt: path) == .broken(
-            ChainBreak(file: path, lineNumber: 2, reason: .notARecord, verifiedBefore: 1)))
+        #expect(
+            AlertLog.verifyChain(logAt: path)
+                == .broken(
+                    ChainBreak(file: path, lineNumber: 2, reason: .notARecord, verifiedBefore: 1)))
     }
 }

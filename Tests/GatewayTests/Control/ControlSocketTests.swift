@@ -223,7 +223,8 @@ struct ControlSocketTests {
 
     @Test("a refusal from the handler reaches the client as ok:false with its code")
     func handlerRefusal() async throws {
-        try await withServer(handler: { _, _ in .failure("refused", "reset refused: off-gas still detected") }) { path, _ in
+        try await withServer(handler: { _, _ in .failure("refused", "reset refused: off-gas still detected") }) {
+            path, _ in
             let response = try await ControlClient.send(.reset(zone: "a"), socketPath: path)
             #expect(!response.ok)
             #expect(response.error == "refused")

@@ -69,7 +69,8 @@ struct ProcessRunnerTests {
     @Test("a missing or non-executable program is a clear error")
     func missingExecutable() async throws {
         await #expect {
-            _ = try await ProcessRunner.run(ProcessSpec(argv: ["/nonexistent/failover", "--from", "a"], timeout: .seconds(5)))
+            _ = try await ProcessRunner.run(
+                ProcessSpec(argv: ["/nonexistent/failover", "--from", "a"], timeout: .seconds(5)))
         } throws: { error in
             guard let e = error as? ProcessRunError else { return false }
             return e.code == .executableNotFound && e.message.contains("/nonexistent/failover")
@@ -82,7 +83,9 @@ struct ProcessRunnerTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let plain = dir.file("failover")
-        #expect(FileManager.default.createFile(atPath: plain, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644]))
+        #expect(
+            FileManager.default.createFile(
+                atPath: plain, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o644]))
         await #expect {
             _ = try await ProcessRunner.run(ProcessSpec(argv: [plain], timeout: .seconds(5)))
         } throws: { error in

@@ -41,7 +41,8 @@ struct UnitFileTests {
         #expect(s["CapabilityBoundingSet"] == [""])
     }
 
-    @Test("systemd-analyze verify accepts it (with ExecStart pointed at /bin/true)", .enabled(if: systemdAnalyze != nil))
+    @Test(
+        "systemd-analyze verify accepts it (with ExecStart pointed at /bin/true)", .enabled(if: systemdAnalyze != nil))
     func verifies() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
