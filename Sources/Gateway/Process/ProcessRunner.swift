@@ -104,7 +104,9 @@ public struct ProcessRunError: Error, Sendable, Equatable, CustomStringConvertib
 ///
 /// Built on swift-subprocess: it waits for the child with its own monitoring (pidfd/epoll on Linux) rather
 /// than a blocking `waitpid` on the cooperative pool, and its teardown sequence does the TERM-then-KILL.
-/// The program gets its own process group, so a shell script's children are signalled with it.
+/// The program gets its own process group, so a shell script's children are signalled with it. The timeout
+/// runs until the process exits, not merely until its output closes. The first call sets SIGPIPE to be
+/// ignored process-wide (see `ignoreBrokenPipes()`).
 public enum ProcessRunner {
     /// Runs `spec` to completion (or to the kill) and reports how it ended.
     public static func run(_ spec: ProcessSpec) async throws(ProcessRunError) -> ProcessOutcome {
@@ -137,37 +139,60 @@ public enum ProcessRunner {
         var options = PlatformOptions()
         options.processGroupID = 0  // its own group: the teardown reaches what it started
         let tail = OutputTail(limit: spec.outputTailBytes)
+        ignoreBrokenPipes()
         do {
             let result = try await Subprocess.run(
                 executable, arguments: Arguments(Array(spec.argv.dropFirst())), environment: environment,
                 workingDirectory: spec.workingDirectory.map { FilePath($0) }, platformOptions: options,
-                input: .array(spec.stdin ?? []), output: .sequence, error: .combinedWithOutput
+                input: .inputWriter, output: .sequence, error: .combinedWithOutput
             ) { execution in
-                await withTaskGroup(of: Bool.self) { group -> Bool in
+                let pid = execution.processIdentifier.value
+                return await withTaskGroup(of: RunEvent.self) { group -> Bool in
+                    group.addTask {
+                        // A program may exit without reading its stdin; that is its business, not an error.
+                        if let bytes = spec.stdin, !bytes.isEmpty {
+                            do { _ = try await execution.standardInputWriter.write(bytes) } catch {}
+                        }
+                        do { try await execution.standardInputWriter.finish() } catch {}
+                        return .ignored
+                    }
                     group.addTask {
                         do {
                             for try await buffer in execution.standardOutput {
                                 buffer.withUnsafeBytes { tail.append($0) }
                             }
                         } catch {
-                            tail.note("[output unreadable: \(error)]")
+                            tail.note("\n[output unreadable: \(error)]")
                         }
-                        return false
+                        return .outputEnded
                     }
                     group.addTask {
-                        do { try await Task.sleep(for: spec.timeout) } catch { return false }
-                        return true
+                        do { try await Task.sleep(for: spec.timeout) } catch { return .ignored }
+                        return .timedOut
                     }
-                    let timedOut = await group.next() ?? false
-                    if timedOut {
-                        await execution.teardown(using: [
-                            .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: spec.killGrace)
-                        ])
+                    while let event = await group.next() {
+                        switch event {
+                        case .ignored:
+                            continue
+                        case .outputEnded:
+                            // Output can end long before the process does (`exec >/dev/null`): keep the timer
+                            // running until the process has really exited.
+                            group.addTask {
+                                await waitForExit(pid: pid)
+                                return .exited
+                            }
+                        case .exited:
+                            group.cancelAll()
+                            return false
+                        case .timedOut:
+                            await execution.teardown(using: [
+                                .gracefulShutDown(toProcessGroup: true, allowedDurationToNextStep: spec.killGrace)
+                            ])
+                            group.cancelAll()
+                            return true
+                        }
                     }
-                    // The timer when output ended first; the reader when a descendant outside the group
-                    // still holds the pipe after the kill.
-                    group.cancelAll()
-                    return timedOut
+                    return false
                 }
             }
             let termination: ProcessOutcome.Termination
@@ -191,6 +216,34 @@ public enum ProcessRunner {
         }
     }
 }
+
+private enum RunEvent: Sendable {
+    case ignored
+    case outputEnded
+    case exited
+    case timedOut
+}
+
+/// Waits, on a thread of its own, until process `pid` has exited, without reaping it: swift-subprocess
+/// reaps it and reads its status. Returns at once if it is already gone.
+private func waitForExit(pid: pid_t) async {
+    await onOwnThread(name: "firewatch-wait-\(pid)") {
+        var info = siginfo_t()
+        while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR {}
+    }
+}
+
+/// Makes writes to a closed pipe fail with EPIPE instead of killing the daemon with SIGPIPE.
+///
+/// Process-wide, once: a hook that exits without reading its stdin must not take the fire-safety daemon with
+/// it. Sockets already avoid SIGPIPE with MSG_NOSIGNAL; pipes have no such flag.
+public func ignoreBrokenPipes() {
+    _ = brokenPipesIgnored
+}
+
+private let brokenPipesIgnored: Void = {
+    _ = signal(SIGPIPE, SIG_IGN)
+}()
 
 /// The last `limit` bytes of a stream, and a count of all of them.
 private final class OutputTail: Sendable {

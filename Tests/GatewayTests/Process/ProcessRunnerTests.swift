@@ -34,6 +34,17 @@ struct ProcessRunnerTests {
         #expect(outcome.recordMembers.contains(JSONMember("timed_out", true)))
     }
 
+    @Test("a program that closes its output and hangs is still killed at the timeout")
+    func closedOutputStillTimesOut() async throws {
+        let outcome = try await ProcessRunner.run(
+            ProcessSpec(
+                argv: ["/bin/sh", "-c", "echo bye; exec >/dev/null 2>&1; sleep 30"], timeout: .milliseconds(300),
+                killGrace: .seconds(5)))
+        #expect(outcome.timedOut)
+        #expect(outcome.termination == .signalled(SIGTERM))
+        #expect(outcome.outputTail == "bye\n")
+    }
+
     @Test("a program that ignores SIGTERM gets SIGKILL after the grace period")
     func ignoresTerm() async throws {
         // The shell traps TERM and waits; its own `sleep` child is in the same process group.
@@ -105,5 +116,20 @@ struct ProcessRunnerTests {
                 argv: ["/bin/sh", "-c", "echo $FIREWATCH_ZONE; test -n \"$PATH\" && echo has-path"],
                 timeout: .seconds(30), environment: ["FIREWATCH_ZONE": "battery-room-a"]))
         #expect(outcome.outputTail == "battery-room-a\nhas-path\n")
+    }
+}
+
+@Suite("Process runner, stdin not read")
+struct ProcessRunnerStdinTests {
+    @Test("a program that exits without reading a large stdin neither kills us nor loses its status")
+    func unreadStdin() async throws {
+        let big = [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20)
+        do {
+            let outcome = try await ProcessRunner.run(
+                ProcessSpec(argv: ["/bin/true"], stdin: big, timeout: .seconds(30)))
+            #expect(outcome.termination == .exited(0))
+        } catch {
+            Issue.record("threw \(error)")
+        }
     }
 }
