@@ -204,6 +204,8 @@ public final class ControlServer: Sendable {
         var busy = false
         /// Close once `output` is written (the peer hung up, or sent a line we cannot resynchronise after).
         var closing = false
+        /// The peer shut down its sending side (`echo … | socat`): answer what it sent, then close.
+        var readClosed = false
         var lastActivity: ContinuousClock.Instant
     }
 
@@ -262,7 +264,9 @@ public final class ControlServer: Sendable {
             for id in order {
                 let c = connections[id]!
                 var events: Int16 = 0
-                if !c.closing && c.input.count <= ControlRequest.maxLineBytes { events |= Int16(POLLIN) }
+                if !c.closing && !c.readClosed && c.input.count <= ControlRequest.maxLineBytes {
+                    events |= Int16(POLLIN)
+                }
                 if !c.output.isEmpty { events |= Int16(POLLOUT) }
                 fds.append(pollfd(fd: c.fd, events: events, revents: 0))
             }
@@ -315,14 +319,22 @@ public final class ControlServer: Sendable {
                 guard var c = connections[id] else { continue }
                 let revents = fds[index + 2].revents
                 var hungUp = false
-                if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
+                if c.readClosed {
+                    // Fully gone (not just half-closed): nobody is left to read an answer.
+                    if revents & Int16(POLLHUP | POLLERR) != 0 { hungUp = true }
+                } else if revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
                     var buffer = [UInt8](repeating: 0, count: 16_384)
                     let n = recv(c.fd, &buffer, buffer.count, 0)
                     if n > 0 {
                         c.input += buffer[0..<n]
                         c.lastActivity = now
                         processInput(&c)
-                    } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+                    } else if n == 0 {
+                        c.readClosed = true
+                        // A last request without its newline (printf … | socat) still counts.
+                        if !c.input.isEmpty && c.input.last != 0x0A { c.input.append(0x0A) }
+                        processInput(&c)
+                    } else if errno != EAGAIN && errno != EINTR {
                         hungUp = true
                     }
                 }
@@ -335,7 +347,8 @@ public final class ControlServer: Sendable {
                         hungUp = true
                     }
                 }
-                if hungUp || (c.closing && c.output.isEmpty)
+                let answeredAll = c.output.isEmpty && !c.busy && !c.input.contains(0x0A)
+                if hungUp || (c.closing && c.output.isEmpty) || (c.readClosed && answeredAll)
                     || (!c.busy && now - c.lastActivity > limits.idleTimeout)
                 {
                     // Idle timeout spares a connection whose request is with the handler. A peer that hangs up

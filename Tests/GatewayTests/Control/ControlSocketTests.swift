@@ -175,6 +175,24 @@ struct ControlSocketTests {
         }
     }
 
+    @Test("a client that half-closes after its request (echo … | socat) still gets every answer")
+    func halfClose() async throws {
+        // Held until the client has half-closed, so the EOF arrives while the request is with the handler.
+        let gate = ThreadCompletion()
+        try await withServer(handler: { request, _ in
+            await gate.wait()
+            return .success("did \(request.command)")
+        }) { path, _ in
+            let conn = try RawConnection(path: path)
+            conn.send(#"{"cmd":"ack","zone":"a"}"# + "\n" + #"{"cmd":"status"}"#)  // the last one without \n
+            #expect(shutdown(conn.fd, Int32(SHUT_WR)) == 0)
+            gate.signal()
+            #expect(await conn.response()?.message == "did ack")
+            #expect(await conn.response()?.message == "did status")
+            #expect(await conn.nextLine() == nil)  // then the server closes
+        }
+    }
+
     @Test("a line over 64 KiB is refused and that connection closed; others carry on")
     func overlongLine() async throws {
         try await withServer { path, _ in
