@@ -88,6 +88,9 @@ public final class AlertLogWriter: Sendable {
         var fileSize = 0
         /// The live file is fresh after a rotation and owes its `log.rotated` first line.
         var owesRotationRecord = false
+        /// Size of the live file's `log.rotated` first line: a file holding only that is never rotated again,
+        /// or a `maxBytes` smaller than two lines would rotate forever.
+        var headerSize = 0
         var backlog: [[JSONMember]] = []
         var backlogHead = 0
         var lastError: AlertLogError?
@@ -229,11 +232,12 @@ public final class AlertLogWriter: Sendable {
                     let message = "log rotated; this file continues the chain of \(configuration.path).1"
                     try writeLineLocked(&s, ownRecord(severity: "info", event: "log.rotated", message: message))
                     s.owesRotationRecord = false
+                    s.headerSize = s.fileSize
                 }
                 guard s.backlogHead < s.backlog.count else { break }
                 let record = s.backlog[s.backlogHead]
                 let size = serializedLine(seq: s.nextSeq, record, prev: s.prevHash).count
-                if s.fileSize > 0 && s.fileSize + size > configuration.maxBytes {
+                if s.fileSize > s.headerSize && s.fileSize + size > configuration.maxBytes {
                     try rotateLocked(&s)
                     continue
                 }
@@ -335,6 +339,7 @@ public final class AlertLogWriter: Sendable {
                 logger.warning("alert log had a torn last line; cut it off", metadata: ["bytes": "\(torn.length)"])
             }
             s.fileSize = tail.completeSize
+            s.headerSize = 0
             s.owesRotationRecord = false
             if let last = tail.lastLine {
                 s.nextSeq = try Self.seq(of: last, path: path) + 1

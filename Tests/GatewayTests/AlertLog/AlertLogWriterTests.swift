@@ -157,6 +157,23 @@ struct AlertLogWriterTests {
         #expect(AlertLog.verifyChain(logAt: path) == .ok(count: count + 1))
     }
 
+    @Test("a max_bytes smaller than one line still makes progress: one record per file after its header")
+    func tinyMaxBytes() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.file("alerts.jsonl")
+        let writer = AlertLogWriter(configuration: config(path, maxBytes: 10, keep: 2), logger: logger)
+        for n in 1...5 { #expect(writer.append(record(n)).isDurable) }
+        let live = try AlertLog.readLines(ofFile: path)
+        #expect(live.map(\.event) == ["log.rotated", "signal.level"])
+        #expect(live.last?.fields?["n"]?.intValue == 5)
+        #expect(AlertLog.files(forLogAt: path).count == 3)
+        guard case .ok = AlertLog.verifyChain(logAt: path) else {
+            Issue.record("chain broken: \(AlertLog.verifyChain(logAt: path))")
+            return
+        }
+    }
+
     @Test("a crash between rotation steps (live file missing, .1 present) chains to .1 with log.rotated")
     func crashDuringRotation() throws {
         let dir = try TemporaryDirectory()
