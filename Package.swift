@@ -35,6 +35,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "Simulator", dependencies: ["FireSafety", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "firewatch",
             dependencies: [
@@ -46,6 +47,7 @@ let package = Package(
         .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Modbus", "FireSafety"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
     ],
     swiftLanguageModes: [.v6]
 )
