@@ -101,6 +101,10 @@ struct YAMLReader {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             return ScenarioError(file: file, line: mark.line, field: "", problem: "YAML: \(problem)", hint: "fix the YAML syntax")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return ScenarioError(
+                file: file, line: context.mark.line, field: duplicates.joined(separator: ", "),
+                problem: "appears twice in one mapping (this is the first)", hint: "keep one")
         default:
             return ScenarioError(file: file, line: 0, field: "", problem: "YAML: \(error)", hint: "fix the YAML syntax")
         }
