@@ -11,7 +11,7 @@
 /// device temp-a1 reported no trouble
 /// ```
 /// "Reaches", "writes" and "reported" are judged by the *first* matching observation.
-public enum Expectation: Sendable, Hashable, CustomStringConvertible {
+public enum ExpectedOutcome: Sendable, Hashable, CustomStringConvertible {
     case zoneReaches(zone: String, state: String, after: Duration?, by: Duration?)
     case zoneNeverReaches(zone: String, state: String)
     case zoneStays(zone: String, state: String)

@@ -42,7 +42,7 @@ public struct Observation: Sendable, Hashable, CustomStringConvertible {
 
 /// The verdict on one expectation.
 public struct ExpectationResult: Sendable, Hashable, CustomStringConvertible {
-    public var expectation: Expectation
+    public var expectation: ExpectedOutcome
     public var passed: Bool
     /// Why, in words: what was seen and when.
     public var detail: String
@@ -78,7 +78,7 @@ public struct ExpectationEvaluator: Sendable {
         }
     }
 
-    public func evaluate(_ expectation: Expectation, against observations: [Observation]) -> ExpectationResult {
+    public func evaluate(_ expectation: ExpectedOutcome, against observations: [Observation]) -> ExpectationResult {
         // Time order, file order within a time: the runner may hand them over merged from several sources.
         let ordered = observations.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }
             .map(\.element)

@@ -80,10 +80,10 @@ public enum SensorFaultMode: Sendable, Hashable {
 
 /// An expectation with the line it was written on.
 public struct ScenarioExpectation: Sendable, Hashable, CustomStringConvertible {
-    public var expectation: Expectation
+    public var expectation: ExpectedOutcome
     public var line: Int
 
-    public init(_ expectation: Expectation, line: Int = 0) {
+    public init(_ expectation: ExpectedOutcome, line: Int = 0) {
         self.expectation = expectation
         self.line = line
     }

@@ -74,7 +74,7 @@ extension Scenario {
             for (index, item) in try reader.sequence(node, field: "expect").enumerated() {
                 let text = try reader.string(item, field: "expect[\(index + 1)]")
                 do {
-                    expectations.append(ScenarioExpectation(try Expectation(parsing: text), line: reader.line(item)))
+                    expectations.append(ScenarioExpectation(try ExpectedOutcome(parsing: text), line: reader.line(item)))
                 } catch {
                     throw reader.error(
                         item, field: "expect[\(index + 1)]", "'\(text)': \(error.problem)",
