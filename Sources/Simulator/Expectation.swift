@@ -24,10 +24,12 @@ public enum ExpectedOutcome: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         func window(_ after: Duration?, _ by: Duration?) -> String {
-            (after.map { " after \(DurationText.format($0))" } ?? "") + (by.map { " by \(DurationText.format($0))" } ?? "")
+            (after.map { " after \(DurationText.format($0))" } ?? "")
+                + (by.map { " by \(DurationText.format($0))" } ?? "")
         }
         switch self {
-        case .zoneReaches(let zone, let state, let after, let by): return "zone \(zone) reaches \(state)\(window(after, by))"
+        case .zoneReaches(let zone, let state, let after, let by):
+            return "zone \(zone) reaches \(state)\(window(after, by))"
         case .zoneNeverReaches(let zone, let state): return "zone \(zone) never reaches \(state)"
         case .zoneStays(let zone, let state): return "zone \(zone) stays \(state)"
         case .writes(let target, let after, let by): return "writes to \(target)\(window(after, by))"
@@ -47,7 +49,9 @@ public enum ExpectedOutcome: Sendable, Hashable, CustomStringConvertible {
         }
         func keyword(_ expected: String) throws(ExpectationSyntaxError) {
             let word = try take("'\(expected)'")
-            guard word == expected else { throw ExpectationSyntaxError(problem: "expected '\(expected)', found '\(word)'") }
+            guard word == expected else {
+                throw ExpectationSyntaxError(problem: "expected '\(expected)', found '\(word)'")
+            }
         }
         func duration(_ word: String) throws(ExpectationSyntaxError) -> Duration {
             guard let duration = DurationText.parse(word) else {
@@ -127,7 +131,9 @@ public enum ExpectedOutcome: Sendable, Hashable, CustomStringConvertible {
             } else {
                 try keyword("trouble")
                 let (after, by) = try window()
-                guard after == nil else { throw ExpectationSyntaxError(problem: "'reported trouble' takes only 'by T'") }
+                guard after == nil else {
+                    throw ExpectationSyntaxError(problem: "'reported trouble' takes only 'by T'")
+                }
                 try end()
                 self = .trouble(device: device, by: by)
             }

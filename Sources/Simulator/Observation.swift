@@ -93,7 +93,9 @@ public struct ExpectationEvaluator: Sendable {
         }
         func writes(_ target: WriteTarget) -> [Observation] {
             ordered.filter {
-                if case .write(let device, let command) = $0.kind { return target.matches(device: device, command: command) }
+                if case .write(let device, let command) = $0.kind {
+                    return target.matches(device: device, command: command)
+                }
                 return false
             }
         }
@@ -143,7 +145,8 @@ public struct ExpectationEvaluator: Sendable {
             }
             guard let earlierIndex else { return verdict(false, "no write to \(earlier)") }
             guard let laterIndex else { return verdict(false, "no write to \(target)") }
-            let times = "\(target) at \(DurationText.format(ordered[laterIndex].at)), "
+            let times =
+                "\(target) at \(DurationText.format(ordered[laterIndex].at)), "
                 + "\(earlier) at \(DurationText.format(ordered[earlierIndex].at))"
             return verdict(laterIndex > earlierIndex, times)
         case .noWrites(let target):

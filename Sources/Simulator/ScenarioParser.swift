@@ -38,9 +38,10 @@ extension Scenario {
             root, field: "", allowed: ["name", "description", "site", "duration", "speed", "timeline", "expect"],
             required: ["name", "duration"])
         name = try reader.string(fields["name"]!, field: "name")
-        description = try fields["description"].map { node throws(ScenarioError) in
-            try reader.string(node, field: "description")
-        } ?? ""
+        description =
+            try fields["description"].map { node throws(ScenarioError) in
+                try reader.string(node, field: "description")
+            } ?? ""
         site = try fields["site"].map { node throws(ScenarioError) in try reader.string(node, field: "site") }
         duration = try reader.duration(fields["duration"]!, field: "duration")
         guard duration > .zero else {
@@ -59,7 +60,8 @@ extension Scenario {
                 guard event.at <= duration else {
                     throw reader.error(
                         item, field: "timeline[\(index + 1)].at",
-                        "\(DurationText.format(event.at)) is after the scenario's duration \(DurationText.format(duration))",
+                        "\(DurationText.format(event.at)) is after the scenario's duration "
+                            + DurationText.format(duration),
                         hint: "move the event earlier or make duration longer")
                 }
                 timeline.append(event)
@@ -74,7 +76,8 @@ extension Scenario {
             for (index, item) in try reader.sequence(node, field: "expect").enumerated() {
                 let text = try reader.string(item, field: "expect[\(index + 1)]")
                 do {
-                    expectations.append(ScenarioExpectation(try ExpectedOutcome(parsing: text), line: reader.line(item)))
+                    expectations.append(
+                        ScenarioExpectation(try ExpectedOutcome(parsing: text), line: reader.line(item)))
                 } catch {
                     throw reader.error(
                         item, field: "expect[\(index + 1)]", "'\(text)': \(error.problem)",
@@ -100,7 +103,8 @@ struct YAMLReader {
         switch error {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
-            return ScenarioError(file: file, line: mark.line, field: "", problem: "YAML: \(problem)", hint: "fix the YAML syntax")
+            return ScenarioError(
+                file: file, line: mark.line, field: "", problem: "YAML: \(problem)", hint: "fix the YAML syntax")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return ScenarioError(
                 file: file, line: context.mark.line, field: duplicates.joined(separator: ", "),
@@ -149,7 +153,9 @@ struct YAMLReader {
 
     func string(_ node: Node, field: String) throws(ScenarioError) -> String {
         guard let scalar = node.scalar, !scalar.string.isEmpty else {
-            throw error(node, field: field, "expected a single value", hint: "write \(field.split(separator: ".").last ?? ""): <text>")
+            throw error(
+                node, field: field, "expected a single value",
+                hint: "write \(field.split(separator: ".").last ?? ""): <text>")
         }
         return scalar.string
     }
@@ -189,7 +195,8 @@ struct YAMLReader {
         let kinds = Self.eventKinds.filter { fields[$0] != nil }
         guard kinds.count == 1, let kind = kinds.first, let body = fields[kind] else {
             throw error(
-                node, field: field, kinds.isEmpty ? "no event" : "more than one event (\(kinds.joined(separator: ", ")))",
+                node, field: field,
+                kinds.isEmpty ? "no event" : "more than one event (\(kinds.joined(separator: ", ")))",
                 hint: "give each '- at:' item exactly one of: \(Self.eventKinds.joined(separator: ", "))")
         }
         let path = "\(field).\(kind)"
@@ -223,15 +230,18 @@ struct YAMLReader {
             case "stuck": mode = .stuck
             case "offline": mode = .offline
             case "out_of_range":
-                mode = .outOfRange(value: try f["value"].map { n throws(ScenarioError) in try number(n, field: "\(path).value") })
+                mode = .outOfRange(
+                    value: try f["value"].map { n throws(ScenarioError) in try number(n, field: "\(path).value") })
             case "noise":
-                mode = .noise(amplitude: try f["amplitude"].map { n throws(ScenarioError) in
-                    try number(n, field: "\(path).amplitude")
-                } ?? 5)
+                mode = .noise(
+                    amplitude: try f["amplitude"].map { n throws(ScenarioError) in
+                        try number(n, field: "\(path).amplitude")
+                    } ?? 5)
             case "drift":
-                mode = .drift(perMinute: try f["rate"].map { n throws(ScenarioError) in
-                    try number(n, field: "\(path).rate")
-                } ?? 2)
+                mode = .drift(
+                    perMinute: try f["rate"].map { n throws(ScenarioError) in
+                        try number(n, field: "\(path).rate")
+                    } ?? 2)
             default:
                 throw error(
                     f["mode"]!, field: "\(path).mode", "unknown mode '\(modeText)'",
@@ -243,7 +253,8 @@ struct YAMLReader {
                 mode: mode, for: try optionalDuration(f, "for"))
         case "comm_loss":
             let f = try mapping(body, field: path, allowed: ["device", "for"], required: ["device"])
-            event = .commLoss(device: try string(f["device"]!, field: "\(path).device"), for: try optionalDuration(f, "for"))
+            event = .commLoss(
+                device: try string(f["device"]!, field: "\(path).device"), for: try optionalDuration(f, "for"))
         case "slow_device":
             let f = try mapping(body, field: path, allowed: ["device", "delay", "for"], required: ["device", "delay"])
             event = .slowDevice(
@@ -258,7 +269,8 @@ struct YAMLReader {
                     hint: "use one of: \(SimException.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             event = .exception(
-                device: try string(f["device"]!, field: "\(path).device"), code: code, for: try optionalDuration(f, "for"))
+                device: try string(f["device"]!, field: "\(path).device"), code: code,
+                for: try optionalDuration(f, "for"))
         default:  // "set"
             let f = try mapping(
                 body, field: path, allowed: ["device", "point", "value", "for"], required: ["device", "point", "value"])

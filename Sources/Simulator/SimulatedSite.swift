@@ -57,9 +57,10 @@ public struct SimSiteSpec: Sendable, Hashable {
         }
         for zone in zones {
             if zone.strings < 1 { problems.append("zone \(zone.name) has no battery strings") }
-            for (what, feed) in [("charger", zone.wiring.chargerFeed), ("hvac", zone.wiring.hvacFeed),
-                ("exhaust", zone.wiring.exhaustFeed)]
-            {
+            for (what, feed) in [
+                ("charger", zone.wiring.chargerFeed), ("hvac", zone.wiring.hvacFeed),
+                ("exhaust", zone.wiring.exhaustFeed),
+            ] {
                 if let feed, !(1...zone.feeds).contains(feed) {
                     problems.append("zone \(zone.name): \(what) feed \(feed) does not exist (it has \(zone.feeds))")
                 }
@@ -127,7 +128,9 @@ public struct SimulatedSite: Sendable {
 
     /// A point-level misreading in force from `from` until `until`.
     private struct PointFault: Sendable {
-        enum Kind: Sendable { case stuck(SimValue?), offline, outOfRange(Double?), noise(Double), drift(Double), set(SimValue) }
+        enum Kind: Sendable {
+            case stuck(SimValue?), offline, outOfRange(Double?), noise(Double), drift(Double), set(SimValue)
+        }
         var device: String
         /// nil: every point of the device.
         var point: String?
@@ -190,13 +193,15 @@ public struct SimulatedSite: Sendable {
         case .thermalRunaway(let zone, let string):
             zones[zone]?.startRunaway(string: string, at: time)
         case .offgas(let zone, let string, let pointOfNoReturn, let runawayAfter):
-            zones[zone]?.startAbuse(string: string, pointOfNoReturn: pointOfNoReturn, runawayAfter: runawayAfter, at: time)
+            zones[zone]?.startAbuse(
+                string: string, pointOfNoReturn: pointOfNoReturn, runawayAfter: runawayAfter, at: time)
         case .commLoss(let device, let length):
             deviceFaults.append(DeviceFault(device: device, condition: .silent, from: time, until: until(length)))
         case .slowDevice(let device, let delay, let length):
             deviceFaults.append(DeviceFault(device: device, condition: .slow(delay), from: time, until: until(length)))
         case .exception(let device, let code, let length):
-            deviceFaults.append(DeviceFault(device: device, condition: .exception(code), from: time, until: until(length)))
+            deviceFaults.append(
+                DeviceFault(device: device, condition: .exception(code), from: time, until: until(length)))
         case .sensorFault(let device, let point, let mode, let length):
             let kind: PointFault.Kind
             switch mode {
@@ -205,7 +210,8 @@ public struct SimulatedSite: Sendable {
                 kind = .stuck(point.flatMap { value(device: device, point: $0) })
             case .offline:
                 if point == nil {
-                    deviceFaults.append(DeviceFault(device: device, condition: .silent, from: time, until: until(length)))
+                    deviceFaults.append(
+                        DeviceFault(device: device, condition: .silent, from: time, until: until(length)))
                     return
                 }
                 kind = .offline
@@ -224,7 +230,8 @@ public struct SimulatedSite: Sendable {
             }
             pointFaults.append(PointFault(device: device, point: point, kind: kind, from: time, until: until(length)))
         case .set(let device, let point, let value, let length):
-            pointFaults.append(PointFault(device: device, point: point, kind: .set(value), from: time, until: until(length)))
+            pointFaults.append(
+                PointFault(device: device, point: point, kind: .set(value), from: time, until: until(length)))
         }
     }
 
@@ -258,7 +265,8 @@ public struct SimulatedSite: Sendable {
         case .outOfRange(let number): return number.map { .number($0) } ?? .invalid
         case .noise(let amplitude):
             guard case .number(let number) = base else { return base }
-            return .number(number + amplitude * noise.uniform("fault:\(device).\(point)", tick: gridTime.milliseconds / 1000))
+            return .number(
+                number + amplitude * noise.uniform("fault:\(device).\(point)", tick: gridTime.milliseconds / 1000))
         case .drift(let perMinute):
             guard case .number(let number) = base else { return base }
             return .number(number + perMinute * (now - fault.from).seconds / 60)
@@ -274,7 +282,8 @@ public struct SimulatedSite: Sendable {
             guard case .number(let number) = value else { return value }
             let halfWidth: Double
             switch kind {
-            case .roomTemperature, .stringTemperature, .upsBatteryTemperature: halfWidth = zone.parameters.temperatureNoise
+            case .roomTemperature, .stringTemperature, .upsBatteryTemperature:
+                halfWidth = zone.parameters.temperatureNoise
             case .humidity: halfWidth = zone.parameters.humidityNoise
             default: return value
             }
@@ -393,7 +402,8 @@ extension Scenario {
         func at(_ line: Int) -> String { "\(file):\(line)" }
         func checkZone(_ name: String, string: Int?, line: Int) {
             guard let zone = zones[name] else {
-                problems.append("\(at(line)): zone '\(name)' is not on the site; zones: \(zones.keys.sorted().joined(separator: ", "))")
+                let known = zones.keys.sorted().joined(separator: ", ")
+                problems.append("\(at(line)): zone '\(name)' is not on the site; zones: \(known)")
                 return
             }
             if let string, string > zone.strings {
@@ -402,7 +412,8 @@ extension Scenario {
         }
         func checkDevice(_ name: String, point: String? = nil, command: String? = nil, line: Int) {
             guard let device = devices[name] else {
-                problems.append("\(at(line)): device '\(name)' is not on the site; devices: \(devices.keys.sorted().joined(separator: ", "))")
+                let known = devices.keys.sorted().joined(separator: ", ")
+                problems.append("\(at(line)): device '\(name)' is not on the site; devices: \(known)")
                 return
             }
             if let command, device.bindings.commands[command] == nil {

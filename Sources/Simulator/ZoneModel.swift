@@ -234,7 +234,8 @@ struct ZoneModel: Sendable {
 
     /// Starts an abuse of string `index` that vents after `ventDelay` and runs away unless pulled back
     /// before its point of no return.
-    mutating func startAbuse(string index: Int, pointOfNoReturn: Duration?, runawayAfter: Duration?, at time: Duration) {
+    mutating func startAbuse(string index: Int, pointOfNoReturn: Duration?, runawayAfter: Duration?, at time: Duration)
+    {
         guard strings.indices.contains(index - 1) else { return }
         var string = strings[index - 1]
         guard string.state < .runaway else { return }
@@ -278,7 +279,8 @@ struct ZoneModel: Sendable {
         switch effect {
         case .disconnectStrings: for i in strings.indices { strings[i].connected = false }
         case .connectStrings: for i in strings.indices { strings[i].connected = true }
-        case .disconnectString(let index): if strings.indices.contains(index - 1) { strings[index - 1].connected = false }
+        case .disconnectString(let index):
+            if strings.indices.contains(index - 1) { strings[index - 1].connected = false }
         case .connectString(let index): if strings.indices.contains(index - 1) { strings[index - 1].connected = true }
         case .startExhaust: exhaustCommanded = true
         case .stopExhaust: exhaustCommanded = false
@@ -328,7 +330,8 @@ struct ZoneModel: Sendable {
             stepString(i, dt: dt, charging: charging, time: time)
         }
         // A runaway heats its neighbour until that one runs away too.
-        for i in strings.indices where strings[i].state == .runaway && !strings[i].propagated
+        for i in strings.indices
+        where strings[i].state == .runaway && !strings[i].propagated
             && strings[i].runawayTime >= p.propagationDelay.seconds
         {
             strings[i].propagated = true
@@ -357,7 +360,8 @@ struct ZoneModel: Sendable {
 
         // Room air: HVAC pulls toward its setpoint, hot strings and flames push up.
         let (target, tau) =
-            hvacRunning ? (p.hvacSetpoint, p.roomTauWithHVAC.seconds) : (p.outsideTemperature, p.roomTauWithoutHVAC.seconds)
+            hvacRunning
+            ? (p.hvacSetpoint, p.roomTauWithHVAC.seconds) : (p.outsideTemperature, p.roomTauWithoutHVAC.seconds)
         var dRoom = (target - roomTemperature) / tau + burning * p.flameHeating
         // Normal charging heat is the design load HVAC is sized for; only heat beyond it warms the room.
         for string in strings {
@@ -377,7 +381,8 @@ struct ZoneModel: Sendable {
 
         // Agent: leaks away slowly with dampers shut, fast with them open.
         if agent > 0 {
-            let loss = 1 / p.agentHoldTau.seconds + (dampersOpen ? p.hvacAirRate : 0) + (exhaustRunning ? p.exhaustAirRate : 0)
+            let loss =
+                1 / p.agentHoldTau.seconds + (dampersOpen ? p.hvacAirRate : 0) + (exhaustRunning ? p.exhaustAirRate : 0)
             agent = max(agent - agent * loss * dt, 0)
         }
 

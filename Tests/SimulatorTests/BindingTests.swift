@@ -113,7 +113,8 @@ struct SiteDeviceTests {
         var site = try site([
             ScheduledEvent(at: .seconds(5), event: .slowDevice(device: "temp-a1", delay: .seconds(2), for: nil)),
             ScheduledEvent(at: .seconds(5), event: .exception(device: "gas-b", code: .busy, for: .seconds(10))),
-            ScheduledEvent(at: .seconds(8), event: .exception(device: "gas-b", code: .gatewayTargetFailed, for: .seconds(2))),
+            ScheduledEvent(
+                at: .seconds(8), event: .exception(device: "gas-b", code: .gatewayTargetFailed, for: .seconds(2))),
         ])
         site.advance(to: .seconds(6))
         #expect(site.condition(device: "temp-a1") == .slow(.seconds(2)))
@@ -133,7 +134,8 @@ struct SiteDeviceTests {
     @Test("sensor faults: stuck, offline, out of range, noise and drift")
     func sensorFaults() throws {
         func fault(_ device: String, _ mode: SensorFaultMode, point: String? = "temperature") -> ScheduledEvent {
-            ScheduledEvent(at: .seconds(60), event: .sensorFault(device: device, point: point, mode: mode, for: .seconds(600)))
+            ScheduledEvent(
+                at: .seconds(60), event: .sensorFault(device: device, point: point, mode: mode, for: .seconds(600)))
         }
         var site = try site([
             ScheduledEvent(at: .zero, event: .thermalRunaway(zone: "battery-room-a", string: 1)),
@@ -170,8 +172,11 @@ struct SiteDeviceTests {
     @Test("a device-wide offline fault silences the device; set forces a value for a while")
     func offlineAndSet() throws {
         var site = try site([
-            ScheduledEvent(at: .seconds(1), event: .sensorFault(device: "smoke-a", point: nil, mode: .offline, for: nil)),
-            ScheduledEvent(at: .seconds(2), event: .set(device: "panel-b", point: "status", value: .name("fault"), for: .seconds(5))),
+            ScheduledEvent(
+                at: .seconds(1), event: .sensorFault(device: "smoke-a", point: nil, mode: .offline, for: nil)),
+            ScheduledEvent(
+                at: .seconds(2),
+                event: .set(device: "panel-b", point: "status", value: .name("fault"), for: .seconds(5))),
         ])
         site.advance(to: .seconds(3))
         #expect(site.condition(device: "smoke-a") == .silent)

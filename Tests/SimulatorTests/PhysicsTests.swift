@@ -13,7 +13,9 @@ struct PhysicsTests {
     }
 
     func offgas(_ string: Int = 1, at: Duration = .zero, pointOfNoReturn: Duration? = nil) -> ScheduledEvent {
-        ScheduledEvent(at: at, event: .offgas(zone: Self.roomA, string: string, pointOfNoReturn: pointOfNoReturn, runawayAfter: nil))
+        ScheduledEvent(
+            at: at,
+            event: .offgas(zone: Self.roomA, string: string, pointOfNoReturn: pointOfNoReturn, runawayAfter: nil))
     }
 
     func number(_ site: SimulatedSite, _ device: String, _ point: String) -> Double {

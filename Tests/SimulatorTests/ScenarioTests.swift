@@ -68,20 +68,35 @@ struct ScenarioTests {
         #expect(scenario.site == "../site.yaml")
         #expect(scenario.speed == 20)
         #expect(scenario.duration == .seconds(600))
-        #expect(scenario.timeline.map(\.at) == [90, 90, 100, 100, 100, 100, 120, 180, 180, 180, 240].map { .seconds($0) })
-        #expect(scenario.timeline[0].event == .offgas(zone: "battery-room-a", string: 2, pointOfNoReturn: .zero, runawayAfter: .seconds(240)))
+        #expect(
+            scenario.timeline.map(\.at) == [90, 90, 100, 100, 100, 100, 120, 180, 180, 180, 240].map { .seconds($0) })
+        #expect(
+            scenario.timeline[0].event
+                == .offgas(zone: "battery-room-a", string: 2, pointOfNoReturn: .zero, runawayAfter: .seconds(240)))
         #expect(scenario.timeline[0].line == 9)
-        #expect(scenario.timeline[1].event == .sensorFault(device: "temp-a1", point: "temperature", mode: .drift(perMinute: 3), for: .seconds(120)))
+        #expect(
+            scenario.timeline[1].event
+                == .sensorFault(device: "temp-a1", point: "temperature", mode: .drift(perMinute: 3), for: .seconds(120))
+        )
         #expect(scenario.timeline[2].event == .sensorFault(device: "temp-a2", point: nil, mode: .offline, for: nil))
-        #expect(scenario.timeline[3].event == .sensorFault(device: "temp-a3", point: "temperature", mode: .outOfRange(value: -999), for: nil))
-        #expect(scenario.timeline[4].event == .sensorFault(device: "temp-b1", point: "temperature", mode: .noise(amplitude: 5), for: nil))
+        #expect(
+            scenario.timeline[3].event
+                == .sensorFault(device: "temp-a3", point: "temperature", mode: .outOfRange(value: -999), for: nil))
+        #expect(
+            scenario.timeline[4].event
+                == .sensorFault(device: "temp-b1", point: "temperature", mode: .noise(amplitude: 5), for: nil))
         #expect(scenario.timeline[6].event == .thermalRunaway(zone: "battery-room-a", string: 3))
-        #expect(scenario.timeline[8].event == .slowDevice(device: "gas-a", delay: .milliseconds(1500), for: .seconds(60)))
-        #expect(scenario.timeline[9].event == .exception(device: "panel-b", code: .gatewayTargetFailed, for: .seconds(10)))
+        #expect(
+            scenario.timeline[8].event == .slowDevice(device: "gas-a", delay: .milliseconds(1500), for: .seconds(60)))
+        #expect(
+            scenario.timeline[9].event == .exception(device: "panel-b", code: .gatewayTargetFailed, for: .seconds(10)))
         #expect(scenario.timeline[10].event == .set(device: "smoke-b", point: "level", value: .name("fire1"), for: nil))
         #expect(scenario.expectations.map(\.line) == [30, 31])
-        #expect(scenario.expectations[1].expectation == .writeOrder(
-            to: WriteTarget(device: "panel-a", command: "release"), after: WriteTarget(device: "feed-a", command: "stop_hvac")))
+        #expect(
+            scenario.expectations[1].expectation
+                == .writeOrder(
+                    to: WriteTarget(device: "panel-a", command: "release"),
+                    after: WriteTarget(device: "feed-a", command: "stop_hvac")))
         #expect(scenario.problems(against: Fixtures.site()) == [])
     }
 
@@ -90,11 +105,18 @@ struct ScenarioTests {
         ("name: x\nduration: 10m\nspeeed: 3\n", 3, ["speeed", "unknown field", "speed"]),
         ("name: x\nduration: ten\n", 2, ["duration:", "'ten' is not a duration"]),
         ("name: x\n", 1, ["missing 'duration'"]),
-        ("name: x\nduration: 1m\ntimeline:\n  - at: 10s\n    offgas: { zone: a }\n", 5, ["timeline[1].offgas.string", "missing"]),
-        ("name: x\nduration: 1m\ntimeline:\n  - offgas: { zone: a, string: 1 }\n", 4, ["timeline[1].at", "missing"]),
-        ("name: x\nduration: 1m\ntimeline:\n  - at: 2m\n    comm_loss: { device: d }\n", 4, ["after the scenario's duration"]),
         (
-            "name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    comm_loss: { device: d }\n    set: { device: d, point: p, value: 1 }\n",
+            "name: x\nduration: 1m\ntimeline:\n  - at: 10s\n    offgas: { zone: a }\n", 5,
+            ["timeline[1].offgas.string", "missing"]
+        ),
+        ("name: x\nduration: 1m\ntimeline:\n  - offgas: { zone: a, string: 1 }\n", 4, ["timeline[1].at", "missing"]),
+        (
+            "name: x\nduration: 1m\ntimeline:\n  - at: 2m\n    comm_loss: { device: d }\n", 4,
+            ["after the scenario's duration"]
+        ),
+        (
+            "name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    comm_loss: { device: d }\n"
+                + "    set: { device: d, point: p, value: 1 }\n",
             4, ["more than one event"]
         ),
         ("name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    explode: { device: d }\n", 5, ["unknown field 'explode'"]),
@@ -106,8 +128,14 @@ struct ScenarioTests {
             "name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    exception: { device: d, code: teapot }\n", 5,
             ["unknown exception 'teapot'", "busy"]
         ),
-        ("name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    thermal_runaway: { zone: z, string: 0 }\n", 5, ["string", "from 1"]),
-        ("name: x\nduration: 1m\nexpect:\n  - zone a reaches isolated by soon\n", 4, ["expect[1]", "'soon' is not a duration"]),
+        (
+            "name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    thermal_runaway: { zone: z, string: 0 }\n", 5,
+            ["string", "from 1"]
+        ),
+        (
+            "name: x\nduration: 1m\nexpect:\n  - zone a reaches isolated by soon\n", 4,
+            ["expect[1]", "'soon' is not a duration"]
+        ),
         ("name: x\nduration: 1m\nexpect:\n  - the zone is fine\n", 4, ["expected 'zone', 'writes', 'no' or 'device'"]),
         ("name: x\nduration: 1m\nname: y\n", 1, ["name:", "appears twice"]),  // Yams marks the first one
         ("name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    offgas: [a, b\n", 6, ["YAML"]),
@@ -152,7 +180,9 @@ struct ScenarioTests {
         #expect(problems.count == 5)
         #expect(problems[0].hasPrefix("x.yaml:4: zone 'battery-room-c' is not on the site"))
         #expect(problems[1] == "x.yaml:6: zone 'battery-room-a' has 4 strings, not 9")
-        #expect(problems[2].hasPrefix("x.yaml:8: device 'temp-a1' serves no point 'pressure'; points: humidity, temperature"))
+        #expect(
+            problems[2].hasPrefix(
+                "x.yaml:8: device 'temp-a1' serves no point 'pressure'; points: humidity, temperature"))
         #expect(problems[3].hasPrefix("x.yaml:10: device 'temp-z9' is not on the site"))
         #expect(problems[4].hasPrefix("x.yaml:13: device 'feed-a' has no command 'launch'"))
         #expect(throws: SimulationSetupError.self) { try SimulatedSite(spec: Fixtures.site(), scenario: scenario) }
