@@ -1,6 +1,7 @@
 /// Something FireWatch was seen doing during a scenario run, fed to the expectation evaluator by the
 /// runner (from the alert log or the daemon's events). Times are since the scenario started.
 public struct Observation: Sendable, Hashable, CustomStringConvertible {
+    /// What was seen.
     public enum Kind: Sendable, Hashable {
         /// A zone entered a state (`zone.state` records, field `to`).
         case zoneState(zone: String, state: String)
@@ -171,5 +172,14 @@ public struct ExpectationEvaluator: Sendable {
             let want = escalation.firstIndex(of: wanted)
         else { return false }
         return have >= want
+    }
+}
+
+extension Scenario {
+    /// Judges this scenario's expectations against a run's observations, each result with its line.
+    public func evaluate(_ observations: [Observation], with evaluator: ExpectationEvaluator = ExpectationEvaluator())
+        -> [ExpectationResult]
+    {
+        evaluator.evaluate(expectations, against: observations)
     }
 }

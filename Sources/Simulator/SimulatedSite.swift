@@ -90,7 +90,7 @@ public struct SimSiteSpec: Sendable, Hashable {
 public enum CommandOutcome: Sendable, Hashable {
     /// Accepted; its effect becomes visible to readbacks at `visibleAt`.
     case accepted(SimEffect, visibleAt: Duration)
-    /// The device does not answer (comm loss, de-energised): nothing happens.
+    /// The device does not answer (comm loss, de-energised) or answers with an exception: nothing happens.
     case notAnswered
     /// The device has no such command bound.
     case unknownCommand
@@ -173,9 +173,16 @@ public struct SimulatedSite: Sendable {
                 zones[name]!.step(dt: step.seconds, time: tickTime)
                 zones[name]!.applyDue(tick: tick, time: tickTime)
             }
+            // Faults that capture a reading (stuck) must see the time they start at.
+            now = tickTime
             applyEvents(upTo: tickTime)
         }
         now = time
+    }
+
+    /// Moves simulated time forward by `interval`.
+    public mutating func advance(by interval: Duration) {
+        advance(to: now + interval)
     }
 
     private var gridTime: Duration { step * Int(tick) }
@@ -342,6 +349,7 @@ public struct SimulatedSite: Sendable {
 
 /// The state of one zone's model at one moment.
 public struct ZoneSnapshot: Sendable, Hashable {
+    /// One battery string at that moment.
     public struct StringSnapshot: Sendable, Hashable {
         public var state: StringState
         public var temperature: Double

@@ -35,6 +35,7 @@ public enum PanelStatus: String, Sendable, Hashable, CaseIterable {
 
 /// What the simulator did on its own, for the demo's summary and for tests.
 public struct ModelEvent: Sendable, Hashable, CustomStringConvertible {
+    /// What happened.
     public enum Kind: String, Sendable, Hashable {
         case abuseStarted = "abuse_started"
         case ventingStarted = "venting_started"

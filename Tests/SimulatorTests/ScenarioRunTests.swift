@@ -21,8 +21,8 @@ struct ScenarioRunTests {
             site.advance(to: .seconds(second))
             controller.poll(&site)
         }
-        let results = ExpectationEvaluator(escalation: Self.escalation)
-            .evaluate(scenario.expectations, against: controller.observations)
+        let results = scenario.evaluate(
+            controller.observations, with: ExpectationEvaluator(escalation: Self.escalation))
         for result in results {
             #expect(result.passed, "\(scenario.file):\(result.line): \(result)")
         }
