@@ -219,6 +219,13 @@ public struct BindingError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The point or command it was written on, when known.
     public var key: String?
 
+    public init(text: String, problem: String, hint: String, key: String? = nil) {
+        self.text = text
+        self.problem = problem
+        self.hint = hint
+        self.key = key
+    }
+
     public var description: String {
         let on = key.map { " on '\($0)'" } ?? ""
         return "simulate\(on): \(problem); \(hint)"

@@ -198,3 +198,38 @@ struct SiteDeviceTests {
         #expect(site.condition(device: "nope") == .silent)
     }
 }
+
+@Suite("Simulated zone settings")
+struct ZoneSettingsTests {
+    @Test("settings texts set strings, feeds, wiring and timings")
+    func settings() throws {
+        let zone = try SimZoneSpec(
+            name: "z",
+            settings: [
+                "strings": "6", "feeds": "3", "charger_feed": "2", "hvac_feed": "none", "exhaust_feed": "3",
+                "point_of_no_return": "2m", "runaway_after_venting": "5m", "readback_lag": "700ms",
+                "vent_delay": "10s", "propagation_delay": "1m", "panel_pre_discharge": "30s",
+            ])
+        #expect(zone.strings == 6)
+        #expect(zone.feeds == 3)
+        #expect(zone.wiring == ZoneWiring(chargerFeed: 2, hvacFeed: nil, exhaustFeed: 3))
+        #expect(zone.parameters.pointOfNoReturn == .seconds(120))
+        #expect(zone.parameters.runawayAfterVenting == .seconds(300))
+        #expect(zone.parameters.lags == ReadbackLags(all: .milliseconds(700)))
+        #expect(zone.parameters.panelPreDischarge == .seconds(30))
+        #expect(try SimZoneSpec(name: "d", settings: [:]) == SimZoneSpec(name: "d"))
+    }
+
+    @Test(
+        "bad settings name their key",
+        arguments: [("strings", "0"), ("feeds", "two"), ("vent_delay", "soon"), ("color", "red")])
+    func badSettings(key: String, value: String) {
+        do {
+            _ = try SimZoneSpec(name: "z", settings: [key: value])
+            Issue.record("accepted \(key): \(value)")
+        } catch {
+            #expect(error.key == key)
+            #expect(error.description.hasPrefix("simulate on '\(key)':"))
+        }
+    }
+}
