@@ -39,6 +39,7 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
+        .target(name: "Simulator", dependencies: ["FireSafety", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "firewatch",
             dependencies: [
@@ -50,6 +51,7 @@ let package = Package(
         .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety"]),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Modbus", "FireSafety"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,31 @@
+/// Noise that depends only on a seed, a name and a tick: the same run gives the same readings no
+/// matter how often, or in which order, devices are polled. `Hasher` is seeded per process, so
+/// names are hashed with FNV-1a instead.
+struct DeterministicNoise: Sendable, Hashable {
+    var seed: UInt64
+
+    /// A uniform value in [-1, 1) for this name at this tick.
+    func uniform(_ name: String, tick: Int64) -> Double {
+        var state = seed ^ Self.fnv1a(name) ^ (UInt64(bitPattern: tick) &* 0x9E37_79B9_7F4A_7C15)
+        let bits = Self.splitMix(&state)
+        return Double(bits >> 11) / Double(1 << 53) * 2 - 1
+    }
+
+    static func fnv1a(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+
+    /// SplitMix64 (Steele, Lea, Flood 2014): one well-mixed output per state step.
+    static func splitMix(_ state: inout UInt64) -> UInt64 {
+        state = state &+ 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
