@@ -107,8 +107,8 @@ final class ServerLoop: @unchecked Sendable {
             let fd = fw_tcp_accept(listenFD)
             if fd < 0 { return }
             if peers.count >= options.maxConnections {
-                Glibc.close(fd)
                 shared.rejected.add(1, ordering: .relaxed)
+                Glibc.close(fd)
                 continue
             }
             peers.append(Peer(fd: fd, now: now))
@@ -119,8 +119,9 @@ final class ServerLoop: @unchecked Sendable {
     private func drop(_ peer: Peer) {
         guard !peer.isClosed else { return }
         peer.isClosed = true
-        Glibc.close(peer.fd)
+        // Counted before closing, so whoever sees the close also sees the count.
         shared.dropped.add(1, ordering: .relaxed)
+        Glibc.close(peer.fd)
     }
 
     private func receive(_ peer: Peer, now: ContinuousClock.Instant) {

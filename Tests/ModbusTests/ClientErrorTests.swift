@@ -96,6 +96,20 @@ struct ClientErrorTests {
         await client.close()
     }
 
+    @Test("a configured delay answers late: within a generous timeout it succeeds, past a short one it times out")
+    func delayedServer() async throws {
+        let server = try Server()
+        try server.set(.input, address: 0, values: [8])
+        server.setFault(.delay(.milliseconds(300)), unit: 1)
+        let patient = testClient(server)
+        let hasty = Client(
+            host: "127.0.0.1", port: server.port, responseTimeout: .milliseconds(50), reconnect: .immediate)
+        #expect(try await patient.readInputRegisters(address: 0, count: 1) == [8])
+        #expect(await failure { try await hasty.readInputRegisters(address: 0, count: 1) }?.code == .timeout)
+        await patient.close()
+        await hasty.close()
+    }
+
     @Test("a closed port gives connection refused; backoff then fails fast with the same error")
     func refused() async throws {
         let server = try Server()
