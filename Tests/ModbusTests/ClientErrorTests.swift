@@ -188,6 +188,34 @@ struct ClientErrorTests {
         #expect(refused.statistics.failures == 300)
     }
 
+    @Test("poll loops that prefer the I/O pool as their executor read correctly, even on a two-thread pool")
+    func poolAsExecutor() async throws {
+        let server = try Server()
+        try server.set(.holding, address: 0, values: (0..<16).map { UInt16($0 + 100) })
+        let pool = IOPool(maxThreads: 2)
+        let clients = (0..<16).map { _ in
+            Client(host: "127.0.0.1", port: server.port, responseTimeout: .seconds(5), reconnect: .immediate, pool: pool)
+        }
+        let sum = try await withTaskExecutorPreference(pool) {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for (index, client) in clients.enumerated() {
+                    group.addTask {
+                        var total = 0
+                        for _ in 0..<20 { total += Int(try await client.readHoldingRegisters(address: index, count: 1)[0]) }
+                        let pair = try await client.perform { connection in
+                            try connection.readHoldingRegisters(address: index, count: 1)
+                        }
+                        return total + Int(pair[0])
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        #expect(sum == (0..<16).reduce(0) { $0 + 21 * ($1 + 100) })
+        #expect(pool.threadCount <= 2)
+        for client in clients { await client.close() }
+    }
+
     @Test("64 clients read concurrently")
     func concurrentClients() async throws {
         let server = try Server()
