@@ -130,8 +130,8 @@ public final class Server: Sendable {
         }
         if !options.allowNonLoopback && fw_is_loopback(host) == 0 {
             throw refuse(
-                "\(host) is not a numeric loopback address (127.0.0.1 or ::1); pass allowNonLoopback: true to serve other networks"
-            )
+                "\(host) is not a numeric loopback address (127.0.0.1 or ::1); "
+                    + "pass allowNonLoopback: true to serve other networks")
         }
         for table in Table.allCases {
             let range = layout.range(table)
