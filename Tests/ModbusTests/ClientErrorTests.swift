@@ -142,10 +142,14 @@ struct ClientErrorTests {
             await failure { try await client.readHoldingRegisters(address: 0, count: 1) }?.code == .connectionRefused)
         #expect(
             await failure { try await client.readHoldingRegisters(address: 0, count: 1) }?.code == .connectionRefused)
+        let described = await failure { try await client.readHoldingRegisters(address: 0, count: 1) }
+        #expect(described?.code == .connectionRefused)
+        #expect(
+            described?.description.hasPrefix("read holding 0+1 at 127.0.0.1:\(port) unit 1: connection refused") == true)
         let fast = await failure { try await client.readHoldingRegisters(address: 0, count: 1) }
         #expect(fast?.code == .connectionRefused)
         #expect(fast?.detail?.contains("backing off") == true)
-        #expect(client.statistics.failures == 3)
+        #expect(client.statistics.failures == 4)
     }
 
     @Test("a name that does not resolve is reported as such")
