@@ -47,7 +47,10 @@ let package = Package(
         ),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Modbus", "FireSafety"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "Modbus", "FireSafety", .product(name: "Crypto", package: "swift-crypto")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
