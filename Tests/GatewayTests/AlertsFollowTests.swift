@@ -97,6 +97,7 @@ final class Child {
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env["TZ"] = "UTC"
+        env["NO_COLOR"] = nil  // only what a test sets: the runner's own environment may carry it
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.standardOutput = try FileHandle(forWritingTo: out)

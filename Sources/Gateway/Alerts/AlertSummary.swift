@@ -76,8 +76,9 @@ public struct AlertSummary: Sendable {
         for zone in zones {
             let state = zone.state.map { s in "\(s) since \(zone.stateSince.map(AlertTime.formatLocal) ?? "?")" }
             lines.append("\(zone.name): \(state ?? "no state change in the window")")
-            if !zone.timeInState.isEmpty {
-                let parts = zone.timeInState.sorted { $0.value > $1.value }.map { "\($0.key) \(duration($0.value))" }
+            let spent = zone.timeInState.filter { $0.value > 0 }
+            if !spent.isEmpty {
+                let parts = spent.sorted { $0.value > $1.value }.map { "\($0.key) \(duration($0.value))" }
                 lines.append("  time in state: " + parts.joined(separator: ", "))
             }
             let counts = Severity.allCases.map { "\($0.name) \(zone.counts[$0.name] ?? 0)" }
