@@ -4,9 +4,9 @@ import Gateway
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Set by SIGINT/SIGTERM while following; the poll loop and interrupted writes look at it.
@@ -15,7 +15,9 @@ private let stopRequested = Atomic<Bool>(false)
 
 /// Where the alert log is: shared by `alerts` and `alerts verify`.
 struct AlertLogOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The alert log (live file; rotated NAME.1… are found beside it).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The alert log (live file; rotated NAME.1… are found beside it).", valueName: "file"))
     var log: String?
 
     @Option(name: .long, help: ArgumentHelp("Site file whose `alert_log:` names the log.", valueName: "site.yaml"))
@@ -60,7 +62,9 @@ struct AlertsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only records about this device.", valueName: "device"))
     var device: String?
 
-    @Option(help: ArgumentHelp("Only records at least this severe: info, trouble, alert, alarm, fire.", valueName: "severity"))
+    @Option(
+        help: ArgumentHelp(
+            "Only records at least this severe: info, trouble, alert, alarm, fire.", valueName: "severity"))
     var minSeverity: String?
 
     @Option(help: ArgumentHelp("Only events matching this glob, e.g. 'step.*'.", valueName: "pattern"))
@@ -75,11 +79,16 @@ struct AlertsCommand: ParsableCommand {
     func validate() throws {
         if let lines, lines < 0 { throw ValidationError("-n must be 0 or more, not \(lines)") }
         if let minSeverity, Severity(name: minSeverity) == nil {
-            throw ValidationError("--min-severity must be one of info, trouble, alert, alarm, fire; not '\(minSeverity)'")
+            throw ValidationError(
+                "--min-severity must be one of info, trouble, alert, alarm, fire; not '\(minSeverity)'")
         }
-        if follow && until != nil { throw ValidationError("--until cannot be used with --follow (a follow has no end)") }
+        if follow && until != nil {
+            throw ValidationError("--until cannot be used with --follow (a follow has no end)")
+        }
         if follow && summary { throw ValidationError("--summary cannot be used with --follow") }
-        if summary && lines != nil { throw ValidationError("--summary works on a time window (--since/--until), not -n") }
+        if summary && lines != nil {
+            throw ValidationError("--summary works on a time window (--since/--until), not -n")
+        }
         for (name, value) in [("--since", since), ("--until", until)] {
             if let value, AlertTime.parseBound(value, now: 0) == nil {
                 throw ValidationError("\(name) '\(value)' is neither a duration (10m, 2h, 1d) nor an RFC 3339 time")
@@ -175,11 +184,13 @@ struct AlertsVerifyCommand: ParsableCommand {
         let warnings = AlertWarnings(sink: writeStderr)
         do {
             let resolved = try location.resolve()
-            let report = try AlertChainVerifier.verify(AlertLogSet.discover(livePath: resolved.path), warnings: warnings)
+            let report = try AlertChainVerifier.verify(
+                AlertLogSet.discover(livePath: resolved.path), warnings: warnings)
             switch report {
             case .intact(let records, let files, let anchor):
                 let output = AlertOutput(fd: 1)
-                try output.writeLine("ok: \(records) records checked in \(files) file\(files == 1 ? "" : "s"); chain \(anchor)")
+                try output.writeLine(
+                    "ok: \(records) records checked in \(files) file\(files == 1 ? "" : "s"); chain \(anchor)")
                 try output.flush()
             case .broken(let location, let reason, let before):
                 writeStderr("\(location): \(reason)")
@@ -218,9 +229,9 @@ private func environment() -> [String: String] {
 private func installStopHandlers() {
     var action = sigaction()
     #if canImport(Glibc)
-    action.__sigaction_handler.sa_handler = { _ in stopRequested.store(true, ordering: .relaxed) }
+        action.__sigaction_handler.sa_handler = { _ in stopRequested.store(true, ordering: .relaxed) }
     #else
-    action.__sigaction_u.__sa_handler = { _ in stopRequested.store(true, ordering: .relaxed) }
+        action.__sigaction_u.__sa_handler = { _ in stopRequested.store(true, ordering: .relaxed) }
     #endif
     sigemptyset(&action.sa_mask)
     action.sa_flags = 0

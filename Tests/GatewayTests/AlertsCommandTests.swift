@@ -5,9 +5,13 @@ import Testing
 
 @Suite("Alerts: summary")
 struct AlertsSummaryTests {
-    private func record(_ seconds: Int64, _ zone: String, _ severity: String, _ event: String, extra: String = "") -> AlertLine {
+    private func record(_ seconds: Int64, _ zone: String, _ severity: String, _ event: String, extra: String = "")
+        -> AlertLine
+    {
         let time = AlertTime.formatUTC(AlertLogFixture.startMillis + seconds * 1000)
-        let text = #"{"seq":1,"time":"\#(time)","zone":"\#(zone)","severity":"\#(severity)","event":"\#(event)",\#(extra)"message":"m \#(seconds)","prev":"x"}"#
+        let text =
+            #"{"seq":1,"time":"\#(time)","zone":"\#(zone)","severity":"\#(severity)","event":"\#(event)","#
+            + #"\#(extra)"message":"m \#(seconds)","prev":"x"}"#
         return Array(text.utf8).withUnsafeBytes { AlertLine.parse($0).0! }
     }
 
@@ -44,7 +48,8 @@ struct AlertsSummaryTests {
     "Alerts: the firewatch alerts command", .serialized,
     .enabled(if: FirewatchExecutable.path != nil, Comment(rawValue: FirewatchExecutable.missing)))
 struct AlertsCommandTests {
-    private func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32?, Data, String) {
+    private func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32?, Data, String)
+    {
         let child = try Child(arguments, environment: environment)
         let status = try await child.waitForExit()
         return (status, child.stdout, child.stderr)
@@ -55,7 +60,10 @@ struct AlertsCommandTests {
         let fixture = AlertLogFixture(count: 40, perFile: 15)
         defer { fixture.cleanUp() }
         fixture.rewrite(fixture.livePath) { lines in
-            lines.append(Array(#"{ "seq": 41, "time":"2026-11-24T00:00:40.000Z","severity":"info","event":"signal.level","message":"caf\u00e9 ☕","new_field":[1,2],"prev":"x" }"#.utf8))
+            lines.append(
+                Array(
+                    (#"{ "seq": 41, "time":"2026-11-24T00:00:40.000Z","severity":"info","event":"signal.level","#
+                        + #""message":"caf\u00e9 ☕","new_field":[1,2],"prev":"x" }"#).utf8))
         }
         var all = Data()
         for path in AlertLogSet.discover(livePath: fixture.livePath).pathsOldestFirst {
@@ -70,7 +78,8 @@ struct AlertsCommandTests {
     func plainWhenPiped() async throws {
         let fixture = AlertLogFixture(count: 12)
         defer { fixture.cleanUp() }
-        let (status, out, _) = try await run(["alerts", "-n", "2", "--log", fixture.livePath], environment: ["TERM": "xterm"])
+        let (status, out, _) = try await run(
+            ["alerts", "-n", "2", "--log", fixture.livePath], environment: ["TERM": "xterm"])
         #expect(status == 0)
         let text = String(decoding: out, as: UTF8.self)
         #expect(!text.contains("\u{1B}"))
@@ -79,17 +88,21 @@ struct AlertsCommandTests {
                 + "2026-11-24 00:00:11.000  FIRE     room-c  record 12 in room-c\n")
     }
 
-    @Test("on a terminal the severity is coloured, and NO_COLOR turns it off", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    @Test(
+        "on a terminal the severity is coloured, and NO_COLOR turns it off",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func colourOnTerminal() async throws {
         let fixture = AlertLogFixture(count: 6)
         defer { fixture.cleanUp() }
         let command = "\(FirewatchExecutable.path!) alerts -n 1 --log \(fixture.livePath)"
         // util-linux `script` gives the command a pseudo-terminal.
-        let coloured = try Child(["-qec", command, "/dev/null"], executable: "/usr/bin/script", environment: ["TERM": "xterm"])
+        let coloured = try Child(
+            ["-qec", command, "/dev/null"], executable: "/usr/bin/script", environment: ["TERM": "xterm"])
         #expect(try await coloured.waitForExit() == 0)
         #expect(String(decoding: coloured.stdout, as: UTF8.self).contains("\u{1B}[1;97;41mFIRE"))
         let plain = try Child(
-            ["-qec", command, "/dev/null"], executable: "/usr/bin/script", environment: ["TERM": "xterm", "NO_COLOR": "1"])
+            ["-qec", command, "/dev/null"], executable: "/usr/bin/script",
+            environment: ["TERM": "xterm", "NO_COLOR": "1"])
         #expect(try await plain.waitForExit() == 0)
         #expect(!String(decoding: plain.stdout, as: UTF8.self).contains("\u{1B}["))
     }

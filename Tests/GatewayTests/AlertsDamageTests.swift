@@ -13,7 +13,9 @@ struct AlertsDamageTests {
         lines.insert(Array("garbage }{".utf8), at: 2)  // line 3
         lines.insert([], at: 5)  // line 6
         lines.insert(
-            Array(#"{"seq":"seven","time":"later","severity":"loud","event":"zone.exploded","zone":5,"extra":{"x":1}}"#.utf8),
+            Array(
+                #"{"seq":"seven","time":"later","severity":"loud","event":"zone.exploded","zone":5,"extra":{"x":1}}"#
+                    .utf8),
             at: 7)  // line 8
         lines.append(Array(#"{"seq":13,"time":"2026-11"#.utf8))  // torn last line (16)
         fixture.writeFile(fixture.livePath, lines, trailingNewline: false)
@@ -48,8 +50,8 @@ struct AlertsDamageTests {
         for seq in 4...8 {
             lines.append(
                 Array(
-                    #"{"seq":\#(seq),"time":"2026-11-24T01:00:00.000Z","site":"s","zone":"room-a","severity":"info","event":"future.thing","colour":"blue","message":"m","prev":"x"}"#
-                        .utf8))
+                    (#"{"seq":\#(seq),"time":"2026-11-24T01:00:00.000Z","site":"s","zone":"room-a","severity":"info","#
+                        + #""event":"future.thing","colour":"blue","message":"m","prev":"x"}"#).utf8))
         }
         fixture.writeFile(fixture.livePath, lines)
         let log = WarningLog()

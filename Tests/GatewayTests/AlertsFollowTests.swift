@@ -10,7 +10,7 @@ struct AlertsFollowTests {
     }
 
     private static func append(_ path: String, _ bytes: [UInt8]) {
-        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let handle = FileHandle(forWritingAtPath: path)!
         handle.seekToEndOfFile()
         handle.write(Data(bytes))
@@ -67,7 +67,8 @@ struct AlertsFollowTests {
 /// Finds the `firewatch` executable beside the test bundle, or under `.build/debug` of this package.
 enum FirewatchExecutable {
     static let path: String? = {
-        let bundleFolder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        let bundleFolder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent()
         let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
         let candidates = [
@@ -87,12 +88,14 @@ final class Child {
     let out: URL
     let err: URL
 
-    init(_ arguments: [String], executable: String = FirewatchExecutable.path!, environment: [String: String] = [:]) throws {
+    init(_ arguments: [String], executable: String = FirewatchExecutable.path!, environment: [String: String] = [:])
+        throws
+    {
         let folder = FileManager.default.temporaryDirectory
         out = folder.appendingPathComponent("child-\(UUID().uuidString).out")
         err = folder.appendingPathComponent("child-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment

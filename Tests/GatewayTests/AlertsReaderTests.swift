@@ -14,7 +14,9 @@ struct AlertsReaderTests {
         #expect(AlertTime.parse("2026-11-24T03:12:09Z") == 1_795_489_929_000)
         #expect(AlertTime.parse("1969-12-31T23:59:59.500Z") == -500)
         #expect(AlertTime.formatUTC(-500) == "1969-12-31T23:59:59.500Z")
-        for bad in ["", "yesterday", "2026-11-24", "2026-13-24T03:12:09Z", "2026-11-24T03:12:09", "2026-11-24T03:12:09.Z"] {
+        for bad in [
+            "", "yesterday", "2026-11-24", "2026-13-24T03:12:09Z", "2026-11-24T03:12:09", "2026-11-24T03:12:09.Z",
+        ] {
             #expect(AlertTime.parse(bad) == nil, "\(bad)")
         }
         #expect(AlertTime.parseDuration("500ms") == 500)
@@ -76,7 +78,10 @@ struct AlertsReaderTests {
             for limit in [nil, 3] as [Int?] {
                 let query = AlertQuery(filter: AlertFilter(zones: ["room-b"]), limit: limit, since: since, until: until)
                 let got = try readLines(fixture, query)
-                #expect(got == expectedLines(fixture, query), "since \(String(describing: since)) until \(String(describing: until)) -n \(String(describing: limit))")
+                #expect(
+                    got == expectedLines(fixture, query),
+                    "since \(since ?? -1) until \(until ?? -1) -n \(limit ?? -1)"
+                )
             }
         }
     }

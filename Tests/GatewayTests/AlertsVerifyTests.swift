@@ -30,7 +30,8 @@ struct AlertsVerifyTests {
 
     @Test("when older files were deleted the oldest kept line is the anchor, and verify says so")
     func anchorAfterPruning() throws {
-        let fixture = AlertLogFixture(count: 50, perFile: 20, firstPrev: String(repeating: "ab", count: 32), firstSeq: 9001)
+        let fixture = AlertLogFixture(
+            count: 50, perFile: 20, firstPrev: String(repeating: "ab", count: 32), firstSeq: 9001)
         defer { fixture.cleanUp() }
         guard case .intact(let records, _, let anchor) = try verify(fixture) else {
             Issue.record("expected intact")
@@ -125,7 +126,8 @@ struct AlertsVerifyTests {
         lines.append(Array(#"{"seq":21,"time":"2026-11-24T00:00:2"#.utf8))  // torn: no newline
         fixture.writeFile(fixture.livePath, lines, trailingNewline: false)
         let log = WarningLog()
-        let report = try AlertChainVerifier.verify(AlertLogSet.discover(livePath: fixture.livePath), warnings: log.warnings)
+        let report = try AlertChainVerifier.verify(
+            AlertLogSet.discover(livePath: fixture.livePath), warnings: log.warnings)
         guard case .intact(let records, _, _) = report else {
             Issue.record("expected intact, got \(report)")
             return
@@ -142,7 +144,9 @@ struct AlertsVerifyTests {
     @Test("a missing log is reported as such, naming the path")
     func missingLog() {
         let set = AlertLogSet(livePath: "/nonexistent/alerts.jsonl", rotatedPaths: [])
-        let error = #expect(throws: AlertLogError.self) { try AlertChainVerifier.verify(set, warnings: WarningLog().warnings) }
+        let error = #expect(throws: AlertLogError.self) {
+            try AlertChainVerifier.verify(set, warnings: WarningLog().warnings)
+        }
         #expect(error?.exitCode == 66)
         #expect(error?.message.contains("/nonexistent/alerts.jsonl") == true)
     }

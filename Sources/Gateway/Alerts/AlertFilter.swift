@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import FireSafety
 
@@ -13,7 +13,8 @@ public struct AlertFilter: Sendable, Hashable {
     public var minSeverity: Severity?
     public var eventPattern: String?
 
-    public init(zones: [String] = [], device: String? = nil, minSeverity: Severity? = nil, eventPattern: String? = nil) {
+    public init(zones: [String] = [], device: String? = nil, minSeverity: Severity? = nil, eventPattern: String? = nil)
+    {
         self.zones = zones
         self.device = device
         self.minSeverity = minSeverity

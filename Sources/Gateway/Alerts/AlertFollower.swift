@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `--follow`: keeps reading the live file as lines are appended, like `tail -F`.
@@ -44,7 +44,8 @@ public final class AlertFollower {
             try batchDone()
             if switchTo {
                 if let file, offset < file.size() {
-                    warnings.note("warning: \(file.location(at: offset)): rotated away with an incomplete last line; skipped")
+                    warnings.note(
+                        "warning: \(file.location(at: offset)): rotated away with an incomplete last line; skipped")
                 }
                 if let opened = try? AlertLogFile(path: path) {
                     if file != nil { warnings.note("note: \(path) was replaced (rotated); following the new file") }

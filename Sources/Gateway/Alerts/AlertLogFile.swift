@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An open alert-log file read with `pread` into large buffers and split on `\n` with `memchr`, so a
@@ -69,7 +69,8 @@ public final class AlertLogFile {
                 buffer = bigger
             }
             let want = Int(min(Int64(buffer.count - filled), end - position))
-            let got = read(at: position, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + want)]))
+            let got = read(
+                at: position, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled..<(filled + want)]))
             if got == 0 { break }
             position += Int64(got)
             filled += got
@@ -114,7 +115,9 @@ public final class AlertLogFile {
             combined.withUnsafeMutableBytes { all in
                 got = read(at: readStart, into: UnsafeMutableRawBufferPointer(rebasing: all[0..<chunk]))
                 if !pending.isEmpty {
-                    pending.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: all[chunk...]).copyMemory(from: $0) }
+                    pending.withUnsafeBytes {
+                        UnsafeMutableRawBufferPointer(rebasing: all[chunk...]).copyMemory(from: $0)
+                    }
                 }
             }
             if got < chunk { return }  // the file shrank under us (truncated): nothing sensible left to read

@@ -143,7 +143,8 @@ public final class AlertLogReader {
         _ bytes: UnsafeRawBufferPointer, _ file: AlertLogFile, _ offset: Int64, _ warnings: AlertWarnings
     ) -> AlertLine? {
         guard !bytes.isEmpty else {
-            warnings.report(AlertLineProblem(kind: .missing(field: "record (empty line)")), at: { file.location(at: offset) })
+            warnings.report(
+                AlertLineProblem(kind: .missing(field: "record (empty line)")), at: { file.location(at: offset) })
             return nil
         }
         let (line, problems) = AlertLine.parse(bytes)

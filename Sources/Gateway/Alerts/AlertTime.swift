@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Times of the alert log as milliseconds since the Unix epoch, parsed and printed without Foundation
@@ -81,8 +81,9 @@ public enum AlertTime {
         var t = time_t(secs)
         var parts = tm()
         guard localtime_r(&t, &parts) != nil else { return formatUTC(millis) }
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2)) "
-            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(Int(ms), 3))"
+        let date = "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))"
+        let clock = "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2))"
+        return "\(date) \(clock).\(pad(Int(ms), 3))"
     }
 
     /// Parses a duration such as `500ms`, `90s`, `10m`, `2h`, `7d` into milliseconds.
