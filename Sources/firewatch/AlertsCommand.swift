@@ -34,9 +34,12 @@ struct AlertsCommand: ParsableCommand {
         commandName: "alerts",
         abstract: "Reads, filters and follows the alert log (across rotation, like tail -F).",
         discussion: """
-            The log is --log FILE, else `alert_log:` from --config, else \(AlertLogPath.defaultPath).
-            Human lines show local time, severity (coloured on a terminal unless NO_COLOR is set), zone and
-            message; --json passes the records through byte for byte, one per line, for jq.
+            The log is --log FILE, else `alert_log:` from --config, else \(AlertLogPath.defaultPath); rotated \
+            files NAME.1 (newest) … NAME.k beside it are read too.
+
+            Human lines show local time, severity (coloured on a terminal unless NO_COLOR is set), zone and \
+            message. --json passes records through byte for byte, one per line, for jq.
+
             Exit codes: 0 ok, 64 usage, 66 log file missing, 78 unusable site file.
             """,
         subcommands: [AlertsVerifyCommand.self]

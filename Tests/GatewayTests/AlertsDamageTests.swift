@@ -22,7 +22,9 @@ struct AlertsDamageTests {
 
         let log = WarningLog()
         let got = try readLines(fixture, AlertQuery(), warnings: log.warnings)
-        #expect(got.count == 12)  // every good record; the mistyped one has no usable time, so no place in time
+        #expect(got.count == 13)  // every good record, and the mistyped one: no window asked, so it is shown
+        let windowed = try readLines(fixture, AlertQuery(since: AlertLogFixture.startMillis))
+        #expect(windowed.count == 12)  // with a window, a record without a usable time has no place in it
         let messages = log.messages
         let path = fixture.livePath
         #expect(messages.contains("warning: \(path):3: not a JSON object; skipped"))

@@ -131,7 +131,7 @@ func readLines(
 func expectedLines(_ fixture: AlertLogFixture, _ query: AlertQuery) -> [[UInt8]] {
     var matches = fixture.lines.filter { bytes in
         let line = bytes.withUnsafeBytes { AlertLine.parse($0).0! }
-        return query.inWindow(line.time!) && query.filter.matches(line)
+        return query.admits(line)
     }
     if let limit = query.limit { matches = Array(matches.suffix(limit)) }
     return matches

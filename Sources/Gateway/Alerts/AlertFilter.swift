@@ -87,6 +87,13 @@ public struct AlertQuery: Sendable, Hashable {
         self.until = until
     }
 
+    /// Whether a parsed line is in the window and passes the filter. A line without a usable `time` (already
+    /// warned about) is shown when no window was asked for, since it cannot be placed in one.
+    func admits(_ line: AlertLine) -> Bool {
+        guard let time = line.time else { return since == nil && until == nil && filter.matches(line) }
+        return inWindow(time) && filter.matches(line)
+    }
+
     func inWindow(_ time: Int64) -> Bool {
         if let since, time < since { return false }
         if let until, time > until { return false }

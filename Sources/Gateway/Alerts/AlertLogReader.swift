@@ -74,12 +74,12 @@ public final class AlertLogReader {
                     return false
                 }
                 if let needles, lineCannotMatch(bytes, needles: needles) { return true }
-                guard let line = parse(bytes, file, offset), let time = line.time else { return true }
-                if let until = query.until, time > until {
+                guard let line = parse(bytes, file, offset) else { return true }
+                if let until = query.until, let time = line.time, time > until {
                     pastUntil = true
                     return false
                 }
-                if query.inWindow(time), query.filter.matches(line) { try emit(line) }
+                if query.admits(line) { try emit(line) }
                 return true
             }
             if pastUntil { break }
@@ -108,12 +108,12 @@ public final class AlertLogReader {
                     return true
                 }
                 if let needles, lineCannotMatch(bytes, needles: needles) { return true }
-                guard let line = parse(bytes, file, offset), let time = line.time else { return true }
-                if let since = query.since, time < since {
+                guard let line = parse(bytes, file, offset) else { return true }
+                if let since = query.since, let time = line.time, time < since {
                     done = true
                     return false
                 }
-                if query.inWindow(time), query.filter.matches(line) {
+                if query.admits(line) {
                     picked.append(line)
                     if picked.count >= limit {
                         done = true
