@@ -51,6 +51,24 @@ struct AlertsReaderTests {
         #expect(try readLines(fixture, AlertQuery()).count == 300)  // every file, log.rotated lines included
     }
 
+    @Test("the byte prefilter never hides a match: names spelled with JSON escapes or spacing still match")
+    func prefilterIsSafe() throws {
+        let fixture = AlertLogFixture(count: 2)
+        defer { fixture.cleanUp() }
+        let odd = [
+            #"{"seq":3,"time":"2026-11-24T00:00:02.000Z","zone":"room\u002db","severity":"fir\u0065","#
+                + #""event":"step\u002estarted","device":"dev\u002d9","message":"escaped","prev":"x"}"#,
+            #"{ "seq" : 4 , "time" : "2026-11-24T00:00:03.000Z" , "zone" : "room-b" , "severity" : "fire" ,"#
+                + #" "event" : "step.failed" , "device" : "dev-9" , "message" : "spaced" , "prev" : "x" }"#,
+        ]
+        fixture.rewrite(fixture.livePath) { lines in lines += odd.map { Array($0.utf8) } }
+        let filter = AlertFilter(zones: ["room-b"], device: "dev-9", minSeverity: .fire, eventPattern: "step.*")
+        let got = try readLines(fixture, AlertQuery(filter: filter))
+        #expect(got.map { String(decoding: $0, as: UTF8.self) } == odd)
+        let classes = try readLines(fixture, AlertQuery(filter: AlertFilter(eventPattern: "[sz]*.s*")))
+        #expect(classes.count == 3)  // zone.state (record 1), step.started (records 2 and 3)
+    }
+
     @Test("-n takes the last records from the end, across rotated files, after filtering")
     func lastRecords() throws {
         let fixture = AlertLogFixture(count: 250, perFile: 40)

@@ -36,22 +36,31 @@ public struct AlertFilter: Sendable, Hashable {
         return true
     }
 
-    /// Byte strings one of which a line must contain to possibly match (`"zone-a"` with its quotes), or nil
-    /// when any line might. Lets a zone filter skip most of a big log without parsing JSON.
-    func requiredNeedles() -> [[UInt8]]? {
-        // A line with a backslash may spell a name with escapes, so such lines are always parsed.
-        if let device, zones.isEmpty { return [Array("\"\(device)\"".utf8)] }
-        if !zones.isEmpty { return zones.map { Array("\"\($0)\"".utf8) } }
-        return nil
+    /// Byte strings a line must contain to possibly match: for each criterion, one of a group (`"zone-a"` with
+    /// its quotes, `"fire"`, `"step.` for `step.*`). Lets a filter skip most of a big log without parsing JSON;
+    /// a hit proves nothing (the parse decides), a miss proves the line cannot match.
+    func requiredNeedles() -> [[[UInt8]]]? {
+        var groups: [[[UInt8]]] = []
+        if !zones.isEmpty { groups.append(zones.map { Array("\"\($0)\"".utf8) }) }
+        if let device { groups.append([Array("\"\(device)\"".utf8)]) }
+        if let minSeverity, minSeverity > .info {
+            groups.append(Severity.allCases.filter { $0 >= minSeverity }.map { Array("\"\($0.name)\"".utf8) })
+        }
+        if let eventPattern {
+            let literal = eventPattern.prefix { !"*?[\\".contains($0) }
+            if !literal.isEmpty { groups.append([Array("\"\(literal)".utf8)]) }
+        }
+        return groups.isEmpty ? nil : groups
     }
 }
 
-/// Cheap test that a line cannot match: none of the needles occurs in it and it has no JSON escapes.
-func lineCannotMatch(_ line: UnsafeRawBufferPointer, needles: [[UInt8]]) -> Bool {
+/// Cheap test that a line cannot match: some group has no needle in it, and it has no JSON escapes (a line
+/// with a backslash may spell a name with escapes, so it is always parsed).
+func lineCannotMatch(_ line: UnsafeRawBufferPointer, needles groups: [[[UInt8]]]) -> Bool {
     guard let base = line.baseAddress, !line.isEmpty else { return false }
     if memchr(base, 0x5C, line.count) != nil { return false }
-    for needle in needles where contains(base, line.count, needle) { return false }
-    return true
+    for group in groups where !group.contains(where: { contains(base, line.count, $0) }) { return true }
+    return false
 }
 
 /// `memmem` is hidden behind `_GNU_SOURCE` in Swift's Glibc module; `memchr` on the needle's second byte (the
