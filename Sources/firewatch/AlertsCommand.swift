@@ -140,7 +140,7 @@ struct AlertsCommand: ParsableCommand {
             let follower = AlertFollower(
                 path: resolved.path, file: start?.file, offset: start?.offset ?? 0, warnings: warnings)
             try follower.run(
-                shouldStop: { stopRequested.load(ordering: .relaxed) },
+                shouldStop: { stopRequested.load(ordering: .relaxed) || readerWentAway(fd: 1) },
                 pause: { usleep(200_000) },  // 5 polls a second: prompt for people, nothing for the machine
                 emit: { line in if filter.matches(line) { try print(line) } },
                 batchDone: { try output.flush() })
@@ -226,6 +226,14 @@ private func environment() -> [String: String] {
         if let value = getenv(key) { result[key] = String(cString: value) }
     }
     return result
+}
+
+/// Whether the read end of a pipe on `fd` was closed. A quiet log writes nothing for hours, so waiting for
+/// EPIPE would keep `firewatch alerts -f | grep …` alive long after the grep is gone.
+private func readerWentAway(fd: Int32) -> Bool {
+    var entry = pollfd(fd: fd, events: 0, revents: 0)
+    guard poll(&entry, 1, 0) == 1 else { return false }
+    return entry.revents & Int16(POLLERR | POLLHUP) != 0
 }
 
 /// SIGINT/SIGTERM end a follow cleanly (exit 0). No SA_RESTART, so a write blocked on a full pipe returns EINTR.

@@ -166,6 +166,26 @@ struct AlertsCommandTests {
         #expect(try errors.fileHandleForReading.readToEnd() == nil)
     }
 
+    @Test("a follow whose reader went away ends by itself with status 0, even when nothing new is written")
+    func followClosedPipe() async throws {
+        let fixture = AlertLogFixture(count: 3)
+        defer { fixture.cleanUp() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: FirewatchExecutable.path!)
+        process.arguments = ["alerts", "-f", "--json", "--log", fixture.livePath]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let first = try pipe.fileHandleForReading.read(upToCount: 10)
+        #expect(first?.isEmpty == false)
+        try pipe.fileHandleForReading.close()
+        for _ in 0..<1000 where process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        if process.isRunning { process.terminate() }
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+
     @Test("--summary over a window prints each zone")
     func summaryCommand() async throws {
         let fixture = AlertLogFixture(count: 60)
