@@ -23,7 +23,7 @@ struct AlertLogOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Site file whose `alert_log:` names the log.", valueName: "site.yaml"))
     var config: String?
 
-    func resolve() throws(AlertLogError) -> AlertLogPath.Resolved {
+    func resolve() throws(AlertReadError) -> AlertLogPath.Resolved {
         try AlertLogPath.resolve(log: log, config: config)
     }
 }
@@ -128,11 +128,11 @@ struct AlertsCommand: ParsableCommand {
                 return
             }
             if follow { installStopHandlers() }
-            var start: AlertLogReader.FollowPoint?
+            var start: AlertReader.FollowPoint?
             do {
-                let reader = try AlertLogReader(set: set, warnings: warnings, origin: resolved.origin)
+                let reader = try AlertReader(set: set, warnings: warnings, origin: resolved.origin)
                 start = try reader.read(query, leaveTornLineForFollow: follow, emit: print)
-            } catch let error as AlertLogError where error.code == .logMissing && follow {
+            } catch let error as AlertReadError where error.code == .logMissing && follow {
                 warnings.note("firewatch alerts: \(error.message)")
             }
             try output.flush()
@@ -144,7 +144,7 @@ struct AlertsCommand: ParsableCommand {
                 pause: { usleep(200_000) },  // 5 polls a second: prompt for people, nothing for the machine
                 emit: { line in if filter.matches(line) { try print(line) } },
                 batchDone: { try output.flush() })
-        } catch let error as AlertLogError {
+        } catch let error as AlertReadError {
             writeStderr("firewatch alerts: \(error)")
             throw ExitCode(error.exitCode)
         } catch is AlertOutput.Closed {
@@ -156,7 +156,7 @@ struct AlertsCommand: ParsableCommand {
         _ set: AlertLogSet, _ resolved: AlertLogPath.Resolved, _ query: AlertQuery, _ warnings: AlertWarnings,
         _ output: AlertOutput, _ formatter: AlertFormatter, end: Int64
     ) throws {
-        let reader = try AlertLogReader(set: set, warnings: warnings, origin: resolved.origin)
+        let reader = try AlertReader(set: set, warnings: warnings, origin: resolved.origin)
         // Only the zone narrows what is read: a state change filtered out of the counts still moves the clock.
         var scope = query
         scope.filter = AlertFilter(zones: query.filter.zones)
@@ -200,7 +200,7 @@ struct AlertsVerifyCommand: ParsableCommand {
                 writeStderr("firewatch alerts verify: chain broken (\(before) records before it checked out)")
                 throw ExitCode(65)
             }
-        } catch let error as AlertLogError {
+        } catch let error as AlertReadError {
             writeStderr("firewatch alerts verify: \(error)")
             throw ExitCode(error.exitCode)
         } catch is AlertOutput.Closed {

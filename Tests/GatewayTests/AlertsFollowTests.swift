@@ -10,7 +10,9 @@ struct AlertsFollowTests {
     }
 
     private static func append(_ path: String, _ bytes: [UInt8]) {
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
         let handle = FileHandle(forWritingAtPath: path)!
         handle.seekToEndOfFile()
         handle.write(Data(bytes))

@@ -161,7 +161,7 @@ struct AlertsReaderTests {
         #expect(try AlertLogPath.resolve(log: nil, config: site).path == folder.path + "/state/alerts.jsonl")
         #expect(try AlertLogPath.resolve(log: nil, config: nil).path == AlertLogPath.defaultPath)
         try "site: x\nalert_log: [1, 2]\n".write(toFile: site, atomically: true, encoding: .utf8)
-        let error = #expect(throws: AlertLogError.self) { try AlertLogPath.resolve(log: nil, config: site) }
+        let error = #expect(throws: AlertReadError.self) { try AlertLogPath.resolve(log: nil, config: site) }
         #expect(error?.code == .badConfig)
         #expect(error?.message.contains("site.yaml:2") == true)
     }

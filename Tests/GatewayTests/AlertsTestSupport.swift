@@ -121,7 +121,7 @@ final class WarningLog: Sendable {
 func readLines(
     _ fixture: AlertLogFixture, _ query: AlertQuery, warnings: AlertWarnings = AlertWarnings { _ in }
 ) throws -> [[UInt8]] {
-    let reader = try AlertLogReader(set: AlertLogSet.discover(livePath: fixture.livePath), warnings: warnings)
+    let reader = try AlertReader(set: AlertLogSet.discover(livePath: fixture.livePath), warnings: warnings)
     var out: [[UInt8]] = []
     try reader.read(query) { out.append($0.bytes) }
     return out

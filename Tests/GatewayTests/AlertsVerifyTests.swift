@@ -144,7 +144,7 @@ struct AlertsVerifyTests {
     @Test("a missing log is reported as such, naming the path")
     func missingLog() {
         let set = AlertLogSet(livePath: "/nonexistent/alerts.jsonl", rotatedPaths: [])
-        let error = #expect(throws: AlertLogError.self) {
+        let error = #expect(throws: AlertReadError.self) {
             try AlertChainVerifier.verify(set, warnings: WarningLog().warnings)
         }
         #expect(error?.exitCode == 66)

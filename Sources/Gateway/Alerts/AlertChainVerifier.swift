@@ -31,18 +31,18 @@ public enum AlertChainVerifier {
     }
 
     /// Verifies `set`. Incomplete last lines (no `\n`) are skipped with a warning: the writer may be mid-write.
-    public static func verify(_ set: AlertLogSet, warnings: AlertWarnings) throws(AlertLogError) -> Report {
+    public static func verify(_ set: AlertLogSet, warnings: AlertWarnings) throws(AlertReadError) -> Report {
         var files: [AlertLogFile] = []
         for path in set.pathsOldestFirst {
             do {
                 files.append(try AlertLogFile(path: path))
             } catch {
                 if path == set.livePath {
-                    throw AlertLogError(
+                    throw AlertReadError(
                         error.errno == 2 ? .logMissing : .io, "cannot open the alert log \(error)",
                         hint: "give the log with --log FILE, or the site file naming it with --config FILE")
                 }
-                throw AlertLogError(.io, "cannot open rotated file \(error)", hint: "check its permissions")
+                throw AlertReadError(.io, "cannot open rotated file \(error)", hint: "check its permissions")
             }
         }
         // The last verified line plus up to two unverified ones: telling which of two lines was altered,
@@ -102,7 +102,7 @@ public enum AlertChainVerifier {
         if failure == nil { judge(final: true) }
         if let failure { return failure }
         if checked == 0 {
-            throw AlertLogError(.badData, "\(set.livePath): the log has no complete record to check")
+            throw AlertReadError(.badData, "\(set.livePath): the log has no complete record to check")
         }
         return .intact(records: checked, files: files.count, anchor: anchor)
     }

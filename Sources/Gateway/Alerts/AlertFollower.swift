@@ -72,7 +72,7 @@ public final class AlertFollower {
         try file.forEachLine(from: offset, to: size) { bytes, lineOffset, terminated in
             guard terminated else { return false }  // wait for the rest of this line
             offset = lineOffset + Int64(bytes.count) + 1
-            if let line = AlertLogReader.parse(bytes, file, lineOffset, warnings) { try emit(line) }
+            if let line = AlertReader.parse(bytes, file, lineOffset, warnings) { try emit(line) }
             return true
         }
     }

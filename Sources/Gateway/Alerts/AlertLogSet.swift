@@ -47,14 +47,14 @@ public enum AlertLogPath {
 
     /// Resolves the log path. Only the `alert_log:` key of the site file is read, so a site file that is
     /// otherwise mid-edit still tells operators where the log is.
-    public static func resolve(log: String?, config: String?) throws(AlertLogError) -> Resolved {
+    public static func resolve(log: String?, config: String?) throws(AlertReadError) -> Resolved {
         if let log { return Resolved(path: log, origin: "--log") }
         guard let config else { return Resolved(path: defaultPath, origin: "the default") }
         let text: String
         do {
             text = try readText(config)
         } catch {
-            throw AlertLogError(
+            throw AlertReadError(
                 .badConfig, "\(config): cannot read the site file: \(error)",
                 hint: "pass the site file with --config FILE, or the log itself with --log FILE")
         }
@@ -62,7 +62,7 @@ public enum AlertLogPath {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            throw AlertLogError(
+            throw AlertReadError(
                 .badConfig, "\(config): not valid YAML: \(error)", hint: "run `firewatch check --config \(config)`")
         }
         guard let node = root?.mapping?["alert_log"] else {
@@ -70,7 +70,7 @@ public enum AlertLogPath {
         }
         let line = node.mark.map { ":\($0.line)" } ?? ""
         guard let value = node.scalar?.string, !value.isEmpty else {
-            throw AlertLogError(
+            throw AlertReadError(
                 .badConfig, "\(config)\(line): field `alert_log` must be a file path",
                 hint: "write e.g. `alert_log: /var/lib/firewatch/alerts.jsonl`")
         }

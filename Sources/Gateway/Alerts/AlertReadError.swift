@@ -1,5 +1,5 @@
 /// Why an alert-log tool stopped, with the exit code the CLI returns (see CONTRACT.md) and what to do.
-public struct AlertLogError: Error, Sendable, CustomStringConvertible {
+public struct AlertReadError: Error, Sendable, CustomStringConvertible {
     /// The kind of failure; it decides the exit code.
     public enum Code: Sendable, Hashable {
         /// The log file is not there (exit 66, EX_NOINPUT).

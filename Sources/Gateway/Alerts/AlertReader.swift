@@ -4,7 +4,7 @@
 /// Assumes what the writer guarantees: records appear in the order they happened, so `time` does not go
 /// down within the log. A record out of time order near a window edge may be missed; nothing crashes.
 /// Not `Sendable`: it owns open files and is used by one task.
-public final class AlertLogReader {
+public final class AlertReader {
     /// Where reading stopped in the live file, for `--follow` to carry on from.
     public struct FollowPoint {
         public var file: AlertLogFile
@@ -18,15 +18,15 @@ public final class AlertLogReader {
     private let liveSize: Int64
 
     /// Opens the live file and every rotated file. Throws `.logMissing` when the live file is not there.
-    public init(set: AlertLogSet, warnings: AlertWarnings, origin: String = "--log") throws(AlertLogError) {
+    public init(set: AlertLogSet, warnings: AlertWarnings, origin: String = "--log") throws(AlertReadError) {
         self.set = set
         self.warnings = warnings
         let live: AlertLogFile
         do {
             live = try AlertLogFile(path: set.livePath)
         } catch {
-            let code: AlertLogError.Code = error.errno == 2 ? .logMissing : .io  // ENOENT
-            throw AlertLogError(
+            let code: AlertReadError.Code = error.errno == 2 ? .logMissing : .io  // ENOENT
+            throw AlertReadError(
                 code, "cannot open the alert log \(error) (path from \(origin))",
                 hint: "give the log with --log FILE, or the site file whose `alert_log:` names it with --config FILE")
         }
