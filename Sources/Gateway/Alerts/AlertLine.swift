@@ -67,13 +67,15 @@ extension AlertLine {
         "step.started", "step.succeeded", "step.failed", "step.skipped", "step.aborted", "step.resumed",
         "notify.failed", "operator.ack", "operator.reset", "operator.abort", "operator.inhibit",
         "operator.enable", "log.rotated",
+        // The writer's own record for a torn tail it cut off on open (quoted in `fragment`, `bytes` long).
+        "log.truncated",
     ]
 
     /// Members the contract names or its examples use; others are kept but warned about once.
     public static let knownFields: Set<String> = [
         "seq", "time", "site", "zone", "severity", "event", "from", "to", "device", "point", "value",
         "uid", "procedure", "step", "message", "prev", "signal", "level", "command", "attempt", "error",
-        "channel", "reason", "until", "for", "version", "detail", "duration", "run", "exit",
+        "channel", "reason", "until", "for", "version", "detail", "duration", "run", "exit", "bytes", "fragment",
     ]
 
     /// Parses one line. Returns nil (with `.notJSON`) when the bytes are not a JSON object; otherwise the
