@@ -41,7 +41,7 @@ struct AlertsFollowTests {
             },
             {  // truncation, then a shorter content than was read before
                 try! Data().write(to: URL(fileURLWithPath: path))
-                Self.append(path, l[5] + [0x0A])
+                Self.append(path, l[5] + [0x0A] + Array("junk".utf8) + [0x0A])
             },
             { try! FileManager.default.removeItem(atPath: path) },  // gone for a while: keep waiting
             { Self.append(path, l[6] + [0x0A]) },
@@ -61,6 +61,8 @@ struct AlertsFollowTests {
         #expect(seen == [l[0], l[1], l[2], l[3], l[4], l[5], l[6]])
         #expect(seenAfterStep[2] == 1)  // after the half line was written, only the first line was out
         #expect(log.messages.contains { $0.contains("truncated") })
+        // Line numbers restart after the truncation: the junk is line 2 of the file as it is now.
+        #expect(log.messages.contains("warning: \(path):2: not a JSON object; skipped"))
         #expect(log.messages.contains { $0.contains("rotated") })
         #expect(log.messages.contains { $0.contains("does not exist") })
     }

@@ -141,6 +141,14 @@ struct AlertsVerifyTests {
         #expect(broken?.2.contains("not a JSON object") == true)
     }
 
+    @Test("an empty log (a fresh daemon) is intact with nothing to check")
+    func emptyLog() throws {
+        let fixture = AlertLogFixture(count: 0)
+        defer { fixture.cleanUp() }
+        let report = try verify(fixture)
+        #expect(report == .intact(records: 0, files: 1, anchor: "empty: no complete record yet"))
+    }
+
     @Test("a missing log is reported as such, naming the path")
     func missingLog() {
         let set = AlertLogSet(livePath: "/nonexistent/alerts.jsonl", rotatedPaths: [])

@@ -67,6 +67,7 @@ public final class AlertFollower {
         if size < offset {
             warnings.note("note: \(path) was truncated; reading it again from the start")
             offset = 0
+            file.forgetLineNumbers()
         }
         guard size > offset else { return }
         try file.forEachLine(from: offset, to: size) { bytes, lineOffset, terminated in

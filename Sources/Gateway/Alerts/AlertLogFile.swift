@@ -164,6 +164,9 @@ public final class AlertLogFile {
         return count
     }
 
+    /// Drops remembered line numbers: after a truncation the same offsets hold other lines.
+    public func forgetLineNumbers() { checkpoints = [(0, 1)] }
+
     /// `path:line` for the line starting at `offset`.
     public func location(at offset: Int64) -> String { "\(path):\(lineNumber(at: offset))" }
 }
