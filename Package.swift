@@ -50,7 +50,10 @@ let package = Package(
         ),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "Modbus", "FireSafety"]),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "Modbus", "FireSafety", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
     ],
     swiftLanguageModes: [.v6]

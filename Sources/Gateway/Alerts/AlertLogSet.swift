@@ -1,0 +1,93 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import Yams
+
+/// The live alert log and the files rotated away from it, named logrotate-style:
+/// `NAME.1` is the most recent rotated file, `NAME.k` the oldest kept.
+public struct AlertLogSet: Sendable, Hashable {
+    /// The file the daemon appends to.
+    public var livePath: String
+    /// Rotated files, most recent first (`NAME.1`, `NAME.2`, …).
+    public var rotatedPaths: [String]
+
+    public init(livePath: String, rotatedPaths: [String]) {
+        self.livePath = livePath
+        self.rotatedPaths = rotatedPaths
+    }
+
+    /// Finds `NAME.1`, `NAME.2`, … next to `livePath` until the first number that is missing.
+    public static func discover(livePath: String) -> AlertLogSet {
+        var rotated: [String] = []
+        // Bounded: logrotate keeps a handful; ten thousand is far past any real `rotate` count.
+        for index in 1...10_000 {
+            let candidate = "\(livePath).\(index)"
+            guard access(candidate, F_OK) == 0 else { break }
+            rotated.append(candidate)
+        }
+        return AlertLogSet(livePath: livePath, rotatedPaths: rotated)
+    }
+
+    /// Every file, oldest first and the live file last: the order records were written in.
+    public var pathsOldestFirst: [String] { rotatedPaths.reversed() + [livePath] }
+}
+
+/// Where the alert log is: `--log`, else `alert_log:` in the site file, else the standard state directory.
+public enum AlertLogPath {
+    /// The path `StateDirectory=firewatch` gives the daemon.
+    public static let defaultPath = "/var/lib/firewatch/alerts.jsonl"
+
+    /// A resolved path and where it came from, for messages.
+    public struct Resolved: Sendable, Hashable {
+        public var path: String
+        public var origin: String
+    }
+
+    /// Resolves the log path. Only the `alert_log:` key of the site file is read, so a site file that is
+    /// otherwise mid-edit still tells operators where the log is.
+    public static func resolve(log: String?, config: String?) throws(AlertReadError) -> Resolved {
+        if let log { return Resolved(path: log, origin: "--log") }
+        guard let config else { return Resolved(path: defaultPath, origin: "the default") }
+        let text: String
+        do {
+            text = try readText(config)
+        } catch {
+            throw AlertReadError(
+                .badConfig, "\(config): cannot read the site file: \(error)",
+                hint: "pass the site file with --config FILE, or the log itself with --log FILE")
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw AlertReadError(
+                .badConfig, "\(config): not valid YAML: \(error)", hint: "run `firewatch check --config \(config)`")
+        }
+        guard let node = root?.mapping?["alert_log"] else {
+            return Resolved(path: defaultPath, origin: "the default (\(config) has no alert_log:)")
+        }
+        let line = node.mark.map { ":\($0.line)" } ?? ""
+        guard let value = node.scalar?.string, !value.isEmpty else {
+            throw AlertReadError(
+                .badConfig, "\(config)\(line): field `alert_log` must be a file path",
+                hint: "write e.g. `alert_log: /var/lib/firewatch/alerts.jsonl`")
+        }
+        if value.hasPrefix("/") { return Resolved(path: value, origin: "alert_log: in \(config)\(line)") }
+        // Relative paths are relative to the site file's folder, not to wherever the operator stands.
+        let folder = config.contains("/") ? String(config[..<config.lastIndex(of: "/")!]) : "."
+        return Resolved(path: (folder.isEmpty ? "" : folder) + "/" + value, origin: "alert_log: in \(config)\(line)")
+    }
+
+    private static func readText(_ path: String) throws -> String {
+        let file = try AlertLogFile(path: path)
+        var bytes: [UInt8] = []
+        file.forEachLine(from: 0, to: file.size()) { line, _, terminated in
+            bytes.append(contentsOf: line)
+            if terminated { bytes.append(0x0A) }
+            return true
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
