@@ -26,3 +26,22 @@ test: deps
 
 clean:
 	rm -rf .build
+
+# Benchmarks (Benchmarks/README.md): a separate package, release build, its own scratch path; never part of `test`.
+.PHONY: bench
+BENCH_SCRATCH := .build-bench
+BENCH_WORK := Benchmarks/.work
+BENCH_PYMODBUS := pymodbus==3.16.1
+BENCH_REPS ?= 5
+BENCH_SECONDS ?= 2
+bench: deps
+	$(SWIFT) build -c release --package-path Benchmarks --scratch-path $(BENCH_SCRATCH) --product fw-bench
+	$(SWIFT) build -c release --package-path Benchmarks --scratch-path $(BENCH_SCRATCH) --product firewatch
+	mkdir -p $(BENCH_WORK)
+	gcc -O2 -o $(BENCH_WORK)/poll_loop Benchmarks/C/poll_loop.c $$(pkg-config --cflags --libs libmodbus)
+	[ -x $(BENCH_WORK)/venv/bin/python ] || python3 -m venv $(BENCH_WORK)/venv
+	$(BENCH_WORK)/venv/bin/pip install -q --disable-pip-version-check '$(BENCH_PYMODBUS)'
+	$(BENCH_SCRATCH)/release/fw-bench all --work $(BENCH_WORK) --reps $(BENCH_REPS) --seconds $(BENCH_SECONDS) \
+	  --c-client $(BENCH_WORK)/poll_loop --python $(BENCH_WORK)/venv/bin/python \
+	  --py-client Benchmarks/Python/poll_loop.py --firewatch $(BENCH_SCRATCH)/release/firewatch \
+	  --command 'make bench' --out Benchmarks/results.md

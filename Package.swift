@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "firewatch", targets: ["firewatch"]),
         .library(name: "Modbus", targets: ["Modbus"]),
         .library(name: "FireSafety", targets: ["FireSafety"]),
+        // For Benchmarks/ (a separate package, so `make test` never builds it).
+        .library(name: "Gateway", targets: ["Gateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

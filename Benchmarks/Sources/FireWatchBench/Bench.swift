@@ -1,0 +1,17 @@
+/// The entry point: `fw-bench <verb> --option value …`. `make bench` runs `fw-bench all`; the other verbs are
+/// the pieces it starts as separate processes (each measured by its own getrusage).
+@main
+enum Bench {
+    static func main() async throws {
+        let arguments = CommandLine.arguments
+        guard arguments.count >= 2 else { die("usage: fw-bench all|serve|client|alertlog|engine … (see README.md)") }
+        let options = Options(arguments.dropFirst(2))
+        switch arguments[1] {
+        case "serve": try Serve.run(options)
+        case "client": try await PollClient.run(options)
+        case "alertlog": try AlertLogBench.run(options)
+        case "all": try await Orchestrator(options).run()
+        default: die("unknown verb \(arguments[1])")
+        }
+    }
+}

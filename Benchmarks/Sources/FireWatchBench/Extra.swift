@@ -1,0 +1,4 @@
+extension Orchestrator {
+    /// Sections that need pieces not yet on main (engine, daemon).
+    func extraSections() throws -> [String] { [] }
+}
