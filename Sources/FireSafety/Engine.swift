@@ -1,0 +1,457 @@
+/// The safety engine: readings, time and operator commands in; records, actions and zone states out.
+///
+/// A value type with no I/O and no clock: every timer runs on the `Timestamp`s passed in, so the same inputs
+/// always give the same outputs. The daemon owns one `Engine` inside an actor and calls `evaluate` once per
+/// poll cycle (and by `Output.nextDeadline`), `command` for the control socket and `stepFinished` when the
+/// actuator reports a step. Records must be appended and fsynced before the actions are performed.
+public struct Engine: Sendable {
+    public let model: SiteModel
+    /// How often an unacknowledged latched zone is re-notified (`Action.notify` reminders).
+    public let renotifyEvery: Duration
+
+    var sources: [SourceState]
+    var slotBySource: [SourceRef: Int]
+    var devices: [DeviceState]
+    var members: [Member]
+    var signals: [SignalRuntime]
+    var zones: [ZoneRuntime]
+    var zoneIndexByName: [String: Int]
+    /// Earliest moment a currently healthy source turns stale; feeds `Output.nextDeadline`.
+    var staleDeadline: Timestamp?
+
+    /// Builds the engine's tables once, so the evaluation cycle never touches a string-keyed dictionary.
+    public init(model: SiteModel, renotifyEvery: Duration = .seconds(300)) {
+        self.model = model
+        self.renotifyEvery = renotifyEvery
+        var sources: [SourceState] = []
+        var slotBySource: [SourceRef: Int] = [:]
+        var devices: [DeviceState] = []
+        var deviceIndex: [String: Int] = [:]
+        var members: [Member] = []
+        var signals: [SignalRuntime] = []
+        var zones: [ZoneRuntime] = []
+        var zoneIndexByName: [String: Int] = [:]
+        var zonesOfSource: [[Int]] = []
+        var zonesOfDevice: [[Int]] = []
+        let pollSeconds = max(model.pollInterval.secondsValue, 0.001)
+
+        for (zoneIndex, zone) in model.zones.enumerated() {
+            zoneIndexByName[zone.name] = zoneIndex
+            let firstSignal = signals.count
+            var kindIndex: [String: Int] = [:]
+            for spec in zone.signals {
+                let kind = kindIndex[spec.kind] ?? kindIndex.count
+                kindIndex[spec.kind] = kind
+                let firstMember = members.count
+                for ref in spec.sources {
+                    let slot: Int
+                    if let existing = slotBySource[ref] {
+                        slot = existing
+                    } else {
+                        let device: Int
+                        if let known = deviceIndex[ref.device] {
+                            device = known
+                        } else {
+                            device = devices.count
+                            deviceIndex[ref.device] = device
+                            devices.append(DeviceState(name: ref.device))
+                            zonesOfDevice.append([])
+                        }
+                        slot = sources.count
+                        slotBySource[ref] = slot
+                        sources.append(SourceState(ref: ref, device: device))
+                        zonesOfSource.append([])
+                    }
+                    if !zonesOfSource[slot].contains(zoneIndex) { zonesOfSource[slot].append(zoneIndex) }
+                    let device = sources[slot].device
+                    if !zonesOfDevice[device].contains(zoneIndex) { zonesOfDevice[device].append(zoneIndex) }
+                    if let rate = spec.rateOfRise, sources[slot].ring == nil {
+                        // Room for two windows of samples at the poll rate, bounded both ways.
+                        let capacity = min(max(Int(rate.window.secondsValue / pollSeconds) * 2 + 8, 16), 1024)
+                        sources[slot].ring = SampleRing(capacity: capacity)
+                        sources[slot].rateWindow = rate.window
+                    }
+                    sources[slot].members.append(members.count)
+                    members.append(Member(signal: signals.count, source: slot))
+                }
+                signals.append(
+                    SignalRuntime(
+                        spec: spec, zone: zoneIndex, kindBit: 1 << UInt64(min(kind, 63)),
+                        members: firstMember..<members.count))
+            }
+            zones.append(ZoneRuntime(spec: zone, signals: firstSignal..<signals.count))
+        }
+        for slot in sources.indices where zonesOfSource[slot].count == 1 {
+            sources[slot].zoneName = model.zones[zonesOfSource[slot][0]].name
+        }
+        for device in devices.indices {
+            devices[device].zoneNames = zonesOfDevice[device].map { model.zones[$0].name }
+        }
+        self.sources = sources
+        self.slotBySource = slotBySource
+        self.devices = devices
+        self.members = members
+        self.signals = signals
+        self.zones = zones
+        self.zoneIndexByName = zoneIndexByName
+    }
+
+    /// The slot of a source the model uses, or nil for a source no signal reads.
+    public func slot(of source: SourceRef) -> SourceSlot? {
+        slotBySource[source].map(SourceSlot.init(index:))
+    }
+
+    /// Every source the model reads, in slot order (`slot(of: allSources[i]).index == i`).
+    public var allSources: [SourceRef] { sources.map(\.ref) }
+
+    // MARK: - Evaluation
+
+    /// Ingests readings (sources no signal uses are ignored), recomputes every signal and zone, and advances
+    /// timers: delay steps, inhibit expiry, staleness and reminders.
+    public mutating func evaluate(_ readings: [Reading], at now: Timestamp) -> Output {
+        var out = Output()
+        for reading in readings {
+            guard let slot = slotBySource[reading.source] else { continue }
+            ingest(reading, slot: slot, into: &out)
+        }
+        cycle(at: now, into: &out)
+        return out
+    }
+
+    /// Like `evaluate(_:at:)` for a poller that looked its slots up once with `slot(of:)`; no hashing per reading.
+    public mutating func evaluate(slotted readings: [(slot: SourceSlot, reading: Reading)], at now: Timestamp)
+        -> Output
+    {
+        var out = Output()
+        for (slot, reading) in readings where sources.indices.contains(slot.index) {
+            ingest(reading, slot: slot.index, into: &out)
+        }
+        cycle(at: now, into: &out)
+        return out
+    }
+
+    /// The state of every zone, in model order.
+    public var status: [ZoneStatus] { zones.indices.map(zoneStatus) }
+
+    /// The state of one zone, or nil if the model has no such zone.
+    public func status(of zone: String) -> ZoneStatus? {
+        zoneIndexByName[zone].map(zoneStatus)
+    }
+
+    func zoneStatus(_ index: Int) -> ZoneStatus {
+        let zone = zones[index]
+        return ZoneStatus(
+            name: zone.spec.name, state: zone.reported, latched: zone.latched, trouble: zone.trouble,
+            inhibitedUntil: zone.inhibitedUntil, inhibitReason: zone.inhibitReason,
+            acknowledged: zone.acknowledged, isolate: zone.isolate, suppress: zone.suppress,
+            powerCut: zone.powerCut, running: zone.running,
+            signals: zone.signals.map {
+                SignalStatus(
+                    name: signals[$0].spec.name, kind: signals[$0].spec.kind, condition: signals[$0].condition,
+                    degraded: signals[$0].degraded)
+            })
+    }
+
+    mutating func ingest(_ reading: Reading, slot: Int, into out: inout Output) {
+        // Late or reordered readings must not roll a source back in time.
+        if sources[slot].kind != .never, reading.time < sources[slot].time { return }
+        let device = sources[slot].device
+        switch reading.status {
+        case .lost(let reason):
+            sources[slot].kind = .lost
+            sources[slot].problem = reason
+            sources[slot].reported = .lost
+            if !devices[device].lost {
+                devices[device].lost = true
+                out.records.append(commRecord(device: device, lost: true, reason: reason, at: reading.time))
+            }
+        case .invalid(let reason):
+            restore(device: device, at: reading.time, into: &out)
+            sources[slot].kind = .invalid
+            sources[slot].problem = reason
+            if sources[slot].reported != .invalid {
+                sources[slot].reported = .invalid
+                out.records.append(pointRecord(slot: slot, event: .pointInvalid, reason: reason, at: reading.time))
+            }
+        case .value(let value):
+            restore(device: device, at: reading.time, into: &out)
+            sources[slot].kind = .value
+            sources[slot].value = value
+            sources[slot].reported = .none
+            if case .number(let number) = value, sources[slot].ring != nil {
+                sources[slot].ring!.append(time: reading.time, value: number)
+                sources[slot].slope = sources[slot].ring!.slope(window: sources[slot].rateWindow)
+            }
+            for member in sources[slot].members {
+                judge(member: member, value: value, slope: sources[slot].slope)
+            }
+        }
+        sources[slot].time = reading.time
+    }
+
+    private mutating func restore(device: Int, at time: Timestamp, into out: inout Output) {
+        guard devices[device].lost else { return }
+        devices[device].lost = false
+        out.records.append(commRecord(device: device, lost: false, reason: nil, at: time))
+    }
+
+    /// One source's level for one signal, with hysteresis: a level reached at its threshold is kept until the
+    /// value falls below the threshold minus the deadband.
+    mutating func judge(member index: Int, value: Value, slope: Double?) {
+        let spec = signals[members[index].signal].spec
+        let previous = members[index].level
+        var level: Level? = nil
+        var mismatch = false
+        for candidate in Level.allCases {
+            guard let threshold = spec.thresholds[candidate] else { continue }
+            switch (threshold, value) {
+            case (.atLeast(let limit), .number(let number)):
+                let keep = previous.map { candidate <= $0 } ?? false
+                if number >= limit || (keep && number >= limit - spec.deadband) { level = candidate }
+            case (.oneOf(let names), .name(let name)):
+                if names.contains(name) { level = candidate }
+            case (.equals(let expected), .flag(let flag)):
+                if flag == expected { level = candidate }
+            default:
+                mismatch = true
+            }
+        }
+        var rising = false
+        if let rate = spec.rateOfRise, let slope {
+            // 20 % hysteresis on the slope, for the same reason as the deadband on values.
+            rising = slope >= rate.perSecond || (members[index].rising && slope >= rate.perSecond * 0.8)
+        }
+        members[index].level = mismatch ? nil : level
+        members[index].rising = mismatch ? false : rising
+        members[index].mismatch = mismatch
+    }
+
+    /// The part of an evaluation that does not depend on new readings: staleness, voting, zones, timers.
+    mutating func cycle(at now: Timestamp, into out: inout Output) {
+        let staleAfter = model.staleAfter.nanosecondCount
+        var nextStale = Int64.max
+        for slot in sources.indices {
+            switch sources[slot].kind {
+            case .value:
+                let deadline = sources[slot].time.nanoseconds &+ staleAfter
+                if now.nanoseconds > deadline {
+                    sources[slot].healthy = false
+                    if sources[slot].reported != .stale {
+                        sources[slot].reported = .stale
+                        out.records.append(
+                            pointRecord(
+                                slot: slot, event: .pointStale,
+                                reason: "last reading \(spoken(now - sources[slot].time)) ago", at: now))
+                    }
+                } else {
+                    sources[slot].healthy = true
+                    nextStale = min(nextStale, deadline &+ 1)
+                }
+            case .never:
+                sources[slot].healthy = false
+                if sources[slot].reported != .stale {
+                    sources[slot].reported = .stale
+                    out.records.append(pointRecord(slot: slot, event: .pointStale, reason: "no reading yet", at: now))
+                }
+            case .invalid, .lost:
+                sources[slot].healthy = false
+            }
+        }
+        staleDeadline = nextStale == .max ? nil : Timestamp(nanoseconds: nextStale)
+        for zone in zones.indices {
+            evaluateZone(zone, at: now, into: &out)
+        }
+        out.nextDeadline = nextDeadline()
+    }
+
+    func nextDeadline() -> Timestamp? {
+        var earliest = staleDeadline
+        func consider(_ time: Timestamp?) {
+            guard let time else { return }
+            earliest = earliest.map { min($0, time) } ?? time
+        }
+        for zone in zones {
+            consider(zone.running?.delayEnds)
+            consider(zone.inhibitedUntil)
+            if zone.reported >= .isolating, !zone.acknowledged, let last = zone.lastNotified {
+                consider(last + renotifyEvery)
+            }
+        }
+        return earliest
+    }
+
+    /// Votes one signal from its members' levels and its sources' health.
+    mutating func vote(signal index: Int) -> (condition: SignalCondition, degraded: Bool) {
+        let signal = signals[index]
+        var healthy = 0
+        var atAlert = 0
+        var atAlarm = 0
+        var atFire = 0
+        var rising = 0
+        for member in signal.members {
+            let entry = members[member]
+            guard sources[entry.source].healthy, !entry.mismatch else { continue }
+            healthy += 1
+            if let level = entry.level {
+                atAlert += 1
+                if level >= .alarm { atAlarm += 1 }
+                if level == .fire { atFire += 1 }
+            }
+            if entry.rising { rising += 1 }
+        }
+        let total = signal.members.count
+        guard healthy > 0 else { return (.trouble, true) }
+        let degraded = healthy < total
+        // A group that lost a source degrades to "any one of the rest" (the safe side), and says so as trouble.
+        let required = degraded ? 1 : min(signal.spec.vote.required, total)
+        let condition: SignalCondition
+        if atFire >= required {
+            condition = .fire
+        } else if atAlarm >= required {
+            condition = .alarm
+        } else if atAlert >= required || rising >= required {
+            condition = .alert
+        } else {
+            condition = .normal
+        }
+        return (condition, degraded)
+    }
+}
+
+// MARK: - Tables
+
+enum SourceKind: Sendable {
+    case never, value, invalid, lost
+}
+
+/// The fault last written to the log for a source, so each transition is logged once.
+enum SourceFault: Sendable {
+    case none, invalid, stale, lost
+}
+
+struct SourceState: Sendable {
+    let ref: SourceRef
+    let device: Int
+    /// The only zone that reads this source, for records; nil when shared.
+    var zoneName: String?
+    var members: [Int] = []
+    var kind: SourceKind = .never
+    var time = Timestamp(nanoseconds: 0)
+    /// The latest good value (kept through faults, for messages).
+    var value: Value?
+    var problem = ""
+    var reported: SourceFault = .none
+    var healthy = false
+    var ring: SampleRing?
+    var rateWindow: Duration = .seconds(60)
+    var slope: Double?
+
+    init(ref: SourceRef, device: Int) {
+        self.ref = ref
+        self.device = device
+    }
+}
+
+struct DeviceState: Sendable {
+    let name: String
+    var zoneNames: [String] = []
+    var lost = false
+
+    init(name: String) {
+        self.name = name
+    }
+}
+
+/// One source as seen by one signal: its level under that signal's thresholds.
+struct Member: Sendable {
+    let signal: Int
+    let source: Int
+    var level: Level?
+    var rising = false
+    /// The value's type does not fit the thresholds (a name for a numeric signal): treated as invalid.
+    var mismatch = false
+
+    init(signal: Int, source: Int) {
+        self.signal = signal
+        self.source = source
+    }
+}
+
+struct SignalRuntime: Sendable {
+    let spec: SignalSpec
+    let zone: Int
+    /// One bit per distinct `kind` in the zone (kinds past the 64th share a bit, which can only
+    /// under-count kinds, i.e. err away from suppression).
+    let kindBit: UInt64
+    let members: Range<Int>
+    var condition: SignalCondition = .normal
+    var degraded = false
+
+    init(spec: SignalSpec, zone: Int, kindBit: UInt64, members: Range<Int>) {
+        self.spec = spec
+        self.zone = zone
+        self.kindBit = kindBit
+        self.members = members
+    }
+}
+
+struct ZoneRuntime: Sendable {
+    let spec: ZoneSpec
+    let signals: Range<Int>
+    var latched: Level?
+    var alertPresent = false
+    var isolate: ProcedurePhase = .idle
+    var suppress: ProcedurePhase = .idle
+    var powerCut: ProcedurePhase = .idle
+    var running: RunningStep?
+    /// The state last written to the log.
+    var reported: ZoneState = .normal
+    var trouble = false
+    var inhibitedUntil: Timestamp?
+    var inhibitReason: String?
+    var acknowledged = false
+    var lastNotified: Timestamp?
+
+    init(spec: ZoneSpec, signals: Range<Int>) {
+        self.spec = spec
+        self.signals = signals
+    }
+
+    func steps(_ kind: ProcedureKind) -> [Step] {
+        switch kind {
+        case .isolate: return spec.isolate
+        case .suppress: return spec.suppress
+        case .powerCut: return spec.powerCut
+        }
+    }
+
+    func phase(_ kind: ProcedureKind) -> ProcedurePhase {
+        switch kind {
+        case .isolate: return isolate
+        case .suppress: return suppress
+        case .powerCut: return powerCut
+        }
+    }
+
+    mutating func setPhase(_ kind: ProcedureKind, _ phase: ProcedurePhase) {
+        switch kind {
+        case .isolate: isolate = phase
+        case .suppress: suppress = phase
+        case .powerCut: powerCut = phase
+        }
+    }
+
+    func inhibited(at now: Timestamp) -> Bool {
+        inhibitedUntil.map { now < $0 } ?? false
+    }
+
+    /// The state the plan has reached; see `ZoneState`.
+    var derived: ZoneState {
+        if powerCut != .idle && !spec.powerCut.isEmpty { return .powerCut }
+        if suppress == .done { return .suppressed }
+        if suppress == .aborted { return isolate == .done ? .isolated : .isolating }
+        if latched == .fire { return .suppressing }
+        if latched == .alarm { return isolate == .done ? .isolated : .isolating }
+        return alertPresent ? .alert : .normal
+    }
+}
