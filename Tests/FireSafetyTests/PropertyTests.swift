@@ -1,0 +1,175 @@
+import Testing
+@testable import FireSafety
+
+/// SplitMix64: a tiny, seedable generator so every failing sequence can be replayed from its seed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Random but bounded runs of readings, faults, commands and step reports against zone A, with an oracle
+/// computed from the raw values fed in (not from the engine's own voting).
+@Suite("Invariants over seeded random runs")
+struct PropertyTests {
+    static let seeds: [UInt64] = Array(1...120)
+    static let operations = 160
+
+    enum Op: CustomStringConvertible {
+        case set(String, Reading.Status)
+        case drop(String)
+        case tick(Int64)
+        case command(OperatorCommand)
+        case finish(StepOutcome)
+
+        var description: String {
+            switch self {
+            case .set(let source, let status): return "set \(source) \(status)"
+            case .drop(let source): return "drop \(source)"
+            case .tick(let seconds): return "tick \(seconds)"
+            case .command(let command): return "command \(command)"
+            case .finish(let outcome): return "finish \(outcome)"
+            }
+        }
+    }
+
+    static func randomOp(_ rng: inout SplitMix64) -> Op {
+        let zone = "battery-room-a"
+        func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
+        let faults: [Reading.Status] = [.lost(reason: "timeout"), .invalid(reason: "out of range")]
+        switch rng.next() % 20 {
+        case 0..<8:
+            let source = pick(["temp-a1.temperature", "temp-a2.temperature", "temp-a3.temperature", "gas-a.offgas",
+                               "gas-a.lfl_percent", "smoke-a.level", "bms-a.events.over_temp_alarm",
+                               "ups-a.battery_overtemp"])
+            if rng.next() % 6 == 0 { return rng.next() % 2 == 0 ? .set(source, pick(faults)) : .drop(source) }
+            let value: Value
+            switch source {
+            case "gas-a.offgas": value = .name(pick(["clear", "detected"]))
+            case "gas-a.lfl_percent": value = .number(pick([0, 9.5, 12, 24.5, 30]))
+            case "smoke-a.level": value = .name(pick(["normal", "alert", "action", "fire1", "fire2"]))
+            case "bms-a.events.over_temp_alarm", "ups-a.battery_overtemp": value = .flag(rng.next() % 4 == 0)
+            default: value = .number(pick([22, 36, 49, 51, 69, 71, 120]))
+            }
+            return .set(source, .value(value))
+        case 8..<13:
+            return .tick(pick([1, 1, 1, 2, 5, 31]))
+        case 13..<17:
+            return .finish(pick([.succeeded, .succeeded, .failed, .skipped]))
+        default:
+            return .command(pick([
+                .ack(zone: zone, uid: "kim"), .reset(zone: zone, uid: "kim"), .reset(zone: zone, uid: "kim"),
+                .abort(zone: zone, uid: "lee"), .inhibit(zone: zone, uid: "park", duration: .seconds(pick([20, 300])),
+                                                          reason: "test"), .enable(zone: zone, uid: "park"),
+            ]))
+        }
+    }
+
+    /// A raw value fed within `stale_after`, or nil.
+    static func fresh(_ rig: Rig, _ source: String, fed: [String: (Timestamp, Reading.Status)]) -> Value? {
+        guard let (time, status) = fed[source], rig.now - time <= Site.model.staleAfter,
+            case .value(let value) = status
+        else { return nil }
+        return value
+    }
+
+    @Test("safety invariants hold", arguments: seeds)
+    func invariants(seed: UInt64) {
+        var rng = SplitMix64(state: seed)
+        var rig = Rig()
+        // What the engine was last fed, and when: the oracle's view of the world.
+        var fed: [String: (Timestamp, Reading.Status)] = [:]
+        for (source, status) in rig.values { fed[source.description] = (rig.now, status) }
+        // Oracle, from raw values only: since the last accepted reset, was there ever fresh evidence that could
+        // justify isolating (any alarm-grade value) or suppressing (a hot sensor AND fire-grade smoke)?
+        var alarmEvidence = false
+        var doubleKnock = false
+        var history: [String] = []
+
+        for number in 0..<Self.operations {
+            let op = Self.randomOp(&rng)
+            history.append(op.description)
+            let before = rig.zone()
+            var out = Output()
+            switch op {
+            case .set(let source, let status):
+                rig.set(source, status: status)
+            case .drop(let source):
+                rig.values.removeValue(forKey: Site.ref(source))
+            case .tick(let seconds):
+                out = rig.tick(seconds: seconds)
+                for (source, status) in rig.values { fed[source.description] = (rig.now, status) }
+            case .command(let command):
+                out = rig.command(command)
+            case .finish(let outcome):
+                out = rig.finish("battery-room-a", outcome) ?? Output()
+            }
+            let after = rig.zone()
+            let context = Comment(rawValue: "seed \(seed), op \(number): \(op)")
+
+            if case .tick = op {
+                let temps = (1...3).compactMap { Self.fresh(rig, "temp-a\($0).temperature", fed: fed) }
+                let hot = temps.contains { if case .number(let n) = $0 { return n >= 68 } else { return false } }  // 70 minus the deadband
+                let smoke = Self.fresh(rig, "smoke-a.level", fed: fed)
+                let smokeFire = smoke == .name("fire1") || smoke == .name("fire2")
+                if hot && smokeFire { doubleKnock = true }
+                let alarmGrade: [Value?] = [
+                    Self.fresh(rig, "gas-a.offgas", fed: fed) == .name("detected") ? .flag(true) : nil,
+                    temps.contains { if case .number(let n) = $0 { return n >= 48 } else { return false } } ? .flag(true) : nil,
+                    smoke == .name("action") || smokeFire ? .flag(true) : nil,
+                    Self.fresh(rig, "bms-a.events.over_temp_alarm", fed: fed) == .flag(true) ? .flag(true) : nil,
+                    Self.fresh(rig, "ups-a.battery_overtemp", fed: fed) == .flag(true) ? .flag(true) : nil,
+                    { if case .number(let n)? = Self.fresh(rig, "gas-a.lfl_percent", fed: fed) { return n >= 24 ? .flag(true) : nil }
+                      return nil }(),
+                ]
+                if alarmGrade.contains(where: { $0 != nil }) { alarmEvidence = true }
+            }
+
+            let started = out.records.filter { $0.event == .stepStarted && $0.zone == "battery-room-a" }
+            // No suppression or power cut without two kinds of fire evidence.
+            if started.contains(where: { $0.procedure == .suppress || $0.procedure == .powerCut }) {
+                #expect(doubleKnock, context)
+            }
+            // Trouble alone never actuates: no step at all without alarm-grade evidence.
+            if !started.isEmpty || after.latched != nil {
+                #expect(alarmEvidence, context)
+            }
+            // Inhibited zones never actuate.
+            if out.actions.contains(where: { if case .runStep = $0 { return true } else { return false } }) {
+                #expect(after.inhibitedUntil == nil, context)
+            }
+            // Steps of one zone never interleave.
+            #expect(rig.pending.filter { $0.zone == "battery-room-a" }.count <= 1, context)
+            // Latched states hold until a permitted reset, and a reset is refused while a cause is present.
+            let resetAccepted: Bool
+            if case .command(.reset) = op, out.refused == nil { resetAccepted = true } else { resetAccepted = false }
+            if let latched = before.latched, !resetAccepted {
+                #expect((after.latched ?? .alert) >= latched, context)
+                #expect(after.state >= .isolating, context)
+            }
+            if resetAccepted {
+                #expect(!before.signals.contains { [.alarm, .fire, .trouble].contains($0.condition) }, context)
+                #expect(Self.fresh(rig, "gas-a.offgas", fed: fed) != .name("detected"), context)
+                #expect(![.name("action"), .name("fire1"), .name("fire2")].contains(Self.fresh(rig, "smoke-a.level", fed: fed)),
+                        context)
+                alarmEvidence = false
+                doubleKnock = false
+            }
+            // Rebuilding from the records gives the state of the run (checked right after evaluations).
+            if case .tick = op, number % 8 == 0 {
+                let (restored, _) = Engine.restore(model: Site.model, from: rig.log, at: rig.now)
+                #expect(essence(restored.status) == essence(rig.engine.status), context)
+            }
+        }
+        // Zone B saw normal values throughout and nothing of zone A's.
+        #expect(rig.zoneBUntouched(), Comment(rawValue: "seed \(seed): \(history.suffix(5))"))
+        rig.tick()
+        let (restored, _) = Engine.restore(model: Site.model, from: rig.log, at: rig.now)
+        #expect(essence(restored.status) == essence(rig.engine.status), Comment(rawValue: "seed \(seed) at the end"))
+    }
+}
