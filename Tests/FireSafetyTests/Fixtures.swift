@@ -76,7 +76,8 @@ struct Rig {
     var actions: [Action] = []
     var pending: [(zone: String, procedure: ProcedureKind, index: Int, step: Step)] = []
 
-    init() {
+    init(start: Timestamp = Timestamp(seconds: 1_790_000_000)) {
+        now = start
         _ = tick(seconds: 0)
     }
 
