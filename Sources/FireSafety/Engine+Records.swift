@@ -93,7 +93,9 @@ extension Engine {
         let message: String
         switch because {
         case .signals:
-            let causes = causeList(zone)
+            // Name only the evidence that decided this tier, not every signal that is up.
+            let minimum: Level = to >= .suppressing ? .fire : (to >= .isolating ? .alarm : .alert)
+            let causes = causeList(zone, minimum: minimum)
             let head = causes.isEmpty ? "\(name) \(from.rawValue) → \(to.rawValue)" : causes + " in \(name)"
             severity = to > from ? to.severity : .info
             message = head + " — " + consequence(zone, to)
@@ -285,8 +287,9 @@ extension Engine {
     }
 
     /// The signals that currently say something, most severe first, joined for a message.
-    func causeList(_ zone: Int) -> String {
-        let active = zones[zone].signals.filter { signals[$0].condition.level != nil }
+    func causeList(_ zone: Int, minimum: Level = .alert) -> String {
+        let active = zones[zone].signals.filter { (signals[$0].condition.level ?? .alert) >= minimum
+            && signals[$0].condition.level != nil }
             .sorted { (signals[$0].condition.level!, -$0) > (signals[$1].condition.level!, -$1) }
         return active.map(describe).joined(separator: "; ")
     }

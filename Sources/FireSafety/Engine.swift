@@ -68,8 +68,7 @@ public struct Engine: Sendable {
                     if let rate = spec.rateOfRise, sources[slot].ring == nil {
                         // Room for two windows of samples at the poll rate, bounded both ways.
                         let capacity = min(max(Int(rate.window.secondsValue / pollSeconds) * 2 + 8, 16), 1024)
-                        sources[slot].ring = SampleRing(capacity: capacity)
-                        sources[slot].rateWindow = rate.window
+                        sources[slot].ring = SampleRing(capacity: capacity, window: rate.window)
                     }
                     sources[slot].members.append(members.count)
                     members.append(Member(signal: signals.count, source: slot))
@@ -180,7 +179,7 @@ public struct Engine: Sendable {
             sources[slot].reported = .none
             if case .number(let number) = value, sources[slot].ring != nil {
                 sources[slot].ring!.append(time: reading.time, value: number)
-                sources[slot].slope = sources[slot].ring!.slope(window: sources[slot].rateWindow)
+                sources[slot].slope = sources[slot].ring!.slope
             }
             for member in sources[slot].members {
                 judge(member: member, value: value, slope: sources[slot].slope)
@@ -343,7 +342,6 @@ struct SourceState: Sendable {
     var reported: SourceFault = .none
     var healthy = false
     var ring: SampleRing?
-    var rateWindow: Duration = .seconds(60)
     var slope: Double?
 
     init(ref: SourceRef, device: Int) {

@@ -1,59 +1,87 @@
-/// A bounded ring of `(time, value)` samples of one numeric source, for the rate-of-rise slope.
+/// A bounded ring of `(time, value)` samples of one numeric source inside the rate-of-rise window, with
+/// running least-squares sums.
 ///
-/// Fixed capacity so a fast or chattering source cannot grow memory; the slope is computed once per new
-/// sample (not per evaluation), which keeps the evaluation cycle cheap.
+/// Fixed capacity so a fast or chattering source cannot grow memory; the sums are updated in O(1) per sample
+/// (and rebuilt from the samples every `capacity` appends so rounding cannot drift), which keeps the slope cheap
+/// enough to recompute on every reading of every sensor.
 struct SampleRing: Sendable {
     private var times: [Int64]
     private var values: [Double]
-    private var head = 0
+    /// Index of the oldest sample.
+    private var start = 0
     private(set) var count = 0
+    private let window: Int64
+    /// Times enter the sums as seconds since `origin`, which keeps them small and well conditioned.
+    private var origin: Int64 = 0
+    private var sumT = 0.0
+    private var sumV = 0.0
+    private var sumTT = 0.0
+    private var sumTV = 0.0
+    private var appendsSinceRebuild = 0
 
-    init(capacity: Int) {
-        times = Array(repeating: 0, count: capacity)
-        values = Array(repeating: 0, count: capacity)
+    init(capacity: Int, window: Duration) {
+        times = Array(repeating: 0, count: max(capacity, 2))
+        values = Array(repeating: 0, count: max(capacity, 2))
+        self.window = window.nanosecondCount
     }
 
     var capacity: Int { times.count }
 
     mutating func append(time: Timestamp, value: Double) {
-        times[head] = time.nanoseconds
-        values[head] = value
-        head = (head + 1) % capacity
-        count = min(count + 1, capacity)
+        if count == capacity { dropOldest() }
+        let oldestAllowed = time.nanoseconds &- window
+        while count > 0, times[start] < oldestAllowed { dropOldest() }
+        if count == 0 { rebuild(origin: time.nanoseconds) }
+        let index = (start + count) % capacity
+        times[index] = time.nanoseconds
+        values[index] = value
+        count += 1
+        appendsSinceRebuild += 1
+        if appendsSinceRebuild >= capacity {
+            rebuild(origin: time.nanoseconds)
+        } else {
+            add(index, sign: 1)
+        }
     }
 
-    /// Least-squares slope (per second) over the samples no older than `window` before the newest one.
+    /// Least-squares slope (per second) over the window.
     ///
     /// Nil until the samples span at least half the window and there are at least five of them: a slope over
     /// two or three points is exactly the "one noisy sample trips it" failure the issue forbids.
-    func slope(window: Duration) -> Double? {
+    var slope: Double? {
         guard count >= 5 else { return nil }
-        let newestIndex = (head - 1 + capacity) % capacity
-        let newest = times[newestIndex]
-        let oldestAllowed = newest &- window.nanosecondCount
-        var n = 0.0
-        var sumT = 0.0
-        var sumV = 0.0
-        var sumTT = 0.0
-        var sumTV = 0.0
-        var oldest = newest
-        for offset in 0..<count {
-            let index = (newestIndex - offset + capacity) % capacity
-            let time = times[index]
-            if time < oldestAllowed { break }
-            oldest = time
-            // Seconds relative to the newest sample keep the sums small and well conditioned.
-            let t = Double(time &- newest) / 1e9
-            let v = values[index]
-            n += 1
-            sumT += t
-            sumV += v
-            sumTT += t * t
-            sumTV += t * v
-        }
-        guard n >= 5, Double(newest &- oldest) >= Double(window.nanosecondCount) / 2 else { return nil }
+        let newest = times[(start + count - 1) % capacity]
+        guard Double(newest &- times[start]) >= Double(window) / 2 else { return nil }
+        let n = Double(count)
         let denominator = n * sumTT - sumT * sumT
         guard denominator > 0 else { return nil }
         return (n * sumTV - sumT * sumV) / denominator
+    }
+
+    private mutating func dropOldest() {
+        add(start, sign: -1)
+        start = (start + 1) % capacity
+        count -= 1
+    }
+
+    private mutating func add(_ index: Int, sign: Double) {
+        let t = Double(times[index] &- origin) / 1e9
+        let v = values[index]
+        sumT += sign * t
+        sumV += sign * v
+        sumTT += sign * t * t
+        sumTV += sign * t * v
+    }
+
+    private mutating func rebuild(origin newOrigin: Int64) {
+        origin = newOrigin
+        sumT = 0
+        sumV = 0
+        sumTT = 0
+        sumTV = 0
+        for offset in 0..<count {
+            add((start + offset) % capacity, sign: 1)
+        }
+        appendsSinceRebuild = 0
     }
 }

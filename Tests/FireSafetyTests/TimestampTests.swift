@@ -23,40 +23,77 @@ struct TimestampTests {
 
     @Test("least-squares slope of a steady rise is exact")
     func linearSlope() {
-        var ring = SampleRing(capacity: 128)
+        var ring = SampleRing(capacity: 128, window: .seconds(60))
         for second in 0...60 {
             ring.append(time: Timestamp(seconds: Int64(second)), value: 20 + Double(second) * 0.1)
         }
-        let slope = ring.slope(window: .seconds(60))!
+        let slope = ring.slope!
         #expect(abs(slope - 0.1) < 1e-9)
     }
 
     @Test("one noisy sample does not make a rise")
     func spike() {
-        var ring = SampleRing(capacity: 128)
+        var ring = SampleRing(capacity: 128, window: .seconds(60))
         for second in 0..<60 {
             ring.append(time: Timestamp(seconds: Int64(second)), value: 25)
         }
         ring.append(time: Timestamp(seconds: 60), value: 37)  // a 12 °C glitch
-        let perMinute = ring.slope(window: .seconds(60))! * 60
+        let perMinute = ring.slope! * 60
         #expect(perMinute < 5)
     }
 
     @Test("too few samples or too short a span give no slope")
     func notEnough() {
-        var ring = SampleRing(capacity: 16)
-        for second in 0..<4 { ring.append(time: Timestamp(seconds: Int64(second)), value: Double(second) * 10) }
-        #expect(ring.slope(window: .seconds(60)) == nil)
+        var ring = SampleRing(capacity: 16, window: .seconds(60))
+        var short = SampleRing(capacity: 16, window: .seconds(8))
+        for second in 0..<4 {
+            ring.append(time: Timestamp(seconds: Int64(second)), value: Double(second) * 10)
+            short.append(time: Timestamp(seconds: Int64(second)), value: Double(second) * 10)
+        }
+        #expect(ring.slope == nil && short.slope == nil)  // four samples
         ring.append(time: Timestamp(seconds: 4), value: 40)
-        #expect(ring.slope(window: .seconds(60)) == nil)  // spans 4 s of a 60 s window
-        #expect(ring.slope(window: .seconds(8)) != nil)
+        short.append(time: Timestamp(seconds: 4), value: 40)
+        #expect(ring.slope == nil)  // spans 4 s of a 60 s window
+        #expect(short.slope == 10)
     }
 
     @Test("the ring stays bounded")
     func bounded() {
-        var ring = SampleRing(capacity: 16)
-        for second in 0..<1000 { ring.append(time: Timestamp(seconds: Int64(second)), value: Double(second)) }
-        #expect(ring.count == 16)
-        #expect(abs(ring.slope(window: .seconds(20))! - 1) < 1e-9)
+        var ring = SampleRing(capacity: 16, window: .seconds(20))
+        var wide = SampleRing(capacity: 16, window: .seconds(600))
+        for second in 0..<1000 {
+            // A rise that turns into a fall: only the newest window may count.
+            let value = second < 990 ? Double(second) : 990 - Double(second - 990) * 2
+            ring.append(time: Timestamp(seconds: Int64(second)), value: value)
+            wide.append(time: Timestamp(seconds: Int64(second)), value: value)
+        }
+        #expect(ring.count == 16 && wide.count == 16)
+        #expect(ring.slope! < 0)
+        #expect(wide.slope == nil)  // sixteen samples cover less than half of a 600 s window
+    }
+}
+
+@Suite("Rate-of-rise sums")
+struct SampleRingSumTests {
+    @Test("running sums agree with a fresh least-squares fit after many evictions")
+    func noDrift() {
+        var rng = SplitMix64(state: 7)
+        var ring = SampleRing(capacity: 40, window: .seconds(30))
+        var samples: [(Int64, Double)] = []
+        for second in 0..<5000 {
+            let value = 25 + Double(second % 700) * 0.05 + Double(rng.next() % 100) / 100
+            ring.append(time: Timestamp(seconds: Int64(second)), value: value)
+            samples.append((Int64(second), value))
+        }
+        let recent = samples.suffix(31)
+        let n = Double(recent.count)
+        let ts = recent.map { Double($0.0 - 4999) }
+        let vs = recent.map(\.1)
+        let st = ts.reduce(0, +)
+        let sv = vs.reduce(0, +)
+        let stt = ts.map { $0 * $0 }.reduce(0, +)
+        let stv = zip(ts, vs).map { $0 * $1 }.reduce(0, +)
+        let expected = (n * stv - st * sv) / (n * stt - st * st)
+        #expect(abs(ring.slope! - expected) < 1e-9)
     }
 }
