@@ -98,9 +98,8 @@ extension Engine {
 
     /// The procedure that should run next, if any.
     func nextProcedure(_ zone: Int) -> ProcedureKind? {
-        let state = zones[zone]
         for kind in ProcedureKind.allCases {
-            switch state.phase(kind) {
+            switch zones[zone].phase(kind) {
             case .running:
                 return kind
             case .done:
@@ -110,9 +109,9 @@ extension Engine {
             case .idle:
                 let demanded: Bool
                 switch kind {
-                case .isolate: demanded = state.latched != nil
-                case .suppress: demanded = state.latched == .fire
-                case .powerCut: demanded = state.suppress == .done
+                case .isolate: demanded = zones[zone].latched != nil
+                case .suppress: demanded = zones[zone].latched == .fire
+                case .powerCut: demanded = zones[zone].suppress == .done
                 }
                 return demanded ? kind : nil
             }

@@ -174,9 +174,13 @@ public struct Engine: Sendable {
             }
         case .value(let value):
             restore(device: device, at: reading.time, into: &out)
+            // A steady value without a rate of rise cannot change any level: skip the judging.
+            let unchanged = sources[slot].kind == .value && sources[slot].ring == nil && sources[slot].value == value
             sources[slot].kind = .value
-            sources[slot].value = value
+            sources[slot].time = reading.time
             sources[slot].reported = .none
+            if unchanged { return }
+            sources[slot].value = value
             if case .number(let number) = value, sources[slot].ring != nil {
                 sources[slot].ring!.append(time: reading.time, value: number)
                 sources[slot].slope = sources[slot].ring!.slope
@@ -197,10 +201,39 @@ public struct Engine: Sendable {
     /// One source's level for one signal, with hysteresis: a level reached at its threshold is kept until the
     /// value falls below the threshold minus the deadband.
     mutating func judge(member index: Int, value: Value, slope: Double?) {
-        let spec = signals[members[index].signal].spec
+        let signal = members[index].signal
         let previous = members[index].level
         var level: Level? = nil
         var mismatch = false
+        if case .number(let number) = value, signals[signal].numeric {
+            // The common case (temperatures, % LFL) without touching the spec's dictionary.
+            let limits = signals[signal].limits
+            let deadband = signals[signal].deadband
+            // Ascending, so the highest level reached wins; a level at or below the previous one is kept down
+            // to its threshold minus the deadband. NaN (no threshold) never compares true.
+            func reaches(_ candidate: Level, _ limit: Double) -> Bool {
+                let keep = previous.map { candidate <= $0 } ?? false
+                return number >= limit || (keep && number >= limit - deadband)
+            }
+            if reaches(.alert, limits.alert) { level = .alert }
+            if reaches(.alarm, limits.alarm) { level = .alarm }
+            if reaches(.fire, limits.fire) { level = .fire }
+        } else {
+            level = judgeGeneral(signal: signal, value: value, previous: previous, mismatch: &mismatch)
+        }
+        var rising = false
+        if let perSecond = signals[signal].risePerSecond, let slope {
+            // 20 % hysteresis on the slope, for the same reason as the deadband on values.
+            rising = slope >= perSecond || (members[index].rising && slope >= perSecond * 0.8)
+        }
+        members[index].level = mismatch ? nil : level
+        members[index].rising = mismatch ? false : rising
+        members[index].mismatch = mismatch
+    }
+
+    func judgeGeneral(signal: Int, value: Value, previous: Level?, mismatch: inout Bool) -> Level? {
+        let spec = signals[signal].spec
+        var level: Level? = nil
         for candidate in Level.allCases {
             guard let threshold = spec.thresholds[candidate] else { continue }
             switch (threshold, value) {
@@ -215,14 +248,7 @@ public struct Engine: Sendable {
                 mismatch = true
             }
         }
-        var rising = false
-        if let rate = spec.rateOfRise, let slope {
-            // 20 % hysteresis on the slope, for the same reason as the deadband on values.
-            rising = slope >= rate.perSecond || (members[index].rising && slope >= rate.perSecond * 0.8)
-        }
-        members[index].level = mismatch ? nil : level
-        members[index].rising = mismatch ? false : rising
-        members[index].mismatch = mismatch
+        return level
     }
 
     /// The part of an evaluation that does not depend on new readings: staleness, voting, zones, timers.
@@ -281,13 +307,14 @@ public struct Engine: Sendable {
 
     /// Votes one signal from its members' levels and its sources' health.
     mutating func vote(signal index: Int) -> (condition: SignalCondition, degraded: Bool) {
-        let signal = signals[index]
+        // Field access, not a copy of the runtime (its spec holds arrays): this runs for every signal every cycle.
+        let range = signals[index].members
         var healthy = 0
         var atAlert = 0
         var atAlarm = 0
         var atFire = 0
         var rising = 0
-        for member in signal.members {
+        for member in range {
             let entry = members[member]
             guard sources[entry.source].healthy, !entry.mismatch else { continue }
             healthy += 1
@@ -298,11 +325,11 @@ public struct Engine: Sendable {
             }
             if entry.rising { rising += 1 }
         }
-        let total = signal.members.count
+        let total = range.count
         guard healthy > 0 else { return (.trouble, true) }
         let degraded = healthy < total
         // A group that lost a source degrades to "any one of the rest" (the safe side), and says so as trouble.
-        let required = degraded ? 1 : min(signal.spec.vote.required, total)
+        let required = degraded ? 1 : min(signals[index].required, total)
         let condition: SignalCondition
         if atFire >= required {
             condition = .fire
@@ -382,6 +409,12 @@ struct SignalRuntime: Sendable {
     /// under-count kinds, i.e. err away from suppression).
     let kindBit: UInt64
     let members: Range<Int>
+    /// The spec compiled into plain values for the per-reading and per-cycle paths.
+    let required: Int
+    let numeric: Bool
+    let limits: (alert: Double, alarm: Double, fire: Double)
+    let deadband: Double
+    let risePerSecond: Double?
     var condition: SignalCondition = .normal
     var degraded = false
 
@@ -390,6 +423,15 @@ struct SignalRuntime: Sendable {
         self.zone = zone
         self.kindBit = kindBit
         self.members = members
+        required = spec.vote.required
+        func limit(_ level: Level) -> Double? {
+            if case .atLeast(let value)? = spec.thresholds[level] { return value }
+            return nil
+        }
+        numeric = !spec.thresholds.isEmpty && spec.thresholds.keys.allSatisfy { limit($0) != nil }
+        limits = (limit(.alert) ?? .nan, limit(.alarm) ?? .nan, limit(.fire) ?? .nan)
+        deadband = spec.deadband
+        risePerSecond = spec.rateOfRise?.perSecond
     }
 }
 
