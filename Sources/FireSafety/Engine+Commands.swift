@@ -4,7 +4,8 @@ extension Engine {
     public mutating func command(_ command: OperatorCommand, at now: Timestamp) -> Output {
         var out = Output()
         guard let zone = zoneIndexByName[command.zone] else {
-            out.refused = "no zone named \(command.zone); zones are "
+            out.refused =
+                "no zone named \(command.zone); zones are "
                 + model.zones.map(\.name).joined(separator: ", ")
             out.nextDeadline = nextDeadline()
             return out
@@ -32,9 +33,10 @@ extension Engine {
             out.records.append(operatorRecord(zone, command, refused: nil, at: now))
             if let running = zones[zone].running, running.procedure == .suppress {
                 out.records.append(
-                    stepRecord(zone, .suppress, running.index, event: .stepAborted, detail: "aborted by \(uid)", at: now))
+                    stepRecord(
+                        zone, .suppress, running.index, event: .stepAborted, detail: "aborted by \(uid)", at: now))
                 out.actions.append(
-                    .cancelStep(zone: zones[zone].spec.name, procedure: .suppress, index: running.index))
+                    .cancelStep(zone: model.zones[zone].name, procedure: .suppress, index: running.index))
                 zones[zone].running = nil
             }
             zones[zone].suppress = .aborted
@@ -43,11 +45,11 @@ extension Engine {
             let until = now + duration
             out.records.append(operatorRecord(zone, command, refused: nil, at: now, until: until))
             zones[zone].inhibitedUntil = until
-            zones[zone].inhibitReason = reason
+            inhibitReasons[zone] = reason
         case .enable:
             out.records.append(operatorRecord(zone, command, refused: nil, at: now))
             zones[zone].inhibitedUntil = nil
-            zones[zone].inhibitReason = nil
+            inhibitReasons[zone] = nil
             advancePlan(zone, at: now, into: &out)
         }
         notifyNew(zone, from: firstRecord, at: now, into: &out)
@@ -58,7 +60,7 @@ extension Engine {
     /// Why a command cannot be applied now, or nil.
     func refusal(of command: OperatorCommand, zone: Int, at now: Timestamp) -> String? {
         let runtime = zones[zone]
-        let name = runtime.spec.name
+        let name = model.zones[zone].name
         switch command {
         case .ack:
             if runtime.reported == .normal && !runtime.trouble {
@@ -74,7 +76,7 @@ extension Engine {
                 case .alarm, .fire:
                     causes.append(describe(signal))
                 case .trouble:
-                    causes.append("\(signals[signal].spec.name) has no healthy source, so its cause cannot be ruled out")
+                    causes.append("\(signalSpecs[signal].name) has no healthy source, so its cause cannot be ruled out")
                 case .normal, .alert:
                     break
                 }
@@ -84,21 +86,23 @@ extension Engine {
             }
             if let running = runtime.running {
                 return "step \(running.index + 1) of \(running.procedure.rawValue) in \(name) is still running "
-                    + "(\(runtime.steps(running.procedure)[running.index])); reset once it has finished"
+                    + "(\(steps(zone, running.procedure)[running.index])); reset once it has finished"
             }
         case .abort:
             guard runtime.reported == .suppressing else {
                 return "\(name) is \(runtime.reported.rawValue), not in a pre-discharge countdown; nothing to abort"
             }
-            guard let last = runtime.spec.suppress.lastIndex(where: {
-                if case .delay(_, true) = $0 { return true }
-                return false
-            }) else {
+            guard
+                let last = model.zones[zone].suppress.lastIndex(where: {
+                    if case .delay(_, true) = $0 { return true }
+                    return false
+                })
+            else {
                 return "the suppress procedure of \(name) has no abortable delay, so it cannot be aborted"
             }
             if case .running(let next) = runtime.suppress, next > last {
                 return "too late: suppression in \(name) is past its countdown "
-                    + "(step \(next + 1), \(runtime.spec.suppress[next]))"
+                    + "(step \(next + 1), \(model.zones[zone].suppress[next]))"
             }
         case .inhibit(_, _, let duration, _):
             if duration <= .zero {

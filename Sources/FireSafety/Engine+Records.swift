@@ -6,7 +6,7 @@ extension Engine {
         message: String, at now: Timestamp
     ) -> AlertRecord {
         AlertRecord(
-            time: now, site: model.site, zone: zones[zone].spec.name, severity: severity, event: event, from: from,
+            time: now, site: model.site, zone: model.zones[zone].name, severity: severity, event: event, from: from,
             to: to, message: message, level: zones[zone].latched)
     }
 
@@ -18,7 +18,8 @@ extension Engine {
             time: time, site: model.site, zone: names.count == 1 ? names[0] : nil,
             severity: lost ? .trouble : .info, event: lost ? .deviceCommLost : .deviceCommRestored, device: name,
             message: lost
-                ? "lost contact with \(name)\(zoneText): \(reason ?? "no answer") — its points are trouble until it answers"
+                ? "lost contact with \(name)\(zoneText): \(reason ?? "no answer") — its points are trouble until it "
+                    + "answers"
                 : "contact with \(name)\(zoneText) restored",
             reason: reason)
     }
@@ -36,19 +37,20 @@ extension Engine {
 
     func signalRecord(_ index: Int, from: SignalCondition, at now: Timestamp) -> AlertRecord {
         let signal = signals[index]
-        let zoneName = zones[signal.zone].spec.name
+        let zoneName = model.zones[signal.zone].name
         let to = signal.condition
         var record = AlertRecord(
             time: now, site: model.site, zone: zoneName, severity: to.severity, event: .signalLevel,
-            from: from.rawValue, to: to.rawValue, message: "", signal: signal.spec.name, level: to.level)
+            from: from.rawValue, to: to.rawValue, message: "", signal: signalSpecs[index].name, level: to.level)
         switch to {
         case .trouble:
-            record.message = noHealthySource(index) + " — \(signal.spec.name) cannot be judged (trouble, not normal)"
+            record.message =
+                noHealthySource(index) + " — \(signalSpecs[index].name) cannot be judged (trouble, not normal)"
         case .normal:
             record.message =
                 from == .trouble
-                ? "\(signal.spec.name) readable again in \(zoneName): normal"
-                : "\(signal.spec.name) back to normal in \(zoneName)"
+                ? "\(signalSpecs[index].name) readable again in \(zoneName): normal"
+                : "\(signalSpecs[index].name) back to normal in \(zoneName)"
         case .alert, .alarm, .fire:
             record.message = "\(describe(index)) in \(zoneName)"
             if let member = decidingMember(index), let value = sources[members[member].source].value {
@@ -62,7 +64,7 @@ extension Engine {
     }
 
     func troubleRecord(_ zone: Int, entering: Bool, at now: Timestamp) -> AlertRecord {
-        let name = zones[zone].spec.name
+        let name = model.zones[zone].name
         let state = zones[zone].reported.rawValue
         guard entering else {
             return zoneRecord(
@@ -76,7 +78,7 @@ extension Engine {
             } else {
                 let healthy = signals[signal].members.filter(isHealthy).count
                 problems.append(
-                    "\(signals[signal].spec.name) votes on \(healthy) of \(signals[signal].members.count) sources, "
+                    "\(signalSpecs[signal].name) votes on \(healthy) of \(signals[signal].members.count) sources, "
                         + "any one deciding (\(faultList(signal)))")
             }
         }
@@ -88,7 +90,7 @@ extension Engine {
     func stateRecord(_ zone: Int, from: ZoneState, to: ZoneState, because: Because, at now: Timestamp)
         -> AlertRecord
     {
-        let name = zones[zone].spec.name
+        let name = model.zones[zone].name
         let severity: Severity
         let message: String
         switch because {
@@ -104,13 +106,15 @@ extension Engine {
             message = "\(name) \(from.rawValue) → \(to.rawValue) — " + consequence(zone, to)
         case .abort(let uid):
             severity = .fire
-            message = "suppression of \(name) aborted by \(uid) — held \(to.rawValue)\(causeSuffix(zone)); "
+            message =
+                "suppression of \(name) aborted by \(uid) — held \(to.rawValue)\(causeSuffix(zone)); "
                 + "suppression will not restart until a reset"
         case .reset(let uid):
             severity = .info
             message = "\(name) reset by \(uid) — now \(to.rawValue)"
         }
-        var record = zoneRecord(zone, severity: severity, from: from.rawValue, to: to.rawValue, message: message, at: now)
+        var record = zoneRecord(
+            zone, severity: severity, from: from.rawValue, to: to.rawValue, message: message, at: now)
         if let member = zones[zone].signals.lazy.compactMap(decidingMember).first,
             let value = sources[members[member].source].value, to >= .alert
         {
@@ -126,8 +130,8 @@ extension Engine {
         _ zone: Int, _ kind: ProcedureKind, _ index: Int, event: AlertEvent, detail: String?, at now: Timestamp,
         until: Timestamp? = nil
     ) -> AlertRecord {
-        let name = zones[zone].spec.name
-        let steps = zones[zone].steps(kind)
+        let name = model.zones[zone].name
+        let steps = steps(zone, kind)
         let step = steps[index]
         let tier: Severity = kind == .isolate ? .alarm : .fire
         let position = "step \(index + 1) of \(steps.count) of \(kind.rawValue) in \(name) (\(step))"
@@ -136,7 +140,8 @@ extension Engine {
         switch event {
         case .stepStarted:
             if case .delay(let duration, let abortable) = step {
-                message = "\(position): waiting \(spoken(duration))"
+                message =
+                    "\(position): waiting \(spoken(duration))"
                     + (abortable ? " — `firewatch abort \(name)` stops it" : "")
             } else {
                 message = "\(position) started"
@@ -166,7 +171,7 @@ extension Engine {
     func operatorRecord(
         _ zone: Int, _ command: OperatorCommand, refused: String?, at now: Timestamp, until: Timestamp? = nil
     ) -> AlertRecord {
-        let name = zones[zone].spec.name
+        let name = model.zones[zone].name
         let event: AlertEvent
         let verb: String
         var severity = Severity.info
@@ -182,19 +187,20 @@ extension Engine {
             event = .operatorAbort
             verb = "aborted suppression of"
             severity = refused == nil ? .fire : .info
-        case .inhibit(_, _, let duration, let why):
+        case .inhibit(_, _, _, let why):
             event = .operatorInhibit
             verb = "inhibited actuation in"
+            // An inhibit takes a safety function away: people must hear of it.
             severity = refused == nil ? .alert : .info
             reason = refused ?? why
-            _ = duration
         case .enable:
             event = .operatorEnable
             verb = "re-enabled actuation in"
         }
         var message = "\(command.uid) \(verb) \(name)"
         if let refused {
-            message = "refused: \(command.uid) tried to \(event.rawValue.dropFirst("operator.".count)) \(name) — \(refused)"
+            message =
+                "refused: \(command.uid) tried to \(event.rawValue.dropFirst("operator.".count)) \(name) — \(refused)"
         } else if case .inhibit(_, _, let duration, let why) = command, let until {
             message += " for \(spoken(duration)) until \(until) (\(why)) — detection and alerts go on"
         }
@@ -210,14 +216,16 @@ extension Engine {
     }
 
     func isHealthy(_ member: Int) -> Bool {
-        sources[members[member].source].healthy && !members[member].mismatch
+        live[members[member].source].healthy && !members[member].mismatch
     }
 
     /// The first healthy member at the signal's current level, whose value the record quotes.
     func decidingMember(_ signal: Int) -> Int? {
         guard let level = signals[signal].condition.level else { return nil }
-        return signals[signal].members.first { isHealthy($0) && (members[$0].level ?? .alert) >= level
-            && members[$0].level != nil }
+        return signals[signal].members.first {
+            isHealthy($0) && (members[$0].level ?? .alert) >= level
+                && members[$0].level != nil
+        }
             ?? signals[signal].members.first { isHealthy($0) && members[$0].rising }
     }
 
@@ -228,7 +236,7 @@ extension Engine {
             if members[member].mismatch {
                 fault = "unexpected value \(source.value?.description ?? "?")"
             } else {
-                switch source.kind {
+                switch live[members[member].source].kind {
                 case .never: fault = "no reading yet"
                 case .lost: fault = "lost (\(source.problem))"
                 case .invalid: fault = "invalid (\(source.problem))"
@@ -240,10 +248,10 @@ extension Engine {
     }
 
     func noHealthySource(_ signal: Int) -> String {
-        let spec = signals[signal].spec
-        let zoneName = zones[signals[signal].zone].spec.name
+        let spec = signalSpecs[signal]
+        let zoneName = model.zones[signals[signal].zone].name
         let all = signals[signal].members
-        if all.allSatisfy({ sources[members[$0].source].kind == .lost }) {
+        if all.allSatisfy({ live[members[$0].source].kind == .lost }) {
             return "all sources of \(spec.name) in \(zoneName) lost (\(faultList(signal)))"
         }
         return "no healthy source of \(spec.name) in \(zoneName): \(faultList(signal))"
@@ -252,7 +260,7 @@ extension Engine {
     /// "2 of 3 temperature sensors at or above 70 °C", "smoke fire1", "temperature rising 6 °C/min".
     func describe(_ signal: Int) -> String {
         let runtime = signals[signal]
-        let spec = runtime.spec
+        let spec = signalSpecs[signal]
         guard let level = runtime.condition.level else { return "\(spec.name) \(runtime.condition.rawValue)" }
         let unit = spec.unit.map { $0 == "%" ? $0 : " \($0)" } ?? ""
         let healthy = runtime.members.filter(isHealthy)
@@ -288,9 +296,11 @@ extension Engine {
 
     /// The signals that currently say something, most severe first, joined for a message.
     func causeList(_ zone: Int, minimum: Level = .alert) -> String {
-        let active = zones[zone].signals.filter { (signals[$0].condition.level ?? .alert) >= minimum
-            && signals[$0].condition.level != nil }
-            .sorted { (signals[$0].condition.level!, -$0) > (signals[$1].condition.level!, -$1) }
+        let active = zones[zone].signals.filter {
+            (signals[$0].condition.level ?? .alert) >= minimum
+                && signals[$0].condition.level != nil
+        }
+        .sorted { (signals[$0].condition.level!, -$0) > (signals[$1].condition.level!, -$1) }
         return active.map(describe).joined(separator: "; ")
     }
 
@@ -301,7 +311,7 @@ extension Engine {
 
     func consequence(_ zone: Int, _ state: ZoneState) -> String {
         let runtime = zones[zone]
-        let held = runtime.inhibitedUntil.map { "zone inhibited until \($0) (\(runtime.inhibitReason ?? "no reason"))" }
+        let held = runtime.inhibitedUntil.map { "zone inhibited until \($0) (\(inhibitReasons[zone] ?? "no reason"))" }
         switch state {
         case .normal:
             return "back to normal"
@@ -309,19 +319,21 @@ extension Engine {
             return "operators notified; nothing actuated"
         case .isolating:
             if let held { return "isolation held: \(held)" }
-            return "isolating (\(runtime.spec.isolate.count) steps)"
+            return "isolating (\(model.zones[zone].isolate.count) steps)"
         case .isolated:
             return "isolation complete"
         case .suppressing:
             if let held { return "suppression held: \(held)" }
             var wait = Duration.zero
-            for case .delay(let duration, _) in runtime.spec.suppress { wait += duration }
+            for case .delay(let duration, _) in model.zones[zone].suppress { wait += duration }
             let after = runtime.isolate == .done ? "" : " after isolation completes"
-            return wait == .zero ? "releasing suppression now\(after)" : "releasing suppression in \(spoken(wait))\(after)"
+            return wait == .zero
+                ? "releasing suppression now\(after)" : "releasing suppression in \(spoken(wait))\(after)"
         case .suppressed:
-            return "suppression released" + (runtime.spec.powerCut.isEmpty ? "" : "; cutting the zone's feeds next")
+            return "suppression released"
+                + (model.zones[zone].powerCut.isEmpty ? "" : "; cutting the zone's feeds next")
         case .powerCut:
-            return "cutting the zone's power feeds (\(runtime.spec.powerCut.count) steps)"
+            return "cutting the zone's power feeds (\(model.zones[zone].powerCut.count) steps)"
         }
     }
 }

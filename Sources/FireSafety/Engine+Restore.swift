@@ -32,8 +32,8 @@ extension Engine {
                 if running.delayEnds == nil {
                     out.actions.append(
                         .runStep(
-                            zone: engine.zones[zone].spec.name, procedure: running.procedure, index: running.index,
-                            step: engine.zones[zone].steps(running.procedure)[running.index]))
+                            zone: engine.model.zones[zone].name, procedure: running.procedure, index: running.index,
+                            step: engine.steps(zone, running.procedure)[running.index]))
                 }
             }
             engine.expireInhibit(zone, at: now, into: &out)
@@ -57,7 +57,7 @@ extension Engine {
             zones[zone].latched = record.level
             if record.from == "inhibited" {
                 zones[zone].inhibitedUntil = nil
-                zones[zone].inhibitReason = nil
+                inhibitReasons[zone] = nil
             }
             if record.from == "trouble" { zones[zone].trouble = false }
             if record.to == "trouble" { zones[zone].trouble = true }
@@ -80,13 +80,13 @@ extension Engine {
                 break
             }
         case .signalLevel:
-            guard let signal = zones[zone].signals.first(where: { signals[$0].spec.name == record.signal }),
+            guard let signal = zones[zone].signals.first(where: { signalSpecs[$0].name == record.signal }),
                 let condition = record.to.flatMap(SignalCondition.init(rawValue:))
             else { return }
             signals[signal].condition = condition
         case .stepStarted, .stepResumed:
             guard let kind = record.procedure, let index = record.step, index >= 0,
-                index < zones[zone].steps(kind).count
+                index < steps(zone, kind).count
             else { return }
             zones[zone].setPhase(kind, .running(next: index))
             var startedAt = record.time
@@ -94,7 +94,7 @@ extension Engine {
                 startedAt = running.startedAt
             }
             var delayEnds: Timestamp? = nil
-            if case .delay(let duration, _) = zones[zone].steps(kind)[index] {
+            if case .delay(let duration, _) = steps(zone, kind)[index] {
                 delayEnds = record.until ?? startedAt + duration
             }
             zones[zone].running = RunningStep(
@@ -105,7 +105,7 @@ extension Engine {
             else { return }
             zones[zone].running = nil
             let next = index + 1
-            zones[zone].setPhase(kind, next >= zones[zone].steps(kind).count ? .done : .running(next: next))
+            zones[zone].setPhase(kind, next >= steps(zone, kind).count ? .done : .running(next: next))
         case .stepAborted:
             if let running = zones[zone].running, running.procedure == record.procedure,
                 running.index == record.step
@@ -123,10 +123,10 @@ extension Engine {
             zones[zone].acknowledged = true
         case .operatorInhibit:
             zones[zone].inhibitedUntil = record.until
-            zones[zone].inhibitReason = record.reason
+            inhibitReasons[zone] = record.reason
         case .operatorEnable:
             zones[zone].inhibitedUntil = nil
-            zones[zone].inhibitReason = nil
+            inhibitReasons[zone] = nil
         default:
             break
         }
@@ -136,11 +136,11 @@ extension Engine {
     mutating func expireInhibit(_ zone: Int, at now: Timestamp, into out: inout Output) {
         guard let until = zones[zone].inhibitedUntil, now >= until else { return }
         zones[zone].inhibitedUntil = nil
-        zones[zone].inhibitReason = nil
+        inhibitReasons[zone] = nil
         let state = zones[zone].reported
         out.records.append(
             zoneRecord(
                 zone, severity: max(state.severity, .alert), from: "inhibited", to: state.rawValue,
-                message: "inhibit of \(zones[zone].spec.name) expired — actuation armed again", at: now))
+                message: "inhibit of \(model.zones[zone].name) expired — actuation armed again", at: now))
     }
 }

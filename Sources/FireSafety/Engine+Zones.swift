@@ -56,8 +56,8 @@ extension Engine {
             var reminder = zoneRecord(
                 zone, severity: zones[zone].reported.severity, from: zones[zone].reported.rawValue,
                 to: zones[zone].reported.rawValue,
-                message: "reminder (not acknowledged): \(zones[zone].spec.name) is \(zones[zone].reported.rawValue)"
-                    + causeSuffix(zone) + " — `firewatch ack \(zones[zone].spec.name)` silences this",
+                message: "reminder (not acknowledged): \(model.zones[zone].name) is \(zones[zone].reported.rawValue)"
+                    + causeSuffix(zone) + " — `firewatch ack \(model.zones[zone].name)` silences this",
                 at: now)
             reminder.level = zones[zone].latched
             out.actions.append(.notify(reminder))
@@ -82,8 +82,9 @@ extension Engine {
     /// interleave; an inhibit holds any procedure that has not started a step.
     mutating func advancePlan(_ zone: Int, at now: Timestamp, into out: inout Output) {
         // Each pass finishes or starts one step; the bound is the total number of steps plus procedures.
-        let bound = zones[zone].spec.isolate.count + zones[zone].spec.suppress.count
-            + zones[zone].spec.powerCut.count + 4
+        let bound =
+            model.zones[zone].isolate.count + model.zones[zone].suppress.count
+            + model.zones[zone].powerCut.count + 4
         for _ in 0..<bound {
             if let running = zones[zone].running {
                 guard let ends = running.delayEnds, now >= ends else { return }
@@ -122,7 +123,7 @@ extension Engine {
     mutating func startNextStep(_ zone: Int, _ kind: ProcedureKind, at now: Timestamp, into out: inout Output) {
         var next = 0
         if case .running(let index) = zones[zone].phase(kind) { next = index }
-        let steps = zones[zone].steps(kind)
+        let steps = steps(zone, kind)
         guard next < steps.count else {
             zones[zone].setPhase(kind, .done)
             syncState(zone, because: .plan, at: now, into: &out)
@@ -137,7 +138,7 @@ extension Engine {
         zones[zone].running = RunningStep(procedure: kind, index: next, startedAt: now, delayEnds: delayEnds)
         out.records.append(stepRecord(zone, kind, next, event: .stepStarted, detail: nil, at: now, until: delayEnds))
         if delayEnds == nil {
-            out.actions.append(.runStep(zone: zones[zone].spec.name, procedure: kind, index: next, step: step))
+            out.actions.append(.runStep(zone: model.zones[zone].name, procedure: kind, index: next, step: step))
         }
     }
 
@@ -155,7 +156,7 @@ extension Engine {
         out.records.append(stepRecord(zone, running.procedure, running.index, event: event, detail: detail, at: now))
         zones[zone].running = nil
         let next = running.index + 1
-        if next >= zones[zone].steps(running.procedure).count {
+        if next >= steps(zone, running.procedure).count {
             zones[zone].setPhase(running.procedure, .done)
             syncState(zone, because: .plan, at: now, into: &out)
         } else {
@@ -169,7 +170,7 @@ extension Engine {
         let batch = out.records[first...]
         let escalated = batch.contains { $0.event == .zoneState && isEscalation($0) }
         var sent = false
-        for record in batch where record.zone == zones[zone].spec.name {
+        for record in batch where record.zone == model.zones[zone].name {
             let notify: Bool
             switch record.event {
             case .zoneState:

@@ -10,12 +10,17 @@ public struct Engine: Sendable {
     public let renotifyEvery: Duration
 
     var sources: [SourceState]
+    /// Parallel to `sources`.
+    var live: [SourceLive]
     var slotBySource: [SourceRef: Int]
     var devices: [DeviceState]
     var members: [Member]
     var signals: [SignalRuntime]
     var zones: [ZoneRuntime]
     var zoneIndexByName: [String: Int]
+    /// Specs by signal index, beside `signals` so the hot array holds plain values only.
+    var signalSpecs: [SignalSpec]
+    var inhibitReasons: [String?]
     /// Earliest moment a currently healthy source turns stale; feeds `Output.nextDeadline`.
     var staleDeadline: Timestamp?
 
@@ -78,7 +83,7 @@ public struct Engine: Sendable {
                         spec: spec, zone: zoneIndex, kindBit: 1 << UInt64(min(kind, 63)),
                         members: firstMember..<members.count))
             }
-            zones.append(ZoneRuntime(spec: zone, signals: firstSignal..<signals.count))
+            zones.append(ZoneRuntime(signals: firstSignal..<signals.count, hasPowerCut: !zone.powerCut.isEmpty))
         }
         for slot in sources.indices where zonesOfSource[slot].count == 1 {
             sources[slot].zoneName = model.zones[zonesOfSource[slot][0]].name
@@ -87,12 +92,23 @@ public struct Engine: Sendable {
             devices[device].zoneNames = zonesOfDevice[device].map { model.zones[$0].name }
         }
         self.sources = sources
+        self.live = Array(repeating: SourceLive(), count: sources.count)
         self.slotBySource = slotBySource
         self.devices = devices
         self.members = members
         self.signals = signals
         self.zones = zones
         self.zoneIndexByName = zoneIndexByName
+        self.signalSpecs = model.zones.flatMap(\.signals)
+        self.inhibitReasons = Array(repeating: nil, count: model.zones.count)
+    }
+
+    func steps(_ zone: Int, _ kind: ProcedureKind) -> [Step] {
+        switch kind {
+        case .isolate: return model.zones[zone].isolate
+        case .suppress: return model.zones[zone].suppress
+        case .powerCut: return model.zones[zone].powerCut
+        }
     }
 
     /// The slot of a source the model uses, or nil for a source no signal reads.
@@ -109,9 +125,10 @@ public struct Engine: Sendable {
     /// timers: delay steps, inhibit expiry, staleness and reminders.
     public mutating func evaluate(_ readings: [Reading], at now: Timestamp) -> Output {
         var out = Output()
-        for reading in readings {
-            guard let slot = slotBySource[reading.source] else { continue }
-            ingest(reading, slot: slot, into: &out)
+        // Indices, not `for reading in`, so each reading is borrowed rather than copied (and retained).
+        for index in readings.indices {
+            guard let slot = slotBySource[readings[index].source] else { continue }
+            ingest(readings[index], slot: slot, into: &out)
         }
         cycle(at: now, into: &out)
         return out
@@ -122,8 +139,10 @@ public struct Engine: Sendable {
         -> Output
     {
         var out = Output()
-        for (slot, reading) in readings where sources.indices.contains(slot.index) {
-            ingest(reading, slot: slot.index, into: &out)
+        for index in readings.indices {
+            let slot = readings[index].slot.index
+            guard sources.indices.contains(slot) else { continue }
+            ingest(readings[index].reading, slot: slot, into: &out)
         }
         cycle(at: now, into: &out)
         return out
@@ -140,45 +159,45 @@ public struct Engine: Sendable {
     func zoneStatus(_ index: Int) -> ZoneStatus {
         let zone = zones[index]
         return ZoneStatus(
-            name: zone.spec.name, state: zone.reported, latched: zone.latched, trouble: zone.trouble,
-            inhibitedUntil: zone.inhibitedUntil, inhibitReason: zone.inhibitReason,
+            name: model.zones[index].name, state: zone.reported, latched: zone.latched, trouble: zone.trouble,
+            inhibitedUntil: zone.inhibitedUntil, inhibitReason: inhibitReasons[index],
             acknowledged: zone.acknowledged, isolate: zone.isolate, suppress: zone.suppress,
             powerCut: zone.powerCut, running: zone.running,
             signals: zone.signals.map {
                 SignalStatus(
-                    name: signals[$0].spec.name, kind: signals[$0].spec.kind, condition: signals[$0].condition,
+                    name: signalSpecs[$0].name, kind: signalSpecs[$0].kind, condition: signals[$0].condition,
                     degraded: signals[$0].degraded)
             })
     }
 
     mutating func ingest(_ reading: Reading, slot: Int, into out: inout Output) {
         // Late or reordered readings must not roll a source back in time.
-        if sources[slot].kind != .never, reading.time < sources[slot].time { return }
+        if live[slot].kind != .never, reading.time < live[slot].time { return }
         let device = sources[slot].device
         switch reading.status {
         case .lost(let reason):
-            sources[slot].kind = .lost
+            live[slot].kind = .lost
             sources[slot].problem = reason
-            sources[slot].reported = .lost
+            live[slot].reported = .lost
             if !devices[device].lost {
                 devices[device].lost = true
                 out.records.append(commRecord(device: device, lost: true, reason: reason, at: reading.time))
             }
         case .invalid(let reason):
             restore(device: device, at: reading.time, into: &out)
-            sources[slot].kind = .invalid
+            live[slot].kind = .invalid
             sources[slot].problem = reason
-            if sources[slot].reported != .invalid {
-                sources[slot].reported = .invalid
+            if live[slot].reported != .invalid {
+                live[slot].reported = .invalid
                 out.records.append(pointRecord(slot: slot, event: .pointInvalid, reason: reason, at: reading.time))
             }
         case .value(let value):
             restore(device: device, at: reading.time, into: &out)
             // A steady value without a rate of rise cannot change any level: skip the judging.
-            let unchanged = sources[slot].kind == .value && sources[slot].ring == nil && sources[slot].value == value
-            sources[slot].kind = .value
-            sources[slot].time = reading.time
-            sources[slot].reported = .none
+            let unchanged = live[slot].kind == .value && sources[slot].ring == nil && sources[slot].value == value
+            live[slot].kind = .value
+            live[slot].time = reading.time
+            live[slot].reported = .none
             if unchanged { return }
             sources[slot].value = value
             if case .number(let number) = value, sources[slot].ring != nil {
@@ -189,9 +208,10 @@ public struct Engine: Sendable {
                 judge(member: member, value: value, slope: sources[slot].slope)
             }
         }
-        sources[slot].time = reading.time
+        live[slot].time = reading.time
     }
 
+    @inline(__always)
     private mutating func restore(device: Int, at time: Timestamp, into out: inout Output) {
         guard devices[device].lost else { return }
         devices[device].lost = false
@@ -232,7 +252,7 @@ public struct Engine: Sendable {
     }
 
     func judgeGeneral(signal: Int, value: Value, previous: Level?, mismatch: inout Bool) -> Level? {
-        let spec = signals[signal].spec
+        let spec = signalSpecs[signal]
         var level: Level? = nil
         for candidate in Level.allCases {
             guard let threshold = spec.thresholds[candidate] else { continue }
@@ -256,30 +276,30 @@ public struct Engine: Sendable {
         let staleAfter = model.staleAfter.nanosecondCount
         var nextStale = Int64.max
         for slot in sources.indices {
-            switch sources[slot].kind {
+            switch live[slot].kind {
             case .value:
-                let deadline = sources[slot].time.nanoseconds &+ staleAfter
+                let deadline = live[slot].time.nanoseconds &+ staleAfter
                 if now.nanoseconds > deadline {
-                    sources[slot].healthy = false
-                    if sources[slot].reported != .stale {
-                        sources[slot].reported = .stale
+                    live[slot].healthy = false
+                    if live[slot].reported != .stale {
+                        live[slot].reported = .stale
                         out.records.append(
                             pointRecord(
                                 slot: slot, event: .pointStale,
-                                reason: "last reading \(spoken(now - sources[slot].time)) ago", at: now))
+                                reason: "last reading \(spoken(now - live[slot].time)) ago", at: now))
                     }
                 } else {
-                    sources[slot].healthy = true
+                    live[slot].healthy = true
                     nextStale = min(nextStale, deadline &+ 1)
                 }
             case .never:
-                sources[slot].healthy = false
-                if sources[slot].reported != .stale {
-                    sources[slot].reported = .stale
+                live[slot].healthy = false
+                if live[slot].reported != .stale {
+                    live[slot].reported = .stale
                     out.records.append(pointRecord(slot: slot, event: .pointStale, reason: "no reading yet", at: now))
                 }
             case .invalid, .lost:
-                sources[slot].healthy = false
+                live[slot].healthy = false
             }
         }
         staleDeadline = nextStale == .max ? nil : Timestamp(nanoseconds: nextStale)
@@ -316,7 +336,7 @@ public struct Engine: Sendable {
         var rising = 0
         for member in range {
             let entry = members[member]
-            guard sources[entry.source].healthy, !entry.mismatch else { continue }
+            guard live[entry.source].healthy, !entry.mismatch else { continue }
             healthy += 1
             if let level = entry.level {
                 atAlert += 1
@@ -346,13 +366,22 @@ public struct Engine: Sendable {
 
 // MARK: - Tables
 
-enum SourceKind: Sendable {
+enum SourceKind: UInt8, Sendable {
     case never, value, invalid, lost
 }
 
 /// The fault last written to the log for a source, so each transition is logged once.
-enum SourceFault: Sendable {
+enum SourceFault: UInt8, Sendable {
     case none, invalid, stale, lost
+}
+
+/// What the per-cycle staleness scan and the votes read, packed small and apart from `SourceState` so that
+/// scanning every source touches a few hundred kilobytes instead of every source's strings and rings.
+struct SourceLive: Sendable {
+    var kind: SourceKind = .never
+    var reported: SourceFault = .none
+    var healthy = false
+    var time = Timestamp(nanoseconds: 0)
 }
 
 struct SourceState: Sendable {
@@ -361,13 +390,9 @@ struct SourceState: Sendable {
     /// The only zone that reads this source, for records; nil when shared.
     var zoneName: String?
     var members: [Int] = []
-    var kind: SourceKind = .never
-    var time = Timestamp(nanoseconds: 0)
     /// The latest good value (kept through faults, for messages).
     var value: Value?
     var problem = ""
-    var reported: SourceFault = .none
-    var healthy = false
     var ring: SampleRing?
     var slope: Double?
 
@@ -402,8 +427,8 @@ struct Member: Sendable {
     }
 }
 
+/// Plain values only (the spec lives in `Engine.signalSpecs`), so touching one costs no reference counting.
 struct SignalRuntime: Sendable {
-    let spec: SignalSpec
     let zone: Int
     /// One bit per distinct `kind` in the zone (kinds past the 64th share a bit, which can only
     /// under-count kinds, i.e. err away from suppression).
@@ -419,7 +444,6 @@ struct SignalRuntime: Sendable {
     var degraded = false
 
     init(spec: SignalSpec, zone: Int, kindBit: UInt64, members: Range<Int>) {
-        self.spec = spec
         self.zone = zone
         self.kindBit = kindBit
         self.members = members
@@ -435,9 +459,11 @@ struct SignalRuntime: Sendable {
     }
 }
 
+/// Plain values only (the spec lives in `model.zones`, the inhibit reason in `Engine.inhibitReasons`), so the
+/// per-cycle path copies and compares zones without reference counting.
 struct ZoneRuntime: Sendable {
-    let spec: ZoneSpec
     let signals: Range<Int>
+    let hasPowerCut: Bool
     var latched: Level?
     var alertPresent = false
     var isolate: ProcedurePhase = .idle
@@ -448,21 +474,12 @@ struct ZoneRuntime: Sendable {
     var reported: ZoneState = .normal
     var trouble = false
     var inhibitedUntil: Timestamp?
-    var inhibitReason: String?
     var acknowledged = false
     var lastNotified: Timestamp?
 
-    init(spec: ZoneSpec, signals: Range<Int>) {
-        self.spec = spec
+    init(signals: Range<Int>, hasPowerCut: Bool) {
         self.signals = signals
-    }
-
-    func steps(_ kind: ProcedureKind) -> [Step] {
-        switch kind {
-        case .isolate: return spec.isolate
-        case .suppress: return spec.suppress
-        case .powerCut: return spec.powerCut
-        }
+        self.hasPowerCut = hasPowerCut
     }
 
     func phase(_ kind: ProcedureKind) -> ProcedurePhase {
@@ -487,7 +504,7 @@ struct ZoneRuntime: Sendable {
 
     /// The state the plan has reached; see `ZoneState`.
     var derived: ZoneState {
-        if powerCut != .idle && !spec.powerCut.isEmpty { return .powerCut }
+        if powerCut != .idle && hasPowerCut { return .powerCut }
         if suppress == .done { return .suppressed }
         if suppress == .aborted { return isolate == .done ? .isolated : .isolating }
         if latched == .fire { return .suppressing }

@@ -182,8 +182,10 @@ public struct Output: Sendable, Hashable {
     /// a reminder); the runtime should call `evaluate` no later than this.
     public var nextDeadline: Timestamp?
 
-    public init(records: [AlertRecord] = [], actions: [Action] = [], refused: String? = nil,
-                nextDeadline: Timestamp? = nil) {
+    public init(
+        records: [AlertRecord] = [], actions: [Action] = [], refused: String? = nil,
+        nextDeadline: Timestamp? = nil
+    ) {
         self.records = records
         self.actions = actions
         self.refused = refused

@@ -92,7 +92,8 @@ struct CommandTests {
     @Test("an inhibited zone detects and logs but does not actuate; the plan starts when the inhibit expires")
     func inhibitExpires() {
         var rig = Rig()
-        let out = rig.command(.inhibit(zone: "battery-room-a", uid: "park", duration: .seconds(600), reason: "maintenance"))
+        let out = rig.command(
+            .inhibit(zone: "battery-room-a", uid: "park", duration: .seconds(600), reason: "maintenance"))
         #expect(out.refused == nil && out.records[0].until == rig.now + .seconds(600))
         #expect(out.records[0].message.contains("detection and alerts go on"))
         rig.temps("a", 75, 75, 75)

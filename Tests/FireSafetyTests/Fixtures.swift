@@ -10,8 +10,11 @@ enum Site {
             name: "battery-room-\(s)",
             signals: [
                 SignalSpec(
-                    name: "temperature", sources: [ref("temp-\(s)1.temperature"), ref("temp-\(s)2.temperature"),
-                    ref("temp-\(s)3.temperature")], vote: .twoOutOfThree,
+                    name: "temperature",
+                    sources: [
+                        ref("temp-\(s)1.temperature"), ref("temp-\(s)2.temperature"),
+                        ref("temp-\(s)3.temperature"),
+                    ], vote: .twoOutOfThree,
                     thresholds: [.alert: .atLeast(35), .alarm: .atLeast(50), .fire: .atLeast(70)], deadband: 2,
                     rateOfRise: RateOfRise(perSecond: 5.0 / 60, window: .seconds(60)), unit: "°C"),
                 SignalSpec(
@@ -22,10 +25,13 @@ enum Site {
                     thresholds: [.alert: .atLeast(10), .alarm: .atLeast(25)], deadband: 1, unit: "% LFL"),
                 SignalSpec(
                     name: "smoke", sources: [ref("smoke-\(s).level")], vote: .oneOutOfOne,
-                    thresholds: [.alert: .oneOf(["alert"]), .alarm: .oneOf(["action"]),
-                                 .fire: .oneOf(["fire1", "fire2"])]),
+                    thresholds: [
+                        .alert: .oneOf(["alert"]), .alarm: .oneOf(["action"]),
+                        .fire: .oneOf(["fire1", "fire2"]),
+                    ]),
                 SignalSpec(
-                    name: "battery", sources: [ref("bms-\(s).events.over_temp_alarm"), ref("ups-\(s).battery_overtemp")],
+                    name: "battery",
+                    sources: [ref("bms-\(s).events.over_temp_alarm"), ref("ups-\(s).battery_overtemp")],
                     vote: .oneOutOfTwo, thresholds: [.alarm: .equals(true)]),
             ],
             isolate: [
@@ -154,7 +160,9 @@ struct Rig {
 
     func ranSteps(_ zone: String = "battery-room-a") -> [String] {
         actions.compactMap {
-            if case .runStep(let z, let procedure, let index, _) = $0, z == zone { return "\(procedure.rawValue)[\(index)]" }
+            if case .runStep(let z, let procedure, let index, _) = $0, z == zone {
+                return "\(procedure.rawValue)[\(index)]"
+            }
             return nil
         }
     }

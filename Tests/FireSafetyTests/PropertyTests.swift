@@ -44,9 +44,11 @@ struct PropertyTests {
         let faults: [Reading.Status] = [.lost(reason: "timeout"), .invalid(reason: "out of range")]
         switch rng.next() % 20 {
         case 0..<8:
-            let source = pick(["temp-a1.temperature", "temp-a2.temperature", "temp-a3.temperature", "gas-a.offgas",
-                               "gas-a.lfl_percent", "smoke-a.level", "bms-a.events.over_temp_alarm",
-                               "ups-a.battery_overtemp"])
+            let source = pick([
+                "temp-a1.temperature", "temp-a2.temperature", "temp-a3.temperature", "gas-a.offgas",
+                "gas-a.lfl_percent", "smoke-a.level", "bms-a.events.over_temp_alarm",
+                "ups-a.battery_overtemp",
+            ])
             if rng.next() % 6 == 0 { return rng.next() % 2 == 0 ? .set(source, pick(faults)) : .drop(source) }
             let value: Value
             switch source {
@@ -62,12 +64,20 @@ struct PropertyTests {
         case 13..<17:
             return .finish(pick([.succeeded, .succeeded, .failed, .skipped]))
         default:
-            return .command(pick([
-                .ack(zone: zone, uid: "kim"), .reset(zone: zone, uid: "kim"), .reset(zone: zone, uid: "kim"),
-                .abort(zone: zone, uid: "lee"), .inhibit(zone: zone, uid: "park", duration: .seconds(pick([20, 300])),
-                                                          reason: "test"), .enable(zone: zone, uid: "park"),
-            ]))
+            return .command(
+                pick([
+                    .ack(zone: zone, uid: "kim"), .reset(zone: zone, uid: "kim"), .reset(zone: zone, uid: "kim"),
+                    .abort(zone: zone, uid: "lee"),
+                    .inhibit(
+                        zone: zone, uid: "park", duration: .seconds(pick([20, 300])),
+                        reason: "test"), .enable(zone: zone, uid: "park"),
+                ]))
         }
+    }
+
+    static func number(_ value: Value?) -> Double? {
+        if case .number(let number)? = value { return number }
+        return nil
     }
 
     /// A raw value fed within `stale_after`, or nil.
@@ -113,21 +123,19 @@ struct PropertyTests {
             let context = Comment(rawValue: "seed \(seed), op \(number): \(op)")
 
             if case .tick = op {
-                let temps = (1...3).compactMap { Self.fresh(rig, "temp-a\($0).temperature", fed: fed) }
-                let hot = temps.contains { if case .number(let n) = $0 { return n >= 68 } else { return false } }  // 70 minus the deadband
+                // Thresholds minus their deadbands: hysteresis may hold a level that far below its threshold.
+                let temps = (1...3).compactMap { Self.number(Self.fresh(rig, "temp-a\($0).temperature", fed: fed)) }
                 let smoke = Self.fresh(rig, "smoke-a.level", fed: fed)
                 let smokeFire = smoke == .name("fire1") || smoke == .name("fire2")
-                if hot && smokeFire { doubleKnock = true }
-                let alarmGrade: [Value?] = [
-                    Self.fresh(rig, "gas-a.offgas", fed: fed) == .name("detected") ? .flag(true) : nil,
-                    temps.contains { if case .number(let n) = $0 { return n >= 48 } else { return false } } ? .flag(true) : nil,
-                    smoke == .name("action") || smokeFire ? .flag(true) : nil,
-                    Self.fresh(rig, "bms-a.events.over_temp_alarm", fed: fed) == .flag(true) ? .flag(true) : nil,
-                    Self.fresh(rig, "ups-a.battery_overtemp", fed: fed) == .flag(true) ? .flag(true) : nil,
-                    { if case .number(let n)? = Self.fresh(rig, "gas-a.lfl_percent", fed: fed) { return n >= 24 ? .flag(true) : nil }
-                      return nil }(),
-                ]
-                if alarmGrade.contains(where: { $0 != nil }) { alarmEvidence = true }
+                if temps.contains(where: { $0 >= 68 }) && smokeFire { doubleKnock = true }
+                if temps.contains(where: { $0 >= 48 }) || smokeFire || smoke == .name("action")
+                    || Self.fresh(rig, "gas-a.offgas", fed: fed) == .name("detected")
+                    || Self.fresh(rig, "bms-a.events.over_temp_alarm", fed: fed) == .flag(true)
+                    || Self.fresh(rig, "ups-a.battery_overtemp", fed: fed) == .flag(true)
+                    || (Self.number(Self.fresh(rig, "gas-a.lfl_percent", fed: fed)) ?? 0) >= 24
+                {
+                    alarmEvidence = true
+                }
             }
 
             let started = out.records.filter { $0.event == .stepStarted && $0.zone == "battery-room-a" }
@@ -155,8 +163,10 @@ struct PropertyTests {
             if resetAccepted {
                 #expect(!before.signals.contains { [.alarm, .fire, .trouble].contains($0.condition) }, context)
                 #expect(Self.fresh(rig, "gas-a.offgas", fed: fed) != .name("detected"), context)
-                #expect(![.name("action"), .name("fire1"), .name("fire2")].contains(Self.fresh(rig, "smoke-a.level", fed: fed)),
-                        context)
+                #expect(
+                    ![.name("action"), .name("fire1"), .name("fire2")].contains(
+                        Self.fresh(rig, "smoke-a.level", fed: fed)),
+                    context)
                 alarmEvidence = false
                 doubleKnock = false
             }

@@ -5,7 +5,9 @@ import Testing
 func essence(_ statuses: [ZoneStatus]) -> [ZoneStatus] {
     statuses.map { status in
         var copy = status
-        copy.signals = copy.signals.map { var s = $0; s.degraded = false; return s }
+        copy.signals = copy.signals.map {
+            var s = $0; s.degraded = false; return s
+        }
         return copy
     }
 }

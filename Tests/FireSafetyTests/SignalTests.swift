@@ -16,15 +16,17 @@ struct SignalTests {
         #expect(rig.state() == .normal)
     }
 
-    @Test("2oo3 temperature levels", arguments: [
-        ((40.0, 40.0, 20.0), SignalCondition.alert),
-        ((40.0, 20.0, 20.0), .normal),
-        ((55.0, 52.0, 20.0), .alarm),
-        ((55.0, 40.0, 20.0), .alert),
-        ((75.0, 71.0, 20.0), .fire),
-        ((75.0, 55.0, 30.0), .alarm),
-        ((90.0, 20.0, 20.0), .normal),
-    ])
+    @Test(
+        "2oo3 temperature levels",
+        arguments: [
+            ((40.0, 40.0, 20.0), SignalCondition.alert),
+            ((40.0, 20.0, 20.0), .normal),
+            ((55.0, 52.0, 20.0), .alarm),
+            ((55.0, 40.0, 20.0), .alert),
+            ((75.0, 71.0, 20.0), .fire),
+            ((75.0, 55.0, 30.0), .alarm),
+            ((90.0, 20.0, 20.0), .normal),
+        ])
     func twoOutOfThree(temps: (Double, Double, Double), expected: SignalCondition) {
         var rig = Rig()
         rig.temps("a", temps.0, temps.1, temps.2)
@@ -113,15 +115,17 @@ struct SignalTests {
         #expect(rig.state() == .normal)  // alert does not latch
     }
 
-    @Test("enum and boolean levels", arguments: [
-        ("smoke-a.level", Value.name("alert"), "smoke", SignalCondition.alert),
-        ("smoke-a.level", .name("action"), "smoke", .alarm),
-        ("smoke-a.level", .name("fire2"), "smoke", .fire),
-        ("smoke-a.level", .name("normal"), "smoke", .normal),
-        ("gas-a.offgas", .name("detected"), "offgas", .alarm),
-        ("bms-a.events.over_temp_alarm", .flag(true), "battery", .alarm),
-        ("ups-a.battery_overtemp", .flag(true), "battery", .alarm),
-    ])
+    @Test(
+        "enum and boolean levels",
+        arguments: [
+            ("smoke-a.level", Value.name("alert"), "smoke", SignalCondition.alert),
+            ("smoke-a.level", .name("action"), "smoke", .alarm),
+            ("smoke-a.level", .name("fire2"), "smoke", .fire),
+            ("smoke-a.level", .name("normal"), "smoke", .normal),
+            ("gas-a.offgas", .name("detected"), "offgas", .alarm),
+            ("bms-a.events.over_temp_alarm", .flag(true), "battery", .alarm),
+            ("ups-a.battery_overtemp", .flag(true), "battery", .alarm),
+        ])
     func discreteLevels(source: String, value: Value, signal: String, expected: SignalCondition) {
         var rig = Rig()
         rig.set(source, value)

@@ -14,9 +14,12 @@ struct TimestampTests {
         #expect(Timestamp(seconds: 951_782_400).description.hasPrefix("2000-02-29"))
     }
 
-    @Test("durations read the way an operator says them", arguments: [
-        (Duration.seconds(30), "30 s"), (.seconds(120), "2 min"), (.seconds(7200), "2 h"), (.milliseconds(1500), "1.5 s"),
-    ])
+    @Test(
+        "durations read the way an operator says them",
+        arguments: [
+            (Duration.seconds(30), "30 s"), (.seconds(120), "2 min"), (.seconds(7200), "2 h"),
+            (.milliseconds(1500), "1.5 s"),
+        ])
     func spokenDurations(duration: Duration, text: String) {
         #expect(spoken(duration) == text)
     }

@@ -11,8 +11,9 @@ struct ZoneTests {
         #expect(rig.state() == .alert)
         let record = rig.events(.zoneState).last!
         #expect(record.severity == .alert)
-        #expect(record.message == "2 of 3 temperature sensors at or above 35 °C (40 °C, 41 °C) in battery-room-a"
-            + " — operators notified; nothing actuated")
+        #expect(
+            record.message == "2 of 3 temperature sensors at or above 35 °C (40 °C, 41 °C) in battery-room-a"
+                + " — operators notified; nothing actuated")
         #expect(rig.actions.contains(.notify(record)))
         #expect(rig.ranSteps().isEmpty)
         rig.temps("a", 24, 24, 24)
@@ -21,10 +22,12 @@ struct ZoneTests {
         #expect(rig.zoneBUntouched())
     }
 
-    @Test("tier 2 triggers", arguments: [
-        ("gas-a.offgas", Value.name("detected")), ("gas-a.lfl_percent", .number(30)),
-        ("smoke-a.level", .name("action")), ("bms-a.events.over_temp_alarm", .flag(true)),
-    ])
+    @Test(
+        "tier 2 triggers",
+        arguments: [
+            ("gas-a.offgas", Value.name("detected")), ("gas-a.lfl_percent", .number(30)),
+            ("smoke-a.level", .name("action")), ("bms-a.events.over_temp_alarm", .flag(true)),
+        ])
     func tierTwo(source: String, value: Value) {
         var rig = Rig()
         rig.set(source, value)
@@ -49,8 +52,9 @@ struct ZoneTests {
         #expect(record.message == "offgas detected in battery-room-a — isolating (4 steps)")
     }
 
-    @Test("a single kind at fire, however strong, isolates and does not suppress",
-          arguments: ["temperature", "smoke"])
+    @Test(
+        "a single kind at fire, however strong, isolates and does not suppress",
+        arguments: ["temperature", "smoke"])
     func oneKindAtFire(kind: String) {
         var rig = Rig()
         if kind == "temperature" { rig.temps("a", 120, 120, 120) } else { rig.set("smoke-a.level", .name("fire2")) }
@@ -72,12 +76,16 @@ struct ZoneTests {
         #expect(rig.zone().latched == .fire)
         let decision = rig.events(.zoneState).last!
         #expect(decision.severity == .fire)
-        #expect(decision.message == "2 of 3 temperature sensors at or above 70 °C (75 °C, 72 °C); smoke fire1"
-            + " in battery-room-a — releasing suppression in 30 s after isolation completes")
+        #expect(
+            decision.message == "2 of 3 temperature sensors at or above 70 °C (75 °C, 72 °C); smoke fire1"
+                + " in battery-room-a — releasing suppression in 30 s after isolation completes")
         // Isolation first; steps of one zone never interleave.
         while rig.finish() != nil {}
-        #expect(rig.started() == ["isolate[0]", "isolate[1]", "isolate[2]", "isolate[3]", "suppress[0]", "suppress[1]",
-                                  "suppress[2]"])
+        #expect(
+            rig.started() == [
+                "isolate[0]", "isolate[1]", "isolate[2]", "isolate[3]", "suppress[0]", "suppress[1]",
+                "suppress[2]",
+            ])
         let countdownStart = rig.now
         let delay = rig.log.last!
         #expect(delay.event == .stepStarted && delay.until == countdownStart + .seconds(30))
@@ -151,8 +159,10 @@ struct ZoneTests {
         rig.tick()
         rig.run()
         func reminders(_ rig: Rig) -> Int {
-            rig.actions.filter { if case .notify(let r) = $0 { return r.message.hasPrefix("reminder") } else { return false } }
-                .count
+            rig.actions.filter {
+                if case .notify(let r) = $0 { return r.message.hasPrefix("reminder") } else { return false }
+            }
+            .count
         }
         for _ in 0..<301 { rig.tick() }
         #expect(reminders(rig) == 1)
