@@ -113,8 +113,12 @@ extension Engine {
                 zones[zone].running = nil
             }
         case .operatorAbort:
+            // Also undoes a countdown whose `step.aborted` line a crash kept out of the log.
             zones[zone].suppress = .aborted
+            if zones[zone].running?.procedure == .suppress { zones[zone].running = nil }
         case .operatorReset:
+            // The `zone.state` line that follows says the same; this holds if a crash cut it off.
+            zones[zone].latched = nil
             zones[zone].isolate = .idle
             zones[zone].suppress = .idle
             zones[zone].powerCut = .idle

@@ -178,6 +178,24 @@ struct PropertyTests {
         }
         // Zone B saw normal values throughout and nothing of zone A's.
         #expect(rig.zoneBUntouched(), Comment(rawValue: "seed \(seed): \(history.suffix(5))"))
+        // A crash may cut the log after any line: a restart from any prefix must not start what that prefix
+        // does not justify (here: suppression or power cut without a logged fire latch since the last reset).
+        for cut in stride(from: 0, through: rig.log.count, by: 3) {
+            let prefix = rig.log[..<cut]
+            let lastReset = prefix.lastIndex { $0.event == .operatorReset && $0.outcome == "accepted" } ?? -1
+            let fireLatched = prefix.indices.contains {
+                $0 > lastReset && prefix[$0].event == .zoneState && prefix[$0].level == .fire
+            }
+            let (_, out) = Engine.restore(model: Site.model, from: Array(prefix), at: rig.now)
+            for action in out.actions {
+                if case .runStep(let zone, let procedure, _, _) = action {
+                    #expect(zone == "battery-room-a", Comment(rawValue: "seed \(seed), cut \(cut)"))
+                    if procedure != .isolate {
+                        #expect(fireLatched, Comment(rawValue: "seed \(seed), cut \(cut)"))
+                    }
+                }
+            }
+        }
         rig.tick()
         let (restored, _) = Engine.restore(model: Site.model, from: rig.log, at: rig.now)
         #expect(essence(restored.status) == essence(rig.engine.status), Comment(rawValue: "seed \(seed) at the end"))

@@ -107,6 +107,28 @@ struct RestoreTests {
         #expect(essence(engine.status) == essence(rig.engine.status))
     }
 
+    @Test("a crash right after an accepted abort or reset line neither resumes the countdown nor re-isolates")
+    func cutOffAfterOperator() {
+        var rig = Rig()
+        rig.temps("a", 75, 72, 30)
+        rig.set("smoke-a.level", .name("fire1"))
+        rig.tick()
+        while rig.finish() != nil {}
+        rig.command(.abort(zone: "battery-room-a", uid: "lee"))
+        let abortLine = rig.log.lastIndex { $0.event == .operatorAbort }!
+        var (engine, out) = Engine.restore(model: Site.model, from: Array(rig.log[...abortLine]), at: rig.now)
+        #expect(out.records.isEmpty && out.actions.isEmpty)
+        #expect(engine.status(of: "battery-room-a")?.suppress == .aborted)
+        rig.temps("a", 24, 24, 24)
+        rig.set("smoke-a.level", .name("normal"))
+        rig.tick()
+        rig.command(.reset(zone: "battery-room-a", uid: "lee"))
+        let resetLine = rig.log.lastIndex { $0.event == .operatorReset }!
+        (engine, out) = Engine.restore(model: Site.model, from: Array(rig.log[...resetLine]), at: rig.now)
+        #expect(out.actions.isEmpty)
+        #expect(engine.status(of: "battery-room-a")?.latched == nil)
+    }
+
     @Test("a restored engine does not repeat what the log already says")
     func noRepeats() {
         var rig = Rig()
