@@ -46,6 +46,50 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 }
 
+extension Timestamp {
+    /// Parses the alert log's `time` (`2026-11-24T03:12:09.125Z`; fraction optional, up to nanoseconds; UTC
+    /// only), so the log reader can rebuild records for `Engine.restore` without a calendar. Nil otherwise.
+    public init?(iso8601 text: String) {
+        let bytes = Array(text.utf8)
+        func number(_ range: Range<Int>) -> Int64? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[range] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - 48)
+            }
+            return value
+        }
+        guard bytes.count >= 20, bytes[4] == 45, bytes[7] == 45, bytes[10] == 84, bytes[13] == 58, bytes[16] == 58,
+            bytes.last == 90,
+            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        else { return nil }
+        var nanos: Int64 = 0
+        let fractionEnd = bytes.count - 1
+        if fractionEnd > 19 {
+            guard bytes[19] == 46, fractionEnd - 20 >= 1, fractionEnd - 20 <= 9,
+                let fraction = number(20..<fractionEnd)
+            else { return nil }
+            nanos = fraction
+            for _ in 0..<(9 - (fractionEnd - 20)) { nanos *= 10 }
+        } else if fractionEnd != 19 {
+            return nil
+        }
+        let days = daysSinceEpoch(year: year, month: month, day: day)
+        self.init(nanoseconds: ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000_000) + nanos)
+    }
+}
+
+extension Level {
+    /// The level named as in the configuration and the alert log: `alert`, `alarm`, `fire`.
+    public init?(name: String) {
+        guard let match = Level.allCases.first(where: { $0.description == name }) else { return nil }
+        self = match
+    }
+}
+
 extension Duration {
     /// The duration in whole nanoseconds (saturating far outside any configured value).
     var nanosecondCount: Int64 {
@@ -91,6 +135,16 @@ private func civilDate(daysSinceEpoch: Int64) -> (Int64, Int64, Int64) {
     let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
     let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
     return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+}
+
+/// Howard Hinnant's days-from-civil, the inverse of `civilDate`.
+private func daysSinceEpoch(year: Int64, month: Int64, day: Int64) -> Int64 {
+    let y = month <= 2 ? year - 1 : year
+    let era = (y >= 0 ? y : y - 399) / 400
+    let yearOfEra = y - era * 400
+    let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+    let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+    return era * 146_097 + dayOfEra - 719_468
 }
 
 private func pad(_ value: Int64, _ width: Int) -> String {

@@ -14,6 +14,25 @@ struct TimestampTests {
         #expect(Timestamp(seconds: 951_782_400).description.hasPrefix("2000-02-29"))
     }
 
+    @Test("ISO 8601 text parses back to the same instant, and malformed text does not parse")
+    func parse() {
+        var rng = SplitMix64(state: 99)
+        for _ in 0..<500 {
+            let t = Timestamp(nanoseconds: Int64(rng.next() % 4_000_000_000_000) * 1_000_000)
+            #expect(Timestamp(iso8601: t.description) == t)
+        }
+        #expect(Timestamp(iso8601: "2026-11-24T03:12:09Z") == Timestamp(seconds: 1_795_489_929))
+        #expect(Timestamp(iso8601: "2026-11-24T03:12:09.000000001Z")?.nanoseconds == 1_795_489_929_000_000_001)
+        let malformed = [
+            "", "2026-11-24 03:12:09Z", "2026-11-24T03:12:09", "2026-13-24T03:12:09Z", "2026-11-24T03:12:09.Z",
+            "2026-11-24T03:12:09+09:00", "2026-11-24T03:12:09.1234567890Z",
+        ]
+        for bad in malformed {
+            #expect(Timestamp(iso8601: bad) == nil, Comment(rawValue: bad))
+        }
+        #expect(Level(name: "alarm") == .alarm && Level(name: "trouble") == nil)
+    }
+
     @Test(
         "durations read the way an operator says them",
         arguments: [
