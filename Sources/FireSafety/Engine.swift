@@ -70,10 +70,11 @@ public struct Engine: Sendable {
                     if !zonesOfSource[slot].contains(zoneIndex) { zonesOfSource[slot].append(zoneIndex) }
                     let device = sources[slot].device
                     if !zonesOfDevice[device].contains(zoneIndex) { zonesOfDevice[device].append(zoneIndex) }
-                    if let rate = spec.rateOfRise, sources[slot].ring == nil {
+                    if let rate = spec.rateOfRise, !sources[slot].hasRing {
                         // Room for two windows of samples at the poll rate, bounded both ways.
                         let capacity = min(max(Int(rate.window.secondsValue / pollSeconds) * 2 + 8, 16), 1024)
                         sources[slot].ring = SampleRing(capacity: capacity, window: rate.window)
+                        sources[slot].hasRing = true
                     }
                     sources[slot].members.append(members.count)
                     members.append(Member(signal: signals.count, source: slot))
@@ -135,9 +136,7 @@ public struct Engine: Sendable {
     }
 
     /// Like `evaluate(_:at:)` for a poller that looked its slots up once with `slot(of:)`; no hashing per reading.
-    public mutating func evaluate(slotted readings: [(slot: SourceSlot, reading: Reading)], at now: Timestamp)
-        -> Output
-    {
+    public mutating func evaluate(slotted readings: [SlottedReading], at now: Timestamp) -> Output {
         var out = Output()
         for index in readings.indices {
             let slot = readings[index].slot.index
@@ -194,15 +193,14 @@ public struct Engine: Sendable {
         case .value(let value):
             restore(device: device, at: reading.time, into: &out)
             // A steady value without a rate of rise cannot change any level: skip the judging.
-            let unchanged = live[slot].kind == .value && sources[slot].ring == nil && sources[slot].value == value
+            let unchanged = live[slot].kind == .value && !sources[slot].hasRing && sources[slot].value == value
             live[slot].kind = .value
             live[slot].time = reading.time
             live[slot].reported = .none
             if unchanged { return }
             sources[slot].value = value
-            if case .number(let number) = value, sources[slot].ring != nil {
-                sources[slot].ring!.append(time: reading.time, value: number)
-                sources[slot].slope = sources[slot].ring!.slope
+            if case .number(let number) = value, sources[slot].hasRing {
+                sources[slot].slope = sources[slot].ring!.append(time: reading.time, value: number)
             }
             for member in sources[slot].members {
                 judge(member: member, value: value, slope: sources[slot].slope)
@@ -393,7 +391,10 @@ struct SourceState: Sendable {
     /// The latest good value (kept through faults, for messages).
     var value: Value?
     var problem = ""
+    /// Samples for the rate of rise; one ring per source, with the window of the first signal that asks for one.
     var ring: SampleRing?
+    /// `ring != nil`, kept apart because testing the optional can copy the ring on the reading path.
+    var hasRing = false
     var slope: Double?
 
     init(ref: SourceRef, device: Int) {

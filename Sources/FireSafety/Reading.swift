@@ -36,3 +36,14 @@ public struct SourceSlot: Sendable, Hashable {
         self.index = index
     }
 }
+
+/// A reading with the slot of its source already looked up, for `Engine.evaluate(slotted:at:)`.
+public struct SlottedReading: Sendable, Hashable {
+    public var slot: SourceSlot
+    public var reading: Reading
+
+    public init(slot: SourceSlot, reading: Reading) {
+        self.slot = slot
+        self.reading = reading
+    }
+}

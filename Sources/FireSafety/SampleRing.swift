@@ -27,7 +27,10 @@ struct SampleRing: Sendable {
 
     var capacity: Int { times.count }
 
-    mutating func append(time: Timestamp, value: Double) {
+    /// Adds a sample and returns the new `slope` (returned from here because reading `slope` through an
+    /// optional stored property would copy the ring).
+    @discardableResult
+    mutating func append(time: Timestamp, value: Double) -> Double? {
         if count == capacity { dropOldest() }
         let oldestAllowed = time.nanoseconds &- window
         while count > 0, times[start] < oldestAllowed { dropOldest() }
@@ -42,6 +45,7 @@ struct SampleRing: Sendable {
         } else {
             add(index, sign: 1)
         }
+        return slope
     }
 
     /// Least-squares slope (per second) over the window.

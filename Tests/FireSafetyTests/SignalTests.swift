@@ -186,10 +186,11 @@ struct SignalTests {
         let ref = Site.ref("gas-a.offgas")
         let slot = rig.engine.slot(of: ref)!
         #expect(rig.engine.allSources[slot.index] == ref)
-        var readings: [(slot: SourceSlot, reading: Reading)] = rig.values.keys.map {
-            (rig.engine.slot(of: $0)!, Reading(source: $0, time: rig.now, status: rig.values[$0]!))
+        var readings = rig.values.keys.map {
+            SlottedReading(
+                slot: rig.engine.slot(of: $0)!, reading: Reading(source: $0, time: rig.now, status: rig.values[$0]!))
         }
-        readings.append((slot, Reading.value(ref, .name("detected"), at: rig.now)))
+        readings.append(SlottedReading(slot: slot, reading: Reading.value(ref, .name("detected"), at: rig.now)))
         rig.absorb(rig.engine.evaluate(slotted: readings, at: rig.now))
         #expect(rig.state() == .isolating)
     }
