@@ -4,6 +4,24 @@
 /// always give the same outputs. The daemon owns one `Engine` inside an actor and calls `evaluate` once per
 /// poll cycle (and by `Output.nextDeadline`), `command` for the control socket and `stepFinished` when the
 /// actuator reports a step. Records must be appended and fsynced before the actions are performed.
+///
+/// Rules the engine applies where CONTRACT.md leaves room:
+/// - A source is healthy when its last reading is a value of the right type no older than `staleAfter`.
+///   With every source healthy a signal votes as configured; with any source failed it votes "any one of the
+///   healthy rest" (2oo3 → 1oo2, 2oo2 → 1oo1) and the zone is in trouble; with none healthy it is `trouble`.
+///   Trouble never latches, never counts as evidence, and is never reported as normal.
+/// - Hysteresis is per source: a level is kept until the value falls below threshold − deadband. A rate of
+///   rise (least squares over the window, ≥ 5 samples covering ≥ half of it) counts as `alert`, and clears
+///   below 80 % of the configured rate.
+/// - Alarm latches tier 2 (isolate), two kinds at fire latch tier 3 (suppress, then power cut). Procedures
+///   run one at a time in tier order: a zone that reaches tier 3 while isolating finishes isolating first.
+/// - Inhibit holds procedures *not started* (no step records); they start when it expires or on `enable`, if
+///   the tier is still latched. It is refused while a procedure is under way (use `abort` for suppression).
+/// - Abort is accepted while the zone is `suppressing` and the last abortable delay of `suppress` has not
+///   finished; suppression then stays aborted (no power cut) until a reset.
+/// - Reset is refused while a signal is at alarm or fire, a signal has no healthy source, or a step runs.
+/// - Notifications (`Action.notify`): state escalations, trouble, failed steps, aborts and inhibits; a latched
+///   zone not acknowledged is reminded every `renotifyEvery`; `ack` silences reminders until the next escalation.
 public struct Engine: Sendable {
     public let model: SiteModel
     /// How often an unacknowledged latched zone is re-notified (`Action.notify` reminders).
