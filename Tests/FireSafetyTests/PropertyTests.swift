@@ -25,7 +25,7 @@ struct PropertyTests {
         case drop(String)
         case tick(Int64)
         case command(OperatorCommand)
-        case finish(StepOutcome)
+        case finish(String, StepOutcome)
 
         var description: String {
             switch self {
@@ -33,36 +33,38 @@ struct PropertyTests {
             case .drop(let source): return "drop \(source)"
             case .tick(let seconds): return "tick \(seconds)"
             case .command(let command): return "command \(command)"
-            case .finish(let outcome): return "finish \(outcome)"
+            case .finish(let zone, let outcome): return "finish \(zone) \(outcome)"
             }
         }
     }
 
-    static func randomOp(_ rng: inout SplitMix64) -> Op {
-        let zone = "battery-room-a"
+    /// One random operation on zone `battery-room-<suffix>`; `ticks: false` leaves the clock alone.
+    static func randomOp(_ rng: inout SplitMix64, zone suffix: String = "a", ticks: Bool = true) -> Op {
+        let zone = "battery-room-\(suffix)"
+        let s = suffix
         func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
         let faults: [Reading.Status] = [.lost(reason: "timeout"), .invalid(reason: "out of range")]
         switch rng.next() % 20 {
         case 0..<8:
-            let source = pick([
-                "temp-a1.temperature", "temp-a2.temperature", "temp-a3.temperature", "gas-a.offgas",
-                "gas-a.lfl_percent", "smoke-a.level", "bms-a.events.over_temp_alarm",
-                "ups-a.battery_overtemp",
+            let point = pick([
+                "temp-#1.temperature", "temp-#2.temperature", "temp-#3.temperature", "gas-#.offgas",
+                "gas-#.lfl_percent", "smoke-#.level", "bms-#.events.over_temp_alarm", "ups-#.battery_overtemp",
             ])
+            let source = point.split(separator: "#", omittingEmptySubsequences: false).joined(separator: s)
             if rng.next() % 6 == 0 { return rng.next() % 2 == 0 ? .set(source, pick(faults)) : .drop(source) }
             let value: Value
-            switch source {
-            case "gas-a.offgas": value = .name(pick(["clear", "detected"]))
-            case "gas-a.lfl_percent": value = .number(pick([0, 9.5, 12, 24.5, 30]))
-            case "smoke-a.level": value = .name(pick(["normal", "alert", "action", "fire1", "fire2"]))
-            case "bms-a.events.over_temp_alarm", "ups-a.battery_overtemp": value = .flag(rng.next() % 4 == 0)
+            switch point {
+            case "gas-#.offgas": value = .name(pick(["clear", "detected"]))
+            case "gas-#.lfl_percent": value = .number(pick([0, 9.5, 12, 24.5, 30]))
+            case "smoke-#.level": value = .name(pick(["normal", "alert", "action", "fire1", "fire2"]))
+            case "bms-#.events.over_temp_alarm", "ups-#.battery_overtemp": value = .flag(rng.next() % 4 == 0)
             default: value = .number(pick([22, 36, 49, 51, 69, 71, 120]))
             }
             return .set(source, .value(value))
         case 8..<13:
-            return .tick(pick([1, 1, 1, 2, 5, 31]))
+            return ticks ? .tick(pick([1, 1, 1, 2, 5, 31])) : .finish(zone, .succeeded)
         case 13..<17:
-            return .finish(pick([.succeeded, .succeeded, .failed, .skipped]))
+            return .finish(zone, pick([.succeeded, .succeeded, .failed, .skipped]))
         default:
             return .command(
                 pick([
@@ -116,8 +118,8 @@ struct PropertyTests {
                 for (source, status) in rig.values { fed[source.description] = (rig.now, status) }
             case .command(let command):
                 out = rig.command(command)
-            case .finish(let outcome):
-                out = rig.finish("battery-room-a", outcome) ?? Output()
+            case .finish(let zone, let outcome):
+                out = rig.finish(zone, outcome) ?? Output()
             }
             let after = rig.zone()
             let context = Comment(rawValue: "seed \(seed), op \(number): \(op)")
@@ -199,5 +201,44 @@ struct PropertyTests {
         rig.tick()
         let (restored, _) = Engine.restore(model: Site.model, from: rig.log, at: rig.now)
         #expect(essence(restored.status) == essence(rig.engine.status), Comment(rawValue: "seed \(seed) at the end"))
+    }
+
+    static func apply(_ op: Op, to rig: inout Rig) {
+        switch op {
+        case .set(let source, let status): rig.set(source, status: status)
+        case .drop(let source): rig.values.removeValue(forKey: Site.ref(source))
+        case .tick(let seconds): rig.tick(seconds: seconds)
+        case .command(let command): rig.command(command)
+        case .finish(let zone, let outcome): rig.finish(zone, outcome)
+        }
+    }
+
+    @Test(
+        "zones are independent: zone B's own turmoil changes nothing zone A logs or does", arguments: seeds.prefix(40))
+    func independence(seed: UInt64) {
+        var rngA = SplitMix64(state: seed)
+        var rngB = SplitMix64(state: seed &+ 1_000_003)
+        var alone = Rig()
+        var together = Rig()
+        for _ in 0..<Self.operations {
+            let op = Self.randomOp(&rngA)
+            Self.apply(op, to: &alone)
+            Self.apply(op, to: &together)
+            if rngB.next() % 2 == 0 {
+                Self.apply(Self.randomOp(&rngB, zone: "b", ticks: false), to: &together)
+            }
+        }
+        let zoneA = { (rig: Rig) in rig.log.filter { $0.zone == "battery-room-a" } }
+        let actionsA = { (rig: Rig) in
+            rig.actions.filter {
+                switch $0 {
+                case .runStep(let zone, _, _, _), .cancelStep(let zone, _, _): return zone == "battery-room-a"
+                case .notify(let record): return record.zone == "battery-room-a"
+                }
+            }
+        }
+        #expect(zoneA(alone) == zoneA(together), Comment(rawValue: "seed \(seed)"))
+        #expect(actionsA(alone) == actionsA(together), Comment(rawValue: "seed \(seed)"))
+        #expect(alone.zone() == together.zone())
     }
 }
