@@ -39,6 +39,8 @@ public struct Engine: Sendable {
     /// Specs by signal index, beside `signals` so the hot array holds plain values only.
     var signalSpecs: [SignalSpec]
     var inhibitReasons: [String?]
+    /// The slot of the reading at each position of the previous `evaluate(_:at:)` call (-1: unknown).
+    var slotAtPosition: [Int] = []
     /// Earliest moment a currently healthy source turns stale; feeds `Output.nextDeadline`.
     var staleDeadline: Timestamp?
 
@@ -144,9 +146,19 @@ public struct Engine: Sendable {
     /// timers: delay steps, inhibit expiry, staleness and reminders.
     public mutating func evaluate(_ readings: [Reading], at now: Timestamp) -> Output {
         var out = Output()
+        // A poller sends its points in the same order every cycle: checking the slot that sat at this position
+        // last time is a comparison of short strings, much cheaper than hashing the reference again.
+        if slotAtPosition.count < readings.count {
+            slotAtPosition += Array(repeating: -1, count: readings.count - slotAtPosition.count)
+        }
         // Indices, not `for reading in`, so each reading is borrowed rather than copied (and retained).
         for index in readings.indices {
-            guard let slot = slotBySource[readings[index].source] else { continue }
+            var slot = slotAtPosition[index]
+            if slot < 0 || sources[slot].ref != readings[index].source {
+                guard let found = slotBySource[readings[index].source] else { continue }
+                slot = found
+                slotAtPosition[index] = found
+            }
             ingest(readings[index], slot: slot, into: &out)
         }
         cycle(at: now, into: &out)

@@ -179,6 +179,21 @@ struct SignalTests {
         #expect(rig.engine.slot(of: Site.ref("nobody.nothing")) == nil)
     }
 
+    @Test("readings may come in any order from one cycle to the next")
+    func anyOrder() {
+        var engine = Engine(model: Site.model)
+        let t0 = Timestamp(seconds: 5_000)
+        let quiet = Site.normalValues("a").merging(Site.normalValues("b")) { a, _ in a }.sorted { $0.key < $1.key }
+        _ = engine.evaluate(quiet.map { Reading(source: $0.key, time: t0, status: $0.value) }, at: t0)
+        var shuffled = quiet.reversed().map { Reading(source: $0.key, time: t0 + .seconds(1), status: $0.value) }
+        let offgas = shuffled.firstIndex { $0.source == Site.ref("gas-b.offgas") }!
+        shuffled[offgas].status = .value(.name("detected"))
+        shuffled.removeFirst()
+        _ = engine.evaluate(shuffled, at: t0 + .seconds(1))
+        #expect(engine.status(of: "battery-room-b")?.state == .isolating)
+        #expect(engine.status(of: "battery-room-a")?.state == .normal)
+    }
+
     @Test("slotted readings behave like keyed ones")
     func slotted() {
         var rig = Rig()
