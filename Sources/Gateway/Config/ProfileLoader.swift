@@ -369,7 +369,9 @@ public enum ProfileLoader {
             return node.number(what: "a number (\(point.name) is \(point.type.rawValue))").map(Value.number)
         case .name:
             guard let text = node.scalarText else {
-                node.error("expected one of \(point.valueNames.joined(separator: ", ")), found \(node.kindName)")
+                node.error(
+                    "expected one of \(point.valueNames.joined(separator: ", ")), found \(node.kindName)",
+                    hint: "write one of the names")
                 return nil
             }
             guard point.rawValue(named: text) != nil else {

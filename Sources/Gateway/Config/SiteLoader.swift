@@ -485,7 +485,7 @@ struct SiteReader {
     /// `5/min`, `0.5/s`, `30/h` → units per second.
     func rate(_ node: Located) -> Double? {
         guard let text = node.scalarText else {
-            node.error("expected a rate like 5/min, found \(node.kindName)")
+            node.error("expected a rate like 5/min, found \(node.kindName)", hint: "write an amount per s, min or h")
             return nil
         }
         let parts = text.split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -512,7 +512,9 @@ struct SiteReader {
             } else if let text = node.scalarText, !node.isNull {
                 names = [(text, node)]
             } else {
-                node.error("expected one of \(point.valueNames.joined(separator: ", ")), found \(node.kindName)")
+                node.error(
+                    "expected one of \(point.valueNames.joined(separator: ", ")), found \(node.kindName)",
+                    hint: "write one of the names")
                 return nil
             }
             var valid: [String] = []

@@ -123,7 +123,8 @@ struct Located {
         return Located(node: node, file: file, path: path, diagnostics: diagnostics, budget: budget)
     }
 
-    func error(_ message: String, hint: String? = nil) {
+    /// Reports a problem here; every problem says what to do about it.
+    func error(_ message: String, hint: String) {
         diagnostics.add(file: file, line: line, column: column, field: field, message, hint: hint)
     }
 
@@ -158,7 +159,7 @@ struct Located {
 
     func string(what: String = "text") -> String? {
         guard let text = scalarText, !isNull else {
-            error("expected \(what), found \(kindName)")
+            error("expected \(what), found \(kindName)", hint: "write \(what) here")
             return nil
         }
         return text
@@ -184,7 +185,7 @@ struct Located {
         guard let text = scalarText, case .scalar(let scalar) = node, node.resolvedTagName == .int || scalar.style != .plain,
             let value = Located.parseInt(text)
         else {
-            error("expected \(what) (a whole number), found \(kindName)", hint: hint)
+            error("expected \(what) (a whole number), found \(kindName)", hint: hint ?? "write a whole number")
             return nil
         }
         guard range.contains(value) else {
@@ -207,7 +208,7 @@ struct Located {
         guard case .scalar(let scalar) = node, node.resolvedTagName == .int || node.resolvedTagName == .float,
             let value = Located.parseInt(scalar.string).map(Double.init) ?? Double(scalar.string), value.isFinite
         else {
-            error("expected \(what), found \(kindName)")
+            error("expected \(what), found \(kindName)", hint: "write a number such as 35 or 0.5")
             return nil
         }
         return value
@@ -215,7 +216,7 @@ struct Located {
 
     func bool(what: String = "true or false") -> Bool? {
         guard let text = scalarText else {
-            error("expected \(what), found \(kindName)")
+            error("expected \(what), found \(kindName)", hint: "write true or false")
             return nil
         }
         switch text {
@@ -229,7 +230,7 @@ struct Located {
 
     func duration() -> Duration? {
         guard let text = scalarText, !isNull else {
-            error("expected a duration like 500ms, 1s, 2m or 1h, found \(kindName)")
+            error("expected a duration like 500ms, 1s, 2m or 1h, found \(kindName)", hint: "write one number and one unit")
             return nil
         }
         guard let value = Duration(configText: text) else {
@@ -260,7 +261,7 @@ struct Located {
     /// The entries of a mapping in file order; keys as their raw text.
     func entries(what: String) -> [(key: String, keyNode: Located, value: Located)]? {
         guard case .mapping(let mapping) = node else {
-            if isNull { error("expected \(what), found nothing") } else { error("expected \(what), found \(kindName)") }
+            error("expected \(what), found \(isNull ? "nothing" : kindName)", hint: "write `key: value` lines indented under it")
             return nil
         }
         var result: [(String, Located, Located)] = []
