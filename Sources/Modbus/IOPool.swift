@@ -1,0 +1,172 @@
+import Foundation
+import Synchronization
+
+/// A bounded set of dedicated OS threads that run blocking libmodbus calls, off the Swift cooperative pool.
+///
+/// Work is submitted on *lanes*: the jobs of one lane (one ``Client``) never run concurrently and run in
+/// submission order, while different lanes run in parallel on up to ``maxThreads`` threads. A lane is held by
+/// at most one thread at a time, so a slow device occupies one thread, never the pool. Threads start on
+/// demand and stay for the life of the pool.
+public final class IOPool: Sendable {
+    /// The pool clients use unless given another: 8 threads.
+    public static let shared = IOPool(maxThreads: 8)
+
+    /// The most threads this pool ever starts.
+    public let maxThreads: Int
+    private let name: String
+    private let monitor = Monitor()
+
+    /// - Parameters:
+    ///   - maxThreads: how many lanes may run at the same time (at least 1).
+    ///   - name: prefix of the thread names, as seen in `top -H` or a debugger.
+    public init(maxThreads: Int = 8, name: String = "modbus-io") {
+        self.maxThreads = max(1, maxThreads)
+        self.name = name
+    }
+
+    deinit {
+        monitor.withLock { $0.shutdown = true }
+        monitor.broadcast()
+    }
+
+    /// How many threads have been started so far.
+    public var threadCount: Int { monitor.withLock { $0.threads } }
+
+    func makeLane() -> Lane { Lane() }
+
+    /// Queues `job` on `lane`; it runs after every job queued on that lane before it.
+    func submit(_ lane: Lane, _ job: @escaping @Sendable () -> Void) {
+        let (wake, spawn): (Bool, Bool) = monitor.withLock { state in
+            lane.jobs.append(job)
+            guard !lane.scheduled else { return (false, false) }
+            lane.scheduled = true
+            state.ready.append(lane)
+            if state.idle > 0 { return (true, false) }
+            if state.threads < maxThreads {
+                state.threads += 1
+                return (false, true)
+            }
+            return (false, false)
+        }
+        if wake { monitor.signal() }
+        if spawn { startThread() }
+    }
+
+    /// Runs `body` on `lane` and returns its result to the awaiting task.
+    func run<T: Sendable>(on lane: Lane, _ body: @escaping @Sendable () -> T) async -> T {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<T, Never>) in
+            submit(lane) { continuation.resume(returning: body()) }
+        }
+    }
+
+    private func startThread() {
+        let monitor = self.monitor
+        let number = monitor.withLock { $0.threads }
+        let thread = Thread { Self.work(monitor) }
+        thread.name = "\(name)-\(number)"
+        // libmodbus keeps at most a 260-byte frame on the stack; 256 KiB leaves ample room for Swift frames.
+        thread.stackSize = 256 * 1024
+        thread.start()
+    }
+
+    private static func work(_ monitor: Monitor) {
+        monitor.lock()
+        while true {
+            while monitor.state.ready.isEmpty {
+                if monitor.state.shutdown {
+                    monitor.state.threads -= 1
+                    monitor.unlock()
+                    return
+                }
+                monitor.state.idle += 1
+                monitor.wait()
+                monitor.state.idle -= 1
+            }
+            let lane = monitor.state.ready.popFirst()!
+            let job = lane.jobs.popFirst()!
+            monitor.unlock()
+            job()
+            monitor.lock()
+            if lane.jobs.isEmpty {
+                lane.scheduled = false
+            } else {
+                // Back of the queue, so one busy lane cannot starve the others.
+                monitor.state.ready.append(lane)
+            }
+        }
+    }
+
+    /// A serial queue of jobs inside an ``IOPool``.
+    // @unchecked: `jobs` and `scheduled` are only touched with the owning pool's monitor locked.
+    final class Lane: @unchecked Sendable {
+        fileprivate var jobs = FIFO<@Sendable () -> Void>()
+        fileprivate var scheduled = false
+    }
+}
+
+/// What the pool's monitor guards.
+private struct PoolState {
+    var ready = FIFO<IOPool.Lane>()
+    var idle = 0
+    var threads = 0
+    var shutdown = false
+}
+
+/// A pthread mutex and condition variable around ``PoolState``: waking an idle worker costs one futex call.
+// @unchecked: `state` is only read or written between lock() and unlock(); the pthread objects live on the heap
+// so they never move.
+private final class Monitor: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    var state = PoolState()
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(condition, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+    func unlock() { pthread_mutex_unlock(mutex) }
+    func wait() { pthread_cond_wait(condition, mutex) }
+    func signal() { pthread_cond_signal(condition) }
+    func broadcast() { pthread_cond_broadcast(condition) }
+
+    func withLock<R>(_ body: (inout PoolState) -> R) -> R {
+        lock()
+        defer { unlock() }
+        return body(&state)
+    }
+}
+
+/// A first-in first-out queue with amortised O(1) operations (the Modbus target has no swift-collections).
+struct FIFO<Element> {
+    private var storage: [Element?] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == storage.count }
+    var count: Int { storage.count - head }
+
+    mutating func append(_ element: Element) { storage.append(element) }
+
+    mutating func popFirst() -> Element? {
+        guard head < storage.count else { return nil }
+        let element = storage[head]
+        storage[head] = nil
+        head += 1
+        if head == storage.count {
+            storage.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 32 && head * 2 >= storage.count {
+            storage.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+}
