@@ -26,7 +26,8 @@ public struct ConfigError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "\(file):\(line):\(column): error: "
+        // A problem with the whole file (not found, empty, too big) has no position to print.
+        var text = line > 0 ? "\(file):\(line):\(column): error: " : "\(file): error: "
         if !field.isEmpty { text += "\(field): " }
         text += message
         if let hint { text += " (\(hint))" }

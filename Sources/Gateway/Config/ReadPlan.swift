@@ -82,16 +82,16 @@ public struct ReadPlan: Sendable, Hashable {
 
     /// Decodes the registers (or 0/1 bits) a device returned for `request` into one reading per point.
     public func decode(_ request: ReadRequest, registers: [UInt16]) -> [PointReading] {
-        request.points.compactMap { name in
+        // A device that answers with the wrong count is misbehaving: trust none of that answer.
+        let countError = registers.count == request.count
+            ? nil : "device returned \(registers.count) values for a request of \(request.count)"
+        return request.points.compactMap { name in
             guard let point = points[name] else { return nil }
             let start = point.address - request.address
-            let end = start + point.width
-            guard start >= 0, end <= registers.count else {
-                return PointReading(
-                    point: name, raw: [], value: nil,
-                    validity: .decodeError("device returned \(registers.count) of \(request.count) values"))
+            guard countError == nil, start >= 0, start + point.width <= registers.count else {
+                return PointReading(point: name, raw: [], value: nil, validity: .decodeError(countError ?? "point outside the request"))
             }
-            return PointReading.decode(point, raw: Array(registers[start..<end]))
+            return PointReading.decode(point, raw: Array(registers[start..<(start + point.width)]))
         }
     }
 

@@ -1,5 +1,5 @@
-/// "Did you mean" suggestions for misspelt field names and references.
-enum Suggestion {
+/// "Did you mean" suggestions (edit distance) for misspelt names; public for the CLI's own lookups.
+public enum Suggestion {
     /// Levenshtein distance, case-insensitive; small strings only (names and keys).
     static func distance(_ a: String, _ b: String) -> Int {
         let x = Array(a.lowercased()), y = Array(b.lowercased())
@@ -35,5 +35,12 @@ enum Suggestion {
         if candidates.isEmpty { return "none are declared" }
         let shown = candidates.prefix(12).joined(separator: ", ")
         return "known \(noun)s: \(shown)\(candidates.count > 12 ? ", …" : "")"
+    }
+}
+
+extension Suggestion {
+    /// A hint for an unknown `kind/name` profile among those available.
+    public static func forProfile(_ reference: String, in available: [String]) -> String {
+        hint(for: reference, in: available, noun: "profile")
     }
 }
