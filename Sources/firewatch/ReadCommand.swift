@@ -64,9 +64,13 @@ struct ReadCommand: AsyncParsableCommand {
             throw ExitCode(69)
         }
         if json {
-            print(ReadReport(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result).json())
+            print(
+                ReadReport(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result).json()
+            )
         } else {
-            print(ReadReport(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result).table())
+            print(
+                ReadReport(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result)
+                    .table())
         }
         for failure in result.failures { printError("error: \(failure.request): \(failure.error)") }
         if result.unreachable { throw ExitCode(69) }
@@ -82,7 +86,8 @@ struct ReadCommand: AsyncParsableCommand {
         let locator = ProfileLocator(
             siteDirectory: FileManager.default.currentDirectoryPath, shipped: shipped)
         guard ProfileLocator.isKindName(reference), let found = locator.locate(reference) else {
-            let hint = Suggestion.forProfile(reference, in: locator.available())
+            let hint =
+                Suggestion.forProfile(reference, in: locator.available())
                 + (shipped == nil ? "; set \(ProfileLocator.environmentVariable) to FireWatch's devices/ folder" : "")
             throw ConfigErrors([
                 ConfigError(
@@ -111,7 +116,9 @@ struct ReadReport {
     func shown(_ reading: PointReading, _ point: PointSpec) -> String {
         guard let value = reading.value else { return "-" }
         if point.type == .bits {
-            let set = reading.bits.filter(\.value).map(\.key).sorted { (point.bitNumber(named: $0) ?? 0) < (point.bitNumber(named: $1) ?? 0) }
+            let set = reading.bits.filter(\.value).map(\.key).sorted {
+                (point.bitNumber(named: $0) ?? 0) < (point.bitNumber(named: $1) ?? 0)
+            }
             return set.isEmpty ? "(none set)" : set.joined(separator: ",")
         }
         return value.description
@@ -122,7 +129,9 @@ struct ReadReport {
         let byName = Dictionary(result.readings.map { ($0.point, $0) }, uniquingKeysWith: { a, _ in a })
         for point in profile.points {
             guard let reading = byName[point.name] else {
-                rows.append([point.name, point.table.rawValue, String(point.address), "-", "-", point.unit ?? "", "unread"])
+                rows.append([
+                    point.name, point.table.rawValue, String(point.address), "-", "-", point.unit ?? "", "unread",
+                ])
                 continue
             }
             rows.append([
@@ -137,7 +146,9 @@ struct ReadReport {
                 zip(row, widths).map { $0.0 + String(repeating: " ", count: $0.1 - $0.0.count) }.joined(separator: "  ")
                     .trimmingCharacters(in: .whitespaces))
         }
-        lines.append("\(result.plan.requests.count) requests: \(result.plan.requests.map(\.description).joined(separator: ", "))")
+        lines.append(
+            "\(result.plan.requests.count) requests: \(result.plan.requests.map(\.description).joined(separator: ", "))"
+        )
         return lines.joined(separator: "\n")
     }
 
@@ -195,7 +206,9 @@ struct ReadReport {
             errors: result.failures.map { "\($0.request): \($0.error)" })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) else { return "{}" }
+        guard let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) else {
+            return "{}"
+        }
         return text
     }
 }

@@ -13,7 +13,8 @@ struct ConfigCheckTests {
         #expect(stdout.contains("power_cut (tier 3, after suppress):"))
     }
 
-    @Test("an invalid site prints every error as file:line:column and exits 78", .enabled(if: firewatchExecutable != nil))
+    @Test(
+        "an invalid site prints every error as file:line:column and exits 78", .enabled(if: firewatchExecutable != nil))
     func invalid() throws {
         let text = baseSite.editing("vote: 2oo3", "vote: 2oo2").editing("notify: [ops]", "notify: [opps]")
         let fixture = try SiteFixture(site: text)
@@ -21,7 +22,11 @@ struct ConfigCheckTests {
         #expect(status == 78)
         #expect(stdout.isEmpty)
         let lines = stderr.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("\(fixture.sitePath):\(fixture.line(of: "vote: 2oo2")):") && $0.contains("error: zones.room.signals.temperature.vote:") })
+        #expect(
+            lines.contains {
+                $0.hasPrefix("\(fixture.sitePath):\(fixture.line(of: "vote: 2oo2")):")
+                    && $0.contains("error: zones.room.signals.temperature.vote:")
+            })
         #expect(lines.contains { $0.contains("unknown notify channel 'opps' (did you mean 'ops'?)") })
         #expect(lines.last == "2 errors in \(fixture.sitePath)")
     }

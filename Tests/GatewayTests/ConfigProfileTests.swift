@@ -44,8 +44,10 @@ struct ConfigProfileTests {
         func load(_ reference: String) throws -> DeviceProfile {
             try ProfileLoader.load(path: (shippedDevicesFolder as NSString).appendingPathComponent(reference + ".yaml"))
         }
-        let gas = try load("sensor/offgas"), smoke = try load("smoke/aspirating"), bms = try load("battery/sunspec-lithium-ion")
-        let ups = try load("ups/apc-smart-ups"), temp = try load("sensor/temperature-humidity"), io = try load("io/relay-outputs")
+        let gas = try load("sensor/offgas"), smoke = try load("smoke/aspirating"),
+            bms = try load("battery/sunspec-lithium-ion")
+        let ups = try load("ups/apc-smart-ups"), temp = try load("sensor/temperature-humidity"),
+            io = try load("io/relay-outputs")
         let panel = try load("suppression/releasing-panel")
         #expect(gas.point(named: "offgas")?.valueNames == ["clear", "detected"])
         #expect(gas.point(named: "lfl_percent")?.unit == "% LFL")
@@ -53,9 +55,15 @@ struct ConfigProfileTests {
         #expect(smoke.point(named: "level")?.ordered == true)
         #expect(bms.point(named: "events")?.bitNumber(named: "over_temp_alarm") == 1)
         #expect(bms.command(named: "disconnect_string")?.value == .registers([2]))
-        #expect(ups.point(named: "battery_overtemp").map { ($0.type, $0.bit, $0.address) } ?? (.uint16, nil, 0) == (.bool, 3, 22))
+        #expect(
+            ups.point(named: "battery_overtemp").map { ($0.type, $0.bit, $0.address) } ?? (.uint16, nil, 0) == (
+                .bool, 3, 22
+            ))
         #expect(ups.point(named: "battery_temperature")?.scale == 1.0 / 128)
-        #expect(temp.point(named: "temperature").map { ($0.table, $0.address, $0.type) } ?? (.coil, 0, .bool) == (.input, 1, .int16))
+        #expect(
+            temp.point(named: "temperature").map { ($0.table, $0.address, $0.type) } ?? (.coil, 0, .bool) == (
+                .input, 1, .int16
+            ))
         #expect(temp.point(named: "temperature")?.range == -40...60)
         for name in ["start_exhaust", "stop_hvac", "open_feed_1", "open_feed_2"] {
             #expect(io.command(named: name)?.table == .coil)
@@ -84,7 +92,8 @@ struct ProfileRule: Sendable, CustomTestStringConvertible {
 }
 
 private func profile(_ points: String, commands: String = "") -> String {
-    "name: Test device\nsource: \"test fixture\"\npoints:\n" + points + (commands.isEmpty ? "" : "commands:\n" + commands)
+    "name: Test device\nsource: \"test fixture\"\npoints:\n" + points
+        + (commands.isEmpty ? "" : "commands:\n" + commands)
 }
 
 let profileRules: [ProfileRule] = [
@@ -121,45 +130,62 @@ let profileRules: [ProfileRule] = [
         at: "  b:", field: "points.b", ["same input register 5", "uint16 instead of int16"]),
     ProfileRule(
         "32-bit points with different word orders",
-        profile("  a: { table: input, address: 5, type: uint32 }\n  b: { table: input, address: 5, type: uint32, word_order: CDAB }\n"),
+        profile(
+            "  a: { table: input, address: 5, type: uint32 }\n"
+                + "  b: { table: input, address: 5, type: uint32, word_order: CDAB }\n"
+        ),
         at: "  b:", field: "points.b", ["uint32 CDAB instead of uint32 ABCD"]),
     ProfileRule(
         "partly overlapping points",
-        profile("  a: { table: holding, address: 10, type: uint32 }\n  b: { table: holding, address: 11, type: int16 }\n"),
+        profile(
+            "  a: { table: holding, address: 10, type: uint32 }\n  b: { table: holding, address: 11, type: int16 }\n"),
         at: "  b:", field: "points.b", ["partly overlaps 'a'"]),
     ProfileRule(
         "a command writing a read-only table",
-        profile("  p: { table: input, address: 1, type: uint16 }\n", commands: "  c: { table: input, address: 1, value: 1 }\n"),
+        profile(
+            "  p: { table: input, address: 1, type: uint16 }\n",
+            commands: "  c: { table: input, address: 1, value: 1 }\n"),
         at: "  c:", field: "commands.c.table", ["cannot write the input table", "read-only"]),
     ProfileRule(
         "a command writing discrete inputs",
-        profile("  p: { table: discrete, address: 1, type: bool }\n", commands: "  c: { table: discrete, address: 1, value: true }\n"),
+        profile(
+            "  p: { table: discrete, address: 1, type: bool }\n",
+            commands: "  c: { table: discrete, address: 1, value: true }\n"),
         at: "  c:", field: "commands.c.table", ["read-only"]),
     ProfileRule(
         "verify of an unknown point",
-        profile("  state: { table: coil, address: 1, type: bool }\n",
-                commands: "  c: { table: coil, address: 1, value: true, verify: { point: stat, equals: true } }\n"),
+        profile(
+            "  state: { table: coil, address: 1, type: bool }\n",
+            commands: "  c: { table: coil, address: 1, value: true, verify: { point: stat, equals: true } }\n"),
         at: "  c:", field: "commands.c.verify.point", ["unknown point 'stat'", "did you mean 'state'"]),
     ProfileRule(
         "verify of an unknown enum value",
-        profile("  s: { table: input, address: 1, type: enum, values: { 0: closed, 1: open } }\n",
-                commands: "  c: { table: holding, address: 1, value: 1, verify: { point: s, equals: opened } }\n"),
+        profile(
+            "  s: { table: input, address: 1, type: enum, values: { 0: closed, 1: open } }\n",
+            commands: "  c: { table: holding, address: 1, value: 1, verify: { point: s, equals: opened } }\n"),
         at: "  c:", field: "commands.c.verify.equals", ["'opened' is not a value of 's'", "did you mean 'open'"]),
     ProfileRule(
         "verify of a bits point without a bit",
-        profile("  s: { table: input, address: 1, type: bits, bits: { 0: a } }\n",
-                commands: "  c: { table: holding, address: 1, value: 1, verify: { point: s, equals: true } }\n"),
+        profile(
+            "  s: { table: input, address: 1, type: bits, bits: { 0: a } }\n",
+            commands: "  c: { table: holding, address: 1, value: 1, verify: { point: s, equals: true } }\n"),
         at: "  c:", field: "commands.c.verify.point", ["verify one of its bits", "s.a"]),
     ProfileRule(
         "verify with a malformed duration",
-        profile("  s: { table: coil, address: 1, type: bool }\n",
-                commands: "  c: { table: coil, address: 1, value: true, verify: { point: s, equals: true, within: 2 } }\n"),
+        profile(
+            "  s: { table: coil, address: 1, type: bool }\n",
+            commands: "  c: { table: coil, address: 1, value: true, verify: { point: s, equals: true, within: 2 } }\n"),
         at: "  c:", field: "commands.c.verify.within", ["'2' is not a duration"]),
     ProfileRule(
-        "coil command with a number", profile("  s: { table: coil, address: 1, type: bool }\n", commands: "  c: { table: coil, address: 1, value: 1 }\n"),
+        "coil command with a number",
+        profile(
+            "  s: { table: coil, address: 1, type: bool }\n", commands: "  c: { table: coil, address: 1, value: 1 }\n"),
         at: "  c:", field: "commands.c.value", ["true or false"]),
     ProfileRule(
-        "register value too large", profile("  s: { table: coil, address: 1, type: bool }\n", commands: "  c: { table: holding, address: 1, value: 70000 }\n"),
+        "register value too large",
+        profile(
+            "  s: { table: coil, address: 1, type: bool }\n",
+            commands: "  c: { table: holding, address: 1, value: 70000 }\n"),
         at: "  c:", field: "commands.c.value", ["outside 0…65535"]),
     ProfileRule(
         "scale on an enum", profile("  s: { table: input, address: 1, type: enum, values: { 0: a }, scale: 0.1 }\n"),
@@ -183,10 +209,12 @@ let profileRules: [ProfileRule] = [
         "unknown point field", profile("  t: { table: input, address: 1, type: int16, scael: 0.1 }\n"), at: "  t:",
         field: "points.t.scael", ["unknown field 'scael'", "did you mean 'scale'"]),
     ProfileRule(
-        "a profile without a source", "name: X\npoints:\n  t: { table: input, address: 1, type: int16 }\n", at: "name: X",
+        "a profile without a source", "name: X\npoints:\n  t: { table: input, address: 1, type: int16 }\n",
+        at: "name: X",
         field: "", ["missing field 'source'", "modeled: true"]),
     ProfileRule(
-        "a modeled profile must say on what", "name: X\nmodeled: true\npoints:\n  t: { table: input, address: 1, type: int16 }\n",
+        "a modeled profile must say on what",
+        "name: X\nmodeled: true\npoints:\n  t: { table: input, address: 1, type: int16 }\n",
         at: "name: X", field: "", ["modeled on"]),
     ProfileRule(
         "no points", "name: X\nsource: s\npoints: {}\n", at: "points:", field: "points", ["at least one point"]),
@@ -201,7 +229,8 @@ struct ConfigProfileValidationTests {
             Issue.record("\(rule.rule): the profile loaded")
             return
         }
-        expectError(errors.errors, line: lineNumber(of: rule.marker, in: rule.text), field: rule.field, words: rule.words)
+        expectError(
+            errors.errors, line: lineNumber(of: rule.marker, in: rule.text), field: rule.field, words: rule.words)
         #expect(errors.errors.allSatisfy { $0.file == "test.yaml" && $0.hint != nil })
     }
 
@@ -218,7 +247,9 @@ struct ConfigProfileValidationTests {
     @Test("a profile error in a site points into the profile file, and the site's references to it stay quiet")
     func profileErrorInSite() throws {
         let broken = profile("  temperature: { table: input, address: 1, type: int16, scale: zero }\n")
-        let text = baseSite.editing("profile: sensor/temperature-humidity, host: 127.0.0.1, port: 1501", "profile: local/broken, host: 127.0.0.1, port: 1501")
+        let text = baseSite.editing(
+            "profile: sensor/temperature-humidity, host: 127.0.0.1, port: 1501",
+            "profile: local/broken, host: 127.0.0.1, port: 1501")
         let fixture = try SiteFixture(site: text, profiles: ["local/broken": broken])
         let errors = fixture.errors()
         #expect(errors.count == 1)

@@ -23,7 +23,8 @@ func randomPoints(_ rng: inout SeededGenerator) -> [PointSpec] {
     for index in 0..<count {
         let table = Table.allCases.randomElement(using: &rng)!
         let type: DataType = table.isBits ? .bool : DataType.allCases.randomElement(using: &rng)!
-        var point = PointSpec(name: "p\(index)", table: table, address: Int.random(in: 0...spread, using: &rng), type: type)
+        var point = PointSpec(
+            name: "p\(index)", table: table, address: Int.random(in: 0...spread, using: &rng), type: type)
         if type == .bits { point.bits = [0: "b"] }
         if type == .enum { point.values = [0: "zero"] }
         if point.address + point.width > 65536 { point.address = 65536 - point.width }
@@ -40,19 +41,30 @@ func randomPoints(_ rng: inout SeededGenerator) -> [PointSpec] {
 }
 
 /// The invariants every plan keeps.
-func checkInvariants(_ plan: ReadPlan, _ points: [PointSpec], maxGap: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+func checkInvariants(
+    _ plan: ReadPlan, _ points: [PointSpec], maxGap: Int, sourceLocation: SourceLocation = #_sourceLocation
+) {
     let covered = plan.requests.flatMap(\.points)
-    #expect(covered.sorted() == points.map(\.name).sorted(), "every point in exactly one request", sourceLocation: sourceLocation)
+    #expect(
+        covered.sorted() == points.map(\.name).sorted(), "every point in exactly one request",
+        sourceLocation: sourceLocation)
     for request in plan.requests {
-        #expect(request.count >= 1 && request.count <= request.table.maxReadCount, "\(request)", sourceLocation: sourceLocation)
+        #expect(
+            request.count >= 1 && request.count <= request.table.maxReadCount, "\(request)",
+            sourceLocation: sourceLocation)
         #expect(request.address >= 0 && request.end <= 65536, "\(request)", sourceLocation: sourceLocation)
         let members = request.points.compactMap { plan.points[$0] }.sorted { $0.address < $1.address }
         for point in members {
             #expect(point.table == request.table, sourceLocation: sourceLocation)
-            #expect(point.address >= request.address && point.address + point.width <= request.end, sourceLocation: sourceLocation)
+            #expect(
+                point.address >= request.address && point.address + point.width <= request.end,
+                sourceLocation: sourceLocation)
         }
-        #expect(members.first?.address == request.address, "a request starts at a point", sourceLocation: sourceLocation)
-        #expect(members.map { $0.address + $0.width }.max() == request.end, "and ends at one", sourceLocation: sourceLocation)
+        #expect(
+            members.first?.address == request.address, "a request starts at a point", sourceLocation: sourceLocation)
+        #expect(
+            members.map { $0.address + $0.width }.max() == request.end, "and ends at one",
+            sourceLocation: sourceLocation)
         // Gaps inside a request are at most what its granularity allows.
         let limit: Int
         switch request.granularity {
@@ -61,7 +73,8 @@ func checkInvariants(_ plan: ReadPlan, _ points: [PointSpec], maxGap: Int, sourc
         }
         var end = members.first.map { $0.address } ?? 0
         for point in members {
-            #expect(point.address - end <= limit, "gap before \(point.name) in \(request)", sourceLocation: sourceLocation)
+            #expect(
+                point.address - end <= limit, "gap before \(point.name) in \(request)", sourceLocation: sourceLocation)
             end = max(end, point.address + point.width)
         }
     }
@@ -85,7 +98,9 @@ struct ConfigReadPlanTests {
         var plan = ReadPlan(points: points, maxGap: 8)
         // Keep failing the first splittable request; each split makes the plan finer, so this ends.
         for _ in 0..<(points.count * 3 + 3) {
-            guard let request = plan.requests.first(where: { plan.splitting(afterIllegalAddress: $0) != nil }) else { break }
+            guard let request = plan.requests.first(where: { plan.splitting(afterIllegalAddress: $0) != nil }) else {
+                break
+            }
             let before = plan.requests.count
             plan = plan.splitting(afterIllegalAddress: request)!
             #expect(plan.requests.count > before)
@@ -180,7 +195,8 @@ struct ConfigReadPlanTests {
 @Suite("Point decoding")
 struct ConfigDecodeTests {
     func point(_ type: DataType, order: WordOrder = .abcd, scale: Double = 1, offset: Double = 0) -> PointSpec {
-        var point = PointSpec(name: "p", table: .holding, address: 0, type: type, wordOrder: order, scale: scale, offset: offset)
+        var point = PointSpec(
+            name: "p", table: .holding, address: 0, type: type, wordOrder: order, scale: scale, offset: offset)
         if type == .enum { point.values = [0: "closed", 1: "open", 2: "fault"] }
         if type == .bits { point.bits = [0: "a", 3: "d", 15: "top"] }
         return point

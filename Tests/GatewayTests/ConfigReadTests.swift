@@ -20,14 +20,19 @@ let everyTypeProfile: String = {
     var address = 10
     for order in WordOrder.allCases {
         for type in ["uint32", "int32", "float32"] {
-            lines.append("  \(type)_\(order.rawValue): { table: holding, address: \(address), type: \(type), word_order: \(order.rawValue) }")
+            lines.append(
+                "  \(type)_\(order.rawValue): { table: holding, address: \(address), type: \(type), "
+                    + "word_order: \(order.rawValue) }"
+            )
             address += 2
         }
     }
     return lines.joined(separator: "\n") + "\n"
 }()
 
-let everyTypeValues: [(type: DataType, value: Double)] = [(.uint32, 4_000_000_001), (.int32, -123_456_789), (.float32, -1234.5)]
+let everyTypeValues: [(type: DataType, value: Double)] = [
+    (.uint32, 4_000_000_001), (.int32, -123_456_789), (.float32, -1234.5),
+]
 
 /// Serves the values the tests expect from `everyTypeProfile`.
 func everyTypeServer() throws -> Server {
@@ -166,7 +171,9 @@ struct ConfigReadTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let server = try everyTypeServer()
         defer { server.stop() }
-        let (status, stdout, stderr) = try runFirewatch(["read", "127.0.0.1:\(server.port)", "--profile", path, "--json"])
+        let (status, stdout, stderr) = try runFirewatch([
+            "read", "127.0.0.1:\(server.port)", "--profile", path, "--json",
+        ])
         #expect(status == 0, "\(stderr)")
         let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]
         let points = try #require(object?["points"] as? [[String: Any]])
@@ -180,22 +187,32 @@ struct ConfigReadTests {
         #expect(byName["uint32_CDAB"]?["value"] as? Double == 4_000_000_001)
     }
 
-    @Test("`firewatch read` prints a table with hex registers and marks out-of-range invalid", .enabled(if: firewatchExecutable != nil))
+    @Test(
+        "`firewatch read` prints a table with hex registers and marks out-of-range invalid",
+        .enabled(if: firewatchExecutable != nil))
     func executableTable() throws {
         let server = try Server()
         defer { server.stop() }
         try server.set(.input, address: 1, values: [0x00FA, 0x0222])
-        let (status, stdout, _) = try runFirewatch(["read", "127.0.0.1:\(server.port)", "--profile", "sensor/temperature-humidity"])
+        let (status, stdout, _) = try runFirewatch([
+            "read", "127.0.0.1:\(server.port)", "--profile", "sensor/temperature-humidity",
+        ])
         #expect(status == 0)
         let temperature = stdout.split(separator: "\n").first { $0.hasPrefix("temperature") }.map(String.init) ?? ""
-        #expect(temperature.contains("0x00FA") && temperature.contains("25") && temperature.contains("°C") && temperature.contains("ok"))
+        #expect(
+            temperature.contains("0x00FA") && temperature.contains("25") && temperature.contains("°C")
+                && temperature.contains("ok"))
         try server.set(.input, address: 1, values: [UInt16(bitPattern: 700)])
-        let (_, again, _) = try runFirewatch(["read", "127.0.0.1:\(server.port)", "--profile", "sensor/temperature-humidity"])
+        let (_, again, _) = try runFirewatch([
+            "read", "127.0.0.1:\(server.port)", "--profile", "sensor/temperature-humidity",
+        ])
         let hot = again.split(separator: "\n").first { $0.hasPrefix("temperature") }.map(String.init) ?? ""
         #expect(hot.contains("70") && hot.contains("invalid: out of range -40…60"))
     }
 
-    @Test("`firewatch read` exit codes: 69 unreachable, 78 bad profile, 64 usage", .enabled(if: firewatchExecutable != nil))
+    @Test(
+        "`firewatch read` exit codes: 69 unreachable, 78 bad profile, 64 usage",
+        .enabled(if: firewatchExecutable != nil))
     func executableExitCodes() throws {
         let server = try Server()
         let port = server.port

@@ -50,16 +50,24 @@ struct ConfigSiteTests {
         #expect(text.contains("requests per poll: holding 0+2, holding 18+5, holding 128+24"))
         #expect(text.contains("2oo3 of temp-a1.temperature, temp-a2.temperature, temp-a3.temperature (°C)"))
         #expect(text.contains("alert ≥ 35, alarm ≥ 50, fire ≥ 70"))
-        #expect(text.contains("command bms-a.disconnect_string: write holding 40171 = 2 (0x2), verify string_status.contactor_closed = false within 5s"))
+        #expect(
+            text.contains(
+                "command bms-a.disconnect_string: write holding 40171 = 2 (0x2), "
+                    + "verify string_status.contactor_closed = false within 5s"
+            ))
         #expect(text.contains("command feed-b.open_feed_2: write coil 3 = true, verify feed_2_trip = true within 2s"))
         #expect(text.contains("delay 30s (abortable"))
     }
 
     @Test("profile lookup: beside the site, then profile_path, then shipped; the winner is recorded")
     func lookupOrder() throws {
-        let local = "name: Local offgas\nsource: \"site copy\"\npoints:\n  offgas: { table: holding, address: 7, type: enum, values: { 0: clear, 1: detected } }\n"
-        let extra = "name: Extra\nsource: \"extra folder\"\npoints:\n  temperature: { table: input, address: 1, type: int16 }\n"
-        let text = baseSite
+        let local =
+            "name: Local offgas\nsource: \"site copy\"\npoints:\n"
+            + "  offgas: { table: holding, address: 7, type: enum, values: { 0: clear, 1: detected } }\n"
+        let extra =
+            "name: Extra\nsource: \"extra folder\"\npoints:\n  temperature: { table: input, address: 1, type: int16 }\n"
+        let text =
+            baseSite
             .editing("site: test-site", "site: test-site\nprofile_path: [extra]")
             .editing("t3:    { profile: sensor/temperature-humidity", "t3:    { profile: custom/thermo")
         let fixture = try SiteFixture(
@@ -67,14 +75,18 @@ struct ConfigSiteTests {
         let site = try fixture.load().get()
         #expect(site.profiles["sensor/offgas"]?.origin == .besideSite)
         #expect(site.profile(of: "gas")?.name == "Local offgas")
-        #expect(site.profiles["custom/thermo"]?.origin == .profilePath((fixture.folder as NSString).appendingPathComponent("extra")))
+        #expect(
+            site.profiles["custom/thermo"]?.origin
+                == .profilePath((fixture.folder as NSString).appendingPathComponent("extra")))
         #expect(site.profiles["sensor/temperature-humidity"]?.origin == .shipped)
         #expect(site.profiles["sensor/offgas"]?.path.hasPrefix(fixture.folder) == true)
     }
 
     @Test("a profile given as a file path is relative to the site file")
     func fileReference() throws {
-        let local = "name: File offgas\nsource: \"file\"\npoints:\n  offgas: { table: input, address: 0, type: enum, values: { 0: clear, 1: detected } }\n"
+        let local =
+            "name: File offgas\nsource: \"file\"\npoints:\n"
+            + "  offgas: { table: input, address: 0, type: enum, values: { 0: clear, 1: detected } }\n"
         let text = baseSite.editing("profile: sensor/offgas", "profile: ./mine/offgas.yaml")
         let fixture = try SiteFixture(site: text, files: ["mine/offgas.yaml": local])
         let site = try fixture.load().get()
@@ -105,10 +117,14 @@ struct ConfigSiteTests {
 
     @Test("shipped profiles are found from FIREWATCH_DEVICES, an installed prefix, or the checkout")
     func shippedLocation() throws {
-        #expect(ProfileLocator.shippedDevicesDirectory(environment: ["FIREWATCH_DEVICES": "/x/devices"], executablePath: nil) == "/x/devices")
+        #expect(
+            ProfileLocator.shippedDevicesDirectory(
+                environment: ["FIREWATCH_DEVICES": "/x/devices"], executablePath: nil) == "/x/devices")
         let built = (repositoryFolder as NSString).appendingPathComponent(".build/debug/firewatch")
         #expect(ProfileLocator.shippedDevicesDirectory(environment: [:], executablePath: built) == shippedDevicesFolder)
-        #expect(ProfileLocator.shippedDevicesDirectory(environment: [:], executablePath: "/nonexistent/bin/firewatch") == nil)
+        #expect(
+            ProfileLocator.shippedDevicesDirectory(environment: [:], executablePath: "/nonexistent/bin/firewatch")
+                == nil)
     }
 }
 

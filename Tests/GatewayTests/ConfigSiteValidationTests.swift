@@ -32,14 +32,20 @@ let siteRules: [SiteRule] = [
         "unknown field suggests the right one", [("poll_interval: 1s", "pol_interval: 1s")], at: "pol_interval",
         field: "pol_interval", ["unknown field", "did you mean 'poll_interval'"]),
     SiteRule(
-        "missing required field", [("  t2:    { profile: sensor/temperature-humidity, host: 127.0.0.1, port: 1502 }",
-                                    "  t2:    { profile: sensor/temperature-humidity, port: 1502 }")],
+        "missing required field",
+        [
+            (
+                "  t2:    { profile: sensor/temperature-humidity, host: 127.0.0.1, port: 1502 }",
+                "  t2:    { profile: sensor/temperature-humidity, port: 1502 }"
+            )
+        ],
         at: "  t2:", field: "devices.t2", ["missing field 'host'"]),
     SiteRule(
         "missing top-level field", [("alert_log: state/alerts.jsonl\n", "")], at: "site: test-site", field: "",
         ["missing field 'alert_log'"]),
     SiteRule(
-        "duration without unit", [("poll_interval: 1s", "poll_interval: 500")], at: "poll_interval", field: "poll_interval",
+        "duration without unit", [("poll_interval: 1s", "poll_interval: 500")], at: "poll_interval",
+        field: "poll_interval",
         ["not a duration", "500ms", "add a unit"]),
     SiteRule(
         "compound duration", [("delay: 30s", "delay: 1m30s")], at: "delay:", field: "zones.room.suppress[1].delay",
@@ -54,14 +60,17 @@ let siteRules: [SiteRule] = [
         "profile reference of the wrong shape", [("profile: sensor/offgas", "profile: offgas")], at: "gas:",
         field: "devices.gas.profile", ["neither kind/name nor a .yaml file"]),
     SiteRule(
-        "unknown device in a source", [("[gas.offgas]", "[gaz.offgas]")], at: "offgas: { sources", field: "zones.room.signals.offgas.sources[0]",
+        "unknown device in a source", [("[gas.offgas]", "[gaz.offgas]")], at: "offgas: { sources",
+        field: "zones.room.signals.offgas.sources[0]",
         ["unknown device 'gaz'", "did you mean 'gas'"]),
     SiteRule(
         "unknown point in a source", [("t3.temperature]", "t3.temprature]")], at: "temperature: {",
-        field: "zones.room.signals.temperature.sources[2]", ["has no point 'temprature'", "did you mean 'temperature'"]),
+        field: "zones.room.signals.temperature.sources[2]",
+        ["has no point 'temprature'", "did you mean 'temperature'"]),
     SiteRule(
         "unknown bit in a source", [("bms.events.over_temp_alarm", "bms.events.overtemp_alarm")], at: "battery: {",
-        field: "zones.room.signals.battery.sources[0]", ["has no bit 'overtemp_alarm'", "did you mean 'over_temp_alarm'"]),
+        field: "zones.room.signals.battery.sources[0]",
+        ["has no bit 'overtemp_alarm'", "did you mean 'over_temp_alarm'"]),
     SiteRule(
         "a bits point needs a bit", [("bms.events.over_temp_alarm", "bms.events")], at: "battery: {",
         field: "zones.room.signals.battery.sources[0]", ["set of bits", "bms.events.<bit>"]),
@@ -81,18 +90,24 @@ let siteRules: [SiteRule] = [
         "vote must fit the number of sources", [("vote: 2oo3", "vote: 2oo2")], at: "temperature: {",
         field: "zones.room.signals.temperature.vote", ["vote 2oo2 needs 2 sources", "has 3", "2oo3"]),
     SiteRule(
-        "unknown vote", [("vote: 2oo3", "vote: 2of3")], at: "temperature: {", field: "zones.room.signals.temperature.vote",
+        "unknown vote", [("vote: 2oo3", "vote: 2of3")], at: "temperature: {",
+        field: "zones.room.signals.temperature.vote",
         ["unknown vote '2of3'", "did you mean '2oo3'"]),
     SiteRule(
         "more than three sources need splitting",
-        [("[t1.temperature, t2.temperature, t3.temperature], vote: 2oo3,",
-          "[t1.temperature, t2.temperature, t3.temperature, ups.battery_temperature],")],
+        [
+            (
+                "[t1.temperature, t2.temperature, t3.temperature], vote: 2oo3,",
+                "[t1.temperature, t2.temperature, t3.temperature, ups.battery_temperature],"
+            )
+        ],
         at: "temperature: {", field: "zones.room.signals.temperature.sources", ["4 sources", "1 to 3"]),
     SiteRule(
         "thresholds out of order", [("alert: 35, alarm: 50", "alert: 55, alarm: 50")], at: "temperature: {",
         field: "zones.room.signals.temperature.alarm", ["alarm (50) is below alert (55)", "alert ≤ alarm ≤ fire"]),
     SiteRule(
-        "ordered enum thresholds out of order", [("alert: alert, alarm: action, fire: fire1", "alert: alert, alarm: fire1, fire: action")],
+        "ordered enum thresholds out of order",
+        [("alert: alert, alarm: action, fire: fire1", "alert: alert, alarm: fire1, fire: action")],
         at: "smoke: { sources", field: "zones.room.signals.smoke.fire", ["below alarm"]),
     SiteRule(
         "a number threshold on an enum source", [("alert: detected, alarm: detected", "alert: 1, alarm: detected")],
@@ -107,7 +122,8 @@ let siteRules: [SiteRule] = [
         "sources of different kinds", [("[gas.offgas]", "[gas.offgas, gas.lfl_percent]")], at: "offgas: {",
         field: "zones.room.signals.offgas.sources", ["sources mix", "gas.lfl_percent (number)"]),
     SiteRule(
-        "same source twice", [("[t1.temperature, t2.temperature, t3.temperature]", "[t1.temperature, t1.temperature, t3.temperature]")],
+        "same source twice",
+        [("[t1.temperature, t2.temperature, t3.temperature]", "[t1.temperature, t1.temperature, t3.temperature]")],
         at: "temperature: {", field: "zones.room.signals.temperature.sources[1]", ["listed twice"]),
     SiteRule(
         "a signal without thresholds", [("[gas.offgas], alert: detected, alarm: detected", "[gas.offgas]")],
@@ -116,13 +132,15 @@ let siteRules: [SiteRule] = [
         "malformed rate of rise", [("fire: 70 }", "fire: 70, rate_of_rise: fast }")], at: "temperature: {",
         field: "zones.room.signals.temperature.rate_of_rise", ["'fast' is not a rate", "5/min"]),
     SiteRule(
-        "rate of rise on an enum", [("alert: alert, alarm: action,", "alert: alert, rate_of_rise: 1/min, alarm: action,")],
+        "rate of rise on an enum",
+        [("alert: alert, alarm: action,", "alert: alert, rate_of_rise: 1/min, alarm: action,")],
         at: "smoke: { sources", field: "zones.room.signals.smoke.rate_of_rise", ["numeric signals only"]),
     SiteRule(
         "two devices on one host, port and unit", [("port: 1502", "port: 1501")], at: "  t2:", field: "devices.t2",
         ["t2 and t1", "both 127.0.0.1:1501 unit 1", "fix the port or unit"]),
     SiteRule(
-        "unit outside Modbus limits", [("port: 1504 }", "port: 1504, unit: 256 }")], at: "gas:", field: "devices.gas.unit",
+        "unit outside Modbus limits", [("port: 1504 }", "port: 1504, unit: 256 }")], at: "gas:",
+        field: "devices.gas.unit",
         ["unit 256 is outside 0…255"]),
     SiteRule(
         "port outside limits", [("port: 1504 }", "port: 70000 }")], at: "gas:", field: "devices.gas.port",
@@ -140,28 +158,44 @@ let siteRules: [SiteRule] = [
         "a run program must exist", [("  - notify: [ops]", "  - run: [./hooks/missing]")], at: "- run:",
         field: "zones.room.isolate[1].run[0]", ["does not exist or is not executable"]),
     SiteRule(
-        "a webhook must be http(s)", [("webhook: \"http://127.0.0.1:9781/hook\"", "webhook: \"ftp://x/hook\"")], at: "ops:",
+        "a webhook must be http(s)", [("webhook: \"http://127.0.0.1:9781/hook\"", "webhook: \"ftp://x/hook\"")],
+        at: "ops:",
         field: "notify.ops.webhook", ["not an http(s) URL"]),
     SiteRule(
-        "stale_after must outlast a poll", [("poll_interval: 1s", "poll_interval: 1s\nstale_after: 1s")], at: "stale_after",
+        "stale_after must outlast a poll", [("poll_interval: 1s", "poll_interval: 1s\nstale_after: 1s")],
+        at: "stale_after",
         field: "stale_after", ["must be longer than the slowest poll interval"]),
     SiteRule(
         "power cut is scoped to one zone",
-        [("    power_cut:\n      - command: feed.open_feed_1",
-          "    power_cut:\n      - command: feed.open_feed_1\n  annex:\n    signals:\n      offgas: { sources: [gas.offgas], alert: detected }\n    power_cut:\n      - command: feed.open_feed_1  # annex")],
+        [
+            (
+                "    power_cut:\n      - command: feed.open_feed_1",
+                "    power_cut:\n      - command: feed.open_feed_1\n  annex:\n    signals:\n"
+                    + "      offgas: { sources: [gas.offgas], alert: detected }\n"
+                    + "    power_cut:\n      - command: feed.open_feed_1  # annex"
+            )
+        ],
         at: "# annex", field: "zones.annex.power_cut[0].command", ["already in the power_cut of zone room", "scoped"]),
     SiteRule(
-        "control socket path too long", [("control_socket: state/control.sock", "control_socket: state/" + String(repeating: "x", count: 120) + ".sock")],
+        "control socket path too long",
+        [
+            (
+                "control_socket: state/control.sock",
+                "control_socket: state/" + String(repeating: "x", count: 120) + ".sock"
+            )
+        ],
         at: "control_socket", field: "control_socket", ["Unix sockets allow 107"]),
     SiteRule(
         "duplicated key", [("  t3:    {", "  t2:    {")], at: "  t2:", field: nil, ["'t2' appears more than once"]),
     SiteRule(
-        "merge keys are refused", [("site: test-site", "site: test-site\n<<: {}")], at: "<<:", field: nil, ["merge keys"]),
+        "merge keys are refused", [("site: test-site", "site: test-site\n<<: {}")], at: "<<:", field: nil,
+        ["merge keys"]),
     SiteRule(
         "names with dots are refused", [("  t1:    {", "  t.1:   {")], at: "t.1", field: "devices.t.1",
         ["not a valid device name"]),
     SiteRule(
-        "enum threshold name typo", [("fire: fire1", "fire: fir1")], at: "smoke: { sources", field: "zones.room.signals.smoke.fire",
+        "enum threshold name typo", [("fire: fire1", "fire: fir1")], at: "smoke: { sources",
+        field: "zones.room.signals.smoke.fire",
         ["'fir1' is not a value of level", "did you mean 'fire1'"]),
 ]
 
@@ -192,7 +226,8 @@ struct ConfigSiteValidationTests {
 
     @Test("every error is reported, not only the first")
     func allErrors() throws {
-        let text = baseSite
+        let text =
+            baseSite
             .editing("poll_interval: 1s", "pol_interval: 1s")
             .editing("vote: 2oo3", "vote: 2oo2")
             .editing("notify: [ops]", "notify: [opps]")

@@ -107,14 +107,13 @@ extension String {
 
 /// Expects an error on `line` whose field is `field` and whose text contains every word.
 func expectError(
-    _ errors: [ConfigError], line: Int, field: String? = nil, words: [String], sourceLocation: SourceLocation = #_sourceLocation
+    _ errors: [ConfigError], line: Int, field: String? = nil, words: [String],
+    sourceLocation: SourceLocation = #_sourceLocation
 ) {
     let match = errors.first { error in
         error.line == line && (field.map { error.field == $0 } ?? true)
             && words.allSatisfy { error.description.localizedCaseInsensitiveContains($0) }
     }
-    #expect(
-        match != nil,
-        "no error at line \(line) \(field ?? "") with \(words); got:\n\(errors.map(\.description).joined(separator: "\n"))",
-        sourceLocation: sourceLocation)
+    let got = errors.map(\.description).joined(separator: "\n")
+    #expect(match != nil, "no error at line \(line) \(field ?? "") with \(words); got:\n\(got)", sourceLocation: sourceLocation)
 }

@@ -3,7 +3,9 @@ import Modbus
 
 /// Reads and validates device profiles (`devices/<kind>/<name>.yaml`).
 public enum ProfileLoader {
-    static let profileFields = ["name", "source", "modeled", "modeled_on", "notes", "byte_order", "max_gap", "points", "commands"]
+    static let profileFields = [
+        "name", "source", "modeled", "modeled_on", "notes", "byte_order", "max_gap", "points", "commands",
+    ]
     static let pointFields = [
         "table", "address", "type", "word_order", "scale", "offset", "unit", "range", "bit", "bits", "values",
         "ordered", "description",
@@ -76,7 +78,9 @@ public enum ProfileLoader {
         checkOverlaps(points, located: fields["points"])
 
         var commands: [CommandSpec] = []
-        if let node = fields["commands"], !node.isNull, let list = node.entries(what: "a mapping of command names to commands") {
+        if let node = fields["commands"], !node.isNull,
+            let list = node.entries(what: "a mapping of command names to commands")
+        {
             for (_, keyNode, value) in list {
                 guard let commandName = keyNode.name(what: "command name") else { continue }
                 if let command = parseCommand(commandName, value, points: points) { commands.append(command) }
@@ -131,7 +135,8 @@ public enum ProfileLoader {
         }
         let table = fields["table"].flatMap(table)
         let type = fields["type"].flatMap(dataType)
-        let address = fields["address"]?.int(in: 0...65535, what: "address", hint: "Modbus addresses are 0…65535 (protocol, 0-based)")
+        let address = fields["address"]?.int(
+            in: 0...65535, what: "address", hint: "Modbus addresses are 0…65535 (protocol, 0-based)")
         guard let table, let type, let address else { return nil }
         var point = PointSpec(name: name, table: table, address: address, type: type, wordOrder: byteOrder)
         var valid = true
@@ -152,7 +157,9 @@ public enum ProfileLoader {
             if type.width == 2 {
                 point.wordOrder = wordOrder(node) ?? byteOrder
             } else {
-                node.error("word_order applies to 32-bit types (uint32, int32, float32), not \(type.rawValue)", hint: "remove it")
+                node.error(
+                    "word_order applies to 32-bit types (uint32, int32, float32), not \(type.rawValue)",
+                    hint: "remove it")
             }
         }
         let numeric = point.valueKind == .number
@@ -161,7 +168,11 @@ public enum ProfileLoader {
         }
         if numeric {
             if let node = fields["scale"], let scale = node.number() {
-                if scale == 0 { node.error("scale must not be 0", hint: "use 1 for no scaling") } else { point.scale = scale }
+                if scale == 0 {
+                    node.error("scale must not be 0", hint: "use 1 for no scaling")
+                } else {
+                    point.scale = scale
+                }
             }
             if let offset = fields["offset"]?.number() { point.offset = offset }
             point.unit = fields["unit"]?.string(what: "a unit")
@@ -169,7 +180,8 @@ public enum ProfileLoader {
         }
         if let node = fields["bit"] {
             if type == .bool, !table.isBits {
-                point.bit = node.int(in: 0...15, what: "bit", hint: "bits of a register are numbered 0 (least significant) to 15")
+                point.bit = node.int(
+                    in: 0...15, what: "bit", hint: "bits of a register are numbered 0 (least significant) to 15")
             } else {
                 node.error(
                     "`bit` picks one bit of a register for a `type: bool` point in an input or holding table",
@@ -181,23 +193,32 @@ public enum ProfileLoader {
                 point.bits = namedNumbers(node, keys: 0...15, what: "bit")
                 if point.bits.isEmpty { node.error("a bits point needs at least one named bit", hint: "add `0: name`") }
             } else {
-                fields.owner.error("missing field 'bits': a bits point names its bits", hint: "add `bits: { 0: name, 3: other }`")
+                fields.owner.error(
+                    "missing field 'bits': a bits point names its bits", hint: "add `bits: { 0: name, 3: other }`")
                 valid = false
             }
         } else if let node = fields["bits"] {
-            node.error("`bits` names the bits of a `type: bits` point, not \(type.rawValue)", hint: "use `type: bits` or remove it")
+            node.error(
+                "`bits` names the bits of a `type: bits` point, not \(type.rawValue)",
+                hint: "use `type: bits` or remove it")
         }
         if type == .enum {
             if let node = fields["values"] {
                 point.values = namedNumbers(node, keys: 0...65535, what: "value")
-                if point.values.isEmpty { node.error("an enum point needs at least one named value", hint: "add `0: normal`") }
+                if point.values.isEmpty {
+                    node.error("an enum point needs at least one named value", hint: "add `0: normal`")
+                }
             } else {
-                fields.owner.error("missing field 'values': an enum point names its values", hint: "add `values: { 0: normal, 1: fault }`")
+                fields.owner.error(
+                    "missing field 'values': an enum point names its values",
+                    hint: "add `values: { 0: normal, 1: fault }`")
                 valid = false
             }
             point.ordered = fields["ordered"]?.bool() ?? false
         } else {
-            fields["values"]?.error("`values` names the values of a `type: enum` point, not \(type.rawValue)", hint: "use `type: enum` or remove it")
+            fields["values"]?.error(
+                "`values` names the values of a `type: enum` point, not \(type.rawValue)",
+                hint: "use `type: enum` or remove it")
             fields["ordered"]?.error("`ordered` applies to enum points only", hint: "remove it")
         }
         point.description = fields["description"]?.string()
@@ -225,7 +246,9 @@ public enum ProfileLoader {
         var result: [Int: String] = [:]
         var seen: Set<String> = []
         for (_, keyNode, value) in list {
-            guard let number = keyNode.int(in: keys, what: "\(what) number"), let name = value.name(what: "\(what) name") else {
+            guard let number = keyNode.int(in: keys, what: "\(what) number"),
+                let name = value.name(what: "\(what) name")
+            else {
                 continue
             }
             if !seen.insert(name).inserted {
@@ -240,7 +263,8 @@ public enum ProfileLoader {
     /// Points that share registers must read them the same way; partial overlaps are always mistakes.
     static func checkOverlaps(_ points: [PointSpec], located: Located?) {
         guard let located else { return }
-        let nodes = located.entries(what: "points")?.reduce(into: [String: Located]()) { $0[$1.key] = $1.keyNode } ?? [:]
+        let nodes =
+            located.entries(what: "points")?.reduce(into: [String: Located]()) { $0[$1.key] = $1.keyNode } ?? [:]
         for (index, point) in points.enumerated() {
             for other in points[..<index] where other.table == point.table {
                 let a = point.address..<(point.address + point.width)
@@ -249,14 +273,18 @@ public enum ProfileLoader {
                 let node = nodes[point.name] ?? located
                 if a != b {
                     node.error(
-                        "point '\(point.name)' (\(point.table.rawValue) \(a.lowerBound)…\(a.upperBound - 1)) partly overlaps "
+                        "point '\(point.name)' (\(point.table.rawValue) \(a.lowerBound)…\(a.upperBound - 1)) "
+                            + "partly overlaps "
                             + "'\(other.name)' (\(b.lowerBound)…\(b.upperBound - 1))",
                         hint: "check both addresses; a 32-bit value occupies two registers")
                 } else if !compatible(point, other) {
                     node.error(
                         "point '\(point.name)' reads the same \(point.table.rawValue) register \(point.address) as "
                             + "'\(other.name)' but as \(describe(point)) instead of \(describe(other))",
-                        hint: "two points on one register must agree on type and word order; remove one or fix its address")
+                        hint:
+                            "two points on one register must agree on type and word order; "
+                            + "remove one or fix its address"
+                    )
                 }
             }
         }
@@ -308,7 +336,10 @@ public enum ProfileLoader {
             }
             value = .registers(registers)
         } else {
-            guard let v = valueNode.int(in: 0...65535, what: "register value", hint: "a holding register takes 0…65535 (raw, before scale)") else {
+            guard
+                let v = valueNode.int(
+                    in: 0...65535, what: "register value", hint: "a holding register takes 0…65535, raw")
+            else {
                 return nil
             }
             value = .registers([UInt16(v)])
@@ -323,12 +354,17 @@ public enum ProfileLoader {
     }
 
     static func parseVerify(_ node: Located, points: [PointSpec]) -> VerifySpec? {
-        guard let fields = node.fields(verifyFields, required: ["point", "equals"], what: "a verify") else { return nil }
+        guard let fields = node.fields(verifyFields, required: ["point", "equals"], what: "a verify") else {
+            return nil
+        }
         let within = fields["within"]?.duration() ?? defaultVerifyWithin
-        guard let pointNode = fields["point"], let reference = pointNode.string(what: "a point name") else { return nil }
+        guard let pointNode = fields["point"], let reference = pointNode.string(what: "a point name") else {
+            return nil
+        }
         let parts = reference.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard (1...2).contains(parts.count), parts.allSatisfy(Located.isName) else {
-            pointNode.error("'\(reference)' is not a point or point.bit of this profile", hint: "write `point` or `point.bit`")
+            pointNode.error(
+                "'\(reference)' is not a point or point.bit of this profile", hint: "write `point` or `point.bit`")
             return nil
         }
         guard let point = points.first(where: { $0.name == parts[0] }) else {
@@ -340,11 +376,15 @@ public enum ProfileLoader {
         let bit = parts.count == 2 ? parts[1] : nil
         if let bit {
             guard point.type == .bits else {
-                pointNode.error("'\(point.name)' is \(point.type.rawValue), it has no named bits", hint: "verify `\(point.name)` itself")
+                pointNode.error(
+                    "'\(point.name)' is \(point.type.rawValue), it has no named bits",
+                    hint: "verify `\(point.name)` itself")
                 return nil
             }
             guard point.bitNumber(named: bit) != nil else {
-                pointNode.error("'\(point.name)' has no bit '\(bit)'", hint: Suggestion.hint(for: bit, in: point.bitNames, noun: "bit"))
+                pointNode.error(
+                    "'\(point.name)' has no bit '\(bit)'",
+                    hint: Suggestion.hint(for: bit, in: point.bitNames, noun: "bit"))
                 return nil
             }
         } else if point.type == .bits {

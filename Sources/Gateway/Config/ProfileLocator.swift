@@ -18,7 +18,9 @@ public struct ProfileLocator: Sendable {
     /// The search order for a site file in `siteDirectory` with the given `profile_path` folders (absolute).
     public init(siteDirectory: String?, profilePath: [String] = [], shipped: String?) {
         var folders: [(String, ProfileOrigin)] = []
-        if let siteDirectory { folders.append(((siteDirectory as NSString).appendingPathComponent("devices"), .besideSite)) }
+        if let siteDirectory {
+            folders.append(((siteDirectory as NSString).appendingPathComponent("devices"), .besideSite))
+        }
         folders += profilePath.map { ($0, .profilePath($0)) }
         if let shipped { folders.append((shipped, .shipped)) }
         // The same folder twice (a site inside the repository) is searched once, under its first name.
@@ -28,7 +30,8 @@ public struct ProfileLocator: Sendable {
 
     /// Whether a reference names a file rather than `kind/name`.
     public static func isFileReference(_ reference: String) -> Bool {
-        reference.hasSuffix(".yaml") || reference.hasSuffix(".yml") || reference.hasPrefix("/") || reference.hasPrefix(".")
+        reference.hasSuffix(".yaml") || reference.hasSuffix(".yml") || reference.hasPrefix("/")
+            || reference.hasPrefix(".")
     }
 
     /// Whether a reference has the `kind/name` shape.

@@ -83,13 +83,15 @@ public struct ReadPlan: Sendable, Hashable {
     /// Decodes the registers (or 0/1 bits) a device returned for `request` into one reading per point.
     public func decode(_ request: ReadRequest, registers: [UInt16]) -> [PointReading] {
         // A device that answers with the wrong count is misbehaving: trust none of that answer.
-        let countError = registers.count == request.count
+        let countError =
+            registers.count == request.count
             ? nil : "device returned \(registers.count) values for a request of \(request.count)"
         return request.points.compactMap { name in
             guard let point = points[name] else { return nil }
             let start = point.address - request.address
             guard countError == nil, start >= 0, start + point.width <= registers.count else {
-                return PointReading(point: name, raw: [], value: nil, validity: .decodeError(countError ?? "point outside the request"))
+                return PointReading(
+                    point: name, raw: [], value: nil, validity: .decodeError(countError ?? "point outside the request"))
             }
             return PointReading.decode(point, raw: Array(registers[start..<(start + point.width)]))
         }
@@ -112,10 +114,13 @@ public struct ReadPlan: Sendable, Hashable {
                     spans[at].points.append(point.name)
                 } else {
                     index[key] = spans.count
-                    spans.append(Span(table: point.table, address: point.address, width: point.width, points: [point.name]))
+                    spans.append(
+                        Span(table: point.table, address: point.address, width: point.width, points: [point.name]))
                 }
             }
-            return spans.sorted { ($0.table.rawValue, $0.address, $0.width) < ($1.table.rawValue, $1.address, $1.width) }
+            return spans.sorted {
+                ($0.table.rawValue, $0.address, $0.width) < ($1.table.rawValue, $1.address, $1.width)
+            }
         }
     }
 
@@ -151,7 +156,8 @@ public struct ReadPlan: Sendable, Hashable {
                     requests.append(open)
                 }
                 current = ReadRequest(
-                    table: table, address: span.address, count: span.width, points: span.points, granularity: granularity)
+                    table: table, address: span.address, count: span.width, points: span.points,
+                    granularity: granularity)
             }
             if let open = current { requests.append(open) }
         }

@@ -116,8 +116,11 @@ struct SiteReader {
             for (text, item) in node.stringList(what: "folders") ?? [] {
                 let folder = path(text)
                 var isDirectory: ObjCBool = false
-                if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) || !isDirectory.boolValue {
-                    item.error("folder \(folder) does not exist", hint: "fix the path (relative to the site file) or remove it")
+                if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) || !isDirectory.boolValue
+                {
+                    item.error(
+                        "folder \(folder) does not exist", hint: "fix the path (relative to the site file) or remove it"
+                    )
                 }
                 profilePath.append(folder)
             }
@@ -133,14 +136,17 @@ struct SiteReader {
             let slowest = devices.map { $0.pollInterval ?? poll }.max() ?? poll
             if value <= slowest {
                 node.error(
-                    "stale_after (\(value.configText)) must be longer than the slowest poll interval (\(slowest.configText))",
+                    "stale_after (\(value.configText)) must be longer than the slowest poll interval "
+                        + "(\(slowest.configText))",
                     hint: "readings would go stale between two polls; use at least \((slowest * 2).configText)")
             }
         }
 
         var zones: [ZoneSpec] = []
         if let list = fields["zones"]?.entries(what: "a mapping of zone names to zones") {
-            if list.isEmpty { fields["zones"]?.error("a site needs at least one zone", hint: "add a zone with signals") }
+            if list.isEmpty {
+                fields["zones"]?.error("a site needs at least one zone", hint: "add a zone with signals")
+            }
             for (_, keyNode, value) in list {
                 guard let name = keyNode.name(what: "zone name") else { continue }
                 if let zone = readZone(name, value) { zones.append(zone) }
@@ -182,7 +188,8 @@ struct SiteReader {
                 guard let argv = argv(command) else { continue }
                 channels.append(NotifyChannel(name: name, target: .command(argv), timeout: timeout))
             case (_?, _?):
-                value.error("a channel is either `webhook:` or `command:`, not both", hint: "split it into two channels")
+                value.error(
+                    "a channel is either `webhook:` or `command:`, not both", hint: "split it into two channels")
             case (nil, nil):
                 value.error("a channel needs `webhook: URL` or `command: [program, args…]`", hint: "add one of them")
             }
@@ -228,13 +235,18 @@ struct SiteReader {
                 continue
             }
             let port = fields["port"]?.int(in: 1...65535, what: "port") ?? 502
-            let unit = fields["unit"]?.int(in: 0...255, what: "unit", hint: "Modbus/TCP unit identifiers are 0…255, usually 1") ?? 1
+            let unit =
+                fields["unit"]?.int(in: 0...255, what: "unit", hint: "Modbus/TCP unit ids are 0…255, usually 1")
+                ?? 1
             var device = DeviceConfig(name: name, profile: reference, host: host, port: port, unit: unit)
             device.pollInterval = positiveDuration(fields["poll_interval"])
             device.timeout = positiveDuration(fields["timeout"])
             device.maxGap = fields["max_gap"]?.int(in: 0...124, what: "max_gap")
-            if host.isEmpty || host.contains(" ") || (host.contains(":") && !host.contains("::") && host.filter({ $0 == ":" }).count == 1) {
-                fields["host"]?.error("'\(host)' is not a host name or address", hint: "give the port in `port:`, not in host")
+            if host.isEmpty || host.contains(" ")
+                || (host.contains(":") && !host.contains("::") && host.filter({ $0 == ":" }).count == 1)
+            {
+                fields["host"]?.error(
+                    "'\(host)' is not a host name or address", hint: "give the port in `port:`, not in host")
             }
             let endpoint = "\(host.lowercased()):\(port):\(unit)"
             if let other = endpoints[endpoint] {
@@ -258,7 +270,8 @@ struct SiteReader {
         if ProfileLocator.isFileReference(reference) {
             found = (path(reference), .file)
             guard FileManager.default.fileExists(atPath: found.path) else {
-                node.error("profile file \(found.path) does not exist", hint: "fix the path (relative to the site file)")
+                node.error(
+                    "profile file \(found.path) does not exist", hint: "fix the path (relative to the site file)")
                 return false
             }
         } else if ProfileLocator.isKindName(reference) {
@@ -266,7 +279,9 @@ struct SiteReader {
                 let searched = locator.folders.map(\.path).joined(separator: ", ")
                 var hint = Suggestion.hint(for: reference, in: locator.available(), noun: "profile")
                 if shipped == nil {
-                    hint += "; shipped profiles were not found: set \(ProfileLocator.environmentVariable) to FireWatch's devices/ folder"
+                    hint +=
+                        "; shipped profiles were not found: set \(ProfileLocator.environmentVariable) "
+                        + "to FireWatch's devices/ folder"
                 }
                 node.error("unknown profile '\(reference)' (searched \(searched))", hint: hint)
                 return false
@@ -282,7 +297,8 @@ struct SiteReader {
         guard let profile = ProfileLoader.load(path: found.path, displayName: found.path, diagnostics: diagnostics),
             diagnostics.count == before
         else { return false }
-        profiles[reference] = ResolvedProfile(reference: reference, path: found.path, origin: found.origin, profile: profile)
+        profiles[reference] = ResolvedProfile(
+            reference: reference, path: found.path, origin: found.origin, profile: profile)
         return true
     }
 
@@ -296,7 +312,9 @@ struct SiteReader {
         guard let fields = node.fields(SiteLoader.zoneFields, required: ["signals"], what: "a zone") else { return nil }
         var signals: [SignalSpec] = []
         if let list = fields["signals"]?.entries(what: "a mapping of signal names to signals") {
-            if list.isEmpty { fields["signals"]?.error("a zone needs at least one signal", hint: "add e.g. temperature") }
+            if list.isEmpty {
+                fields["signals"]?.error("a zone needs at least one signal", hint: "add e.g. temperature")
+            }
             for (_, keyNode, value) in list {
                 guard let signalName = keyNode.name(what: "signal name") else { continue }
                 if let signal = readSignal(signalName, value) { signals.append(signal) }
@@ -362,8 +380,11 @@ struct SiteReader {
     }
 
     func readSignal(_ name: String, _ node: Located) -> SignalSpec? {
-        guard let fields = node.fields(SiteLoader.signalFields, required: ["sources"], what: "a signal") else { return nil }
-        guard let sourcesNode = fields["sources"], let items = sourcesNode.stringList(what: "sources (device.point)") else {
+        guard let fields = node.fields(SiteLoader.signalFields, required: ["sources"], what: "a signal") else {
+            return nil
+        }
+        guard let sourcesNode = fields["sources"], let items = sourcesNode.stringList(what: "sources (device.point)")
+        else {
             return nil
         }
         if items.isEmpty {
@@ -397,7 +418,9 @@ struct SiteReader {
                             + "but the signal has \(items.count)",
                         hint: fitting.isEmpty
                             ? "FireWatch votes over 1 to 3 sources; split the sources into signals"
-                            : "with \(items.count) sources use \(fitting.joined(separator: " or ")), or change the sources")
+                            : "with \(items.count) sources use \(fitting.joined(separator: " or "))"
+                                + ", or change the sources"
+                    )
                 }
             } else {
                 voteNode.error(
@@ -473,7 +496,9 @@ struct SiteReader {
             node.error("rate_window without rate_of_rise has no effect", hint: "add `rate_of_rise: 5/min` or remove it")
         }
         if fields["alert"] == nil, fields["alarm"] == nil, fields["fire"] == nil, fields["rate_of_rise"] == nil {
-            node.error("signal '\(name)' has no threshold, so it can never raise anything", hint: "add alert:, alarm: or fire:")
+            node.error(
+                "signal '\(name)' has no threshold, so it can never raise anything", hint: "add alert:, alarm: or fire:"
+            )
         }
         let signalKind = fields["kind"]?.name(what: "kind")
         guard !incomplete, let vote else { return nil }
@@ -500,7 +525,8 @@ struct SiteReader {
     func readThreshold(_ node: Located, kind: ValueKind, point: PointSpec) -> Threshold? {
         switch kind {
         case .number:
-            guard let value = node.number(what: "a number (the sources are numeric\(point.unit.map { ", \($0)" } ?? ""))")
+            guard
+                let value = node.number(what: "a number (the sources are numeric\(point.unit.map { ", \($0)" } ?? ""))")
             else { return nil }
             return .atLeast(value)
         case .flag:
@@ -552,7 +578,8 @@ struct SiteReader {
             guard let threshold = thresholds[level], let value = rank(threshold) else { continue }
             if let (lower, lowerValue) = previous, value < lowerValue {
                 nodes[level]?.error(
-                    "\(level) (\(threshold)) is below \(lower) (\(thresholds[lower]!)); thresholds must rise alert ≤ alarm ≤ fire",
+                    "\(level) (\(threshold)) is below \(lower) (\(thresholds[lower]!)); "
+                        + "thresholds must rise alert ≤ alarm ≤ fire",
                     hint: "swap them, or check which level each number belongs to")
             }
             previous = (level, value)
@@ -580,12 +607,17 @@ struct SiteReader {
         let actions = SiteLoader.stepActions.filter(fields.has)
         guard actions.count == 1, let action = actions.first, let value = fields[action] else {
             node.error(
-                actions.isEmpty ? "a step needs one of command, run, delay, notify" : "a step does one thing, not \(actions.joined(separator: " and "))",
-                hint: actions.isEmpty ? "e.g. `- command: feed-a.start_exhaust`" : "split it into \(actions.count) steps")
+                actions.isEmpty
+                    ? "a step needs one of command, run, delay, notify"
+                    : "a step does one thing, not \(actions.joined(separator: " and "))",
+                hint: actions.isEmpty
+                    ? "e.g. `- command: feed-a.start_exhaust`" : "split it into \(actions.count) steps")
             return nil
         }
         if action != "run", let extra = fields["timeout"] {
-            extra.error("timeout belongs to `run` steps", hint: action == "delay" ? "the delay itself is the duration" : "remove it")
+            extra.error(
+                "timeout belongs to `run` steps",
+                hint: action == "delay" ? "the delay itself is the duration" : "remove it")
         }
         if action != "delay", let extra = fields["abortable"] {
             extra.error("abortable belongs to `delay` steps", hint: "remove it, or put it on the pre-discharge delay")
@@ -625,7 +657,9 @@ struct SiteReader {
         let (device, command) = (parts[0], parts[1])
         guard devices.contains(where: { $0.name == device }) else {
             if !brokenDevices.contains(device) {
-                node.error("unknown device '\(device)'", hint: Suggestion.hint(for: device, in: devices.map(\.name), noun: "device"))
+                node.error(
+                    "unknown device '\(device)'",
+                    hint: Suggestion.hint(for: device, in: devices.map(\.name), noun: "device"))
             }
             return nil
         }

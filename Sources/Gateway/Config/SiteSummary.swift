@@ -34,7 +34,9 @@ public enum SiteSummary {
         let deviceWidth = site.devices.map(\.name.count).max() ?? 0
         for (device, plan) in plans {
             let resolved = site.profiles[device.profile]
-            var line = "  \(pad(device.name, deviceWidth))  \(device.host):\(device.port) unit \(device.unit)  \(device.profile)"
+            var line =
+                "  \(pad(device.name, deviceWidth))  \(device.host):\(device.port) unit \(device.unit)"
+                + "  \(device.profile)"
             if let resolved { line += " → \(resolved.path) (\(resolved.origin))" }
             out.append(line)
             var settings: [String] = []
@@ -56,7 +58,8 @@ public enum SiteSummary {
                 let sources = signal.sources.map(\.description).joined(separator: ", ")
                 let kind = signal.kind == signal.name ? "" : " [kind \(signal.kind)]"
                 let unit = signal.unit.map { " (\($0))" } ?? ""
-                out.append("      \(pad(signal.name, signalWidth))  \(signal.vote.rawValue) of \(sources)\(unit)\(kind)")
+                out.append(
+                    "      \(pad(signal.name, signalWidth))  \(signal.vote.rawValue) of \(sources)\(unit)\(kind)")
                 out.append("      \(pad("", signalWidth))  \(thresholds(signal))")
             }
             let procedures: [(String, [Step])] = [
@@ -95,8 +98,11 @@ public enum SiteSummary {
     public static func describe(_ step: Step, site: LoadedSite) -> String {
         switch step {
         case .command(let device, let name):
-            guard let command = site.profile(of: device)?.command(named: name) else { return "command \(device).\(name)" }
-            var text = "command \(device).\(name): write \(command.table.rawValue) \(command.address) = \(command.value)"
+            guard let command = site.profile(of: device)?.command(named: name) else {
+                return "command \(device).\(name)"
+            }
+            var text =
+                "command \(device).\(name): write \(command.table.rawValue) \(command.address) = \(command.value)"
             if let verify = command.verify {
                 text += ", verify \(verify.reference) = \(verify.equals) within \(verify.within.configText)"
             } else {

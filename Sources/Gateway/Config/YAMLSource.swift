@@ -77,9 +77,9 @@ struct YAMLSource {
         switch error {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
             .composer(let context, let problem, let mark, _):
-            let where_ = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
+            let location = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
             diagnostics.add(
-                file: file, line: mark.line, column: mark.column, field: "", "is not valid YAML: \(problem)\(where_)",
+                file: file, line: mark.line, column: mark.column, field: "", "is not valid YAML: \(problem)\(location)",
                 hint: "fix the YAML syntax here; indentation must use spaces, and `key: value` needs the space")
         case .duplicatedKeysInMapping(let duplicates, let context):
             let keys = duplicates.map { "'\($0)'" }.joined(separator: ", ")
@@ -178,11 +178,13 @@ struct Located {
     }
 
     static func isName(_ text: String) -> Bool {
-        !text.isEmpty && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-" }
+        !text.isEmpty
+            && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-" }
     }
 
     func int(in range: ClosedRange<Int>, what: String, hint: String? = nil) -> Int? {
-        guard let text = scalarText, case .scalar(let scalar) = node, node.resolvedTagName == .int || scalar.style != .plain,
+        guard let text = scalarText, case .scalar(let scalar) = node,
+            node.resolvedTagName == .int || scalar.style != .plain,
             let value = Located.parseInt(text)
         else {
             error("expected \(what) (a whole number), found \(kindName)", hint: hint ?? "write a whole number")
@@ -230,7 +232,9 @@ struct Located {
 
     func duration() -> Duration? {
         guard let text = scalarText, !isNull else {
-            error("expected a duration like 500ms, 1s, 2m or 1h, found \(kindName)", hint: "write one number and one unit")
+            error(
+                "expected a duration like 500ms, 1s, 2m or 1h, found \(kindName)", hint: "write one number and one unit"
+            )
             return nil
         }
         guard let value = Duration(configText: text) else {
@@ -261,7 +265,9 @@ struct Located {
     /// The entries of a mapping in file order; keys as their raw text.
     func entries(what: String) -> [(key: String, keyNode: Located, value: Located)]? {
         guard case .mapping(let mapping) = node else {
-            error("expected \(what), found \(isNull ? "nothing" : kindName)", hint: "write `key: value` lines indented under it")
+            error(
+                "expected \(what), found \(isNull ? "nothing" : kindName)",
+                hint: "write `key: value` lines indented under it")
             return nil
         }
         var result: [(String, Located, Located)] = []
