@@ -130,10 +130,11 @@ struct SiteReader {
         if let node = fields["notify"], !node.isNull { readChannels(node) }
         if let node = fields["devices"] { readDevices(node, locator: locator) }
 
-        var staleAfter = poll * 3
+        // Three missed polls of the slowest device before its readings count as stale.
+        let slowest = devices.map { $0.pollInterval ?? poll }.max() ?? poll
+        var staleAfter = slowest * 3
         if let node = fields["stale_after"], let value = positiveDuration(node) {
             staleAfter = value
-            let slowest = devices.map { $0.pollInterval ?? poll }.max() ?? poll
             if value <= slowest {
                 node.error(
                     "stale_after (\(value.configText)) must be longer than the slowest poll interval "

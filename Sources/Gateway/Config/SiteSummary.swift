@@ -44,9 +44,24 @@ public enum SiteSummary {
             if let timeout = device.timeout { settings.append("timeout \(timeout.configText)") }
             let points = resolved?.profile.points.count ?? 0
             let reads = plan.requests.map(\.description).joined(separator: ", ")
+            let count = plan.requests.count, plural = count == 1 ? "" : "s"
             out.append(
-                "  \(pad("", deviceWidth))  \(points) points, \(plan.requests.count) requests per poll: \(reads)"
+                "  \(pad("", deviceWidth))  \(points) points, \(count) request\(plural) per poll: \(reads)"
                     + (settings.isEmpty ? "" : "; " + settings.joined(separator: ", ")))
+        }
+
+        let used = Set(
+            model.zones.flatMap { zone in
+                zone.signals.flatMap { $0.sources.map(\.device) }
+                    + (zone.isolate + zone.suppress + zone.powerCut).compactMap { step -> String? in
+                        if case .command(let device, _) = step { return device }
+                        return nil
+                    }
+            })
+        let unused = site.devices.map(\.name).filter { !used.contains($0) }
+        if !unused.isEmpty {
+            out.append(
+                "  not used by any signal or step (polled, nothing decides on them): " + unused.joined(separator: ", "))
         }
 
         out.append("zones:")
