@@ -35,6 +35,6 @@ struct CheckCommand: ParsableCommand {
 }
 
 /// Writes a line to stderr (people's messages; stdout stays for results).
-func printError(_ line: String) {
+private func printError(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }

@@ -65,11 +65,11 @@ struct ReadCommand: AsyncParsableCommand {
         }
         if json {
             print(
-                ReadReport(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result).json()
+                Report(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result).json()
             )
         } else {
             print(
-                ReadReport(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result)
+                Report(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result)
                     .table())
         }
         for failure in result.failures { printError("error: \(failure.request): \(failure.error)") }
@@ -100,115 +100,124 @@ struct ReadCommand: AsyncParsableCommand {
     }
 }
 
-/// What `firewatch read` prints, as a table for people or JSON for programs.
-struct ReadReport {
-    let target: HostPort
-    let unit: Int
-    let profilePath: String
-    let profile: DeviceProfile
-    let result: DeviceReadResult
+/// Writes a line to stderr (people's messages; stdout stays for results).
+private func printError(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
+}
 
-    func hex(_ raw: [UInt16], table: Table) -> String {
-        if table.isBits { return raw.map(String.init).joined(separator: " ") }
-        return raw.map { "0x" + String(format: "%04X", $0) }.joined(separator: " ")
-    }
+extension ReadCommand {
+    /// What `firewatch read` prints, as a table for people or JSON for programs.
+    struct Report {
+        let target: HostPort
+        let unit: Int
+        let profilePath: String
+        let profile: DeviceProfile
+        let result: DeviceReadResult
 
-    func shown(_ reading: PointReading, _ point: PointSpec) -> String {
-        guard let value = reading.value else { return "-" }
-        if point.type == .bits {
-            let set = reading.bits.filter(\.value).map(\.key).sorted {
-                (point.bitNumber(named: $0) ?? 0) < (point.bitNumber(named: $1) ?? 0)
-            }
-            return set.isEmpty ? "(none set)" : set.joined(separator: ",")
+        func hex(_ raw: [UInt16], table: Table) -> String {
+            if table.isBits { return raw.map(String.init).joined(separator: " ") }
+            return raw.map { "0x" + String(format: "%04X", $0) }.joined(separator: " ")
         }
-        return value.description
-    }
 
-    func table() -> String {
-        var rows: [[String]] = [["point", "table", "address", "raw", "value", "unit", "validity"]]
-        let byName = Dictionary(result.readings.map { ($0.point, $0) }, uniquingKeysWith: { a, _ in a })
-        for point in profile.points {
-            guard let reading = byName[point.name] else {
+        func shown(_ reading: PointReading, _ point: PointSpec) -> String {
+            guard let value = reading.value else { return "-" }
+            if point.type == .bits {
+                let set = reading.bits.filter(\.value).map(\.key).sorted {
+                    (point.bitNumber(named: $0) ?? 0) < (point.bitNumber(named: $1) ?? 0)
+                }
+                return set.isEmpty ? "(none set)" : set.joined(separator: ",")
+            }
+            return value.description
+        }
+
+        func table() -> String {
+            var rows: [[String]] = [["point", "table", "address", "raw", "value", "unit", "validity"]]
+            let byName = Dictionary(result.readings.map { ($0.point, $0) }, uniquingKeysWith: { a, _ in a })
+            for point in profile.points {
+                guard let reading = byName[point.name] else {
+                    rows.append([
+                        point.name, point.table.rawValue, String(point.address), "-", "-", point.unit ?? "", "unread",
+                    ])
+                    continue
+                }
                 rows.append([
-                    point.name, point.table.rawValue, String(point.address), "-", "-", point.unit ?? "", "unread",
+                    point.name, point.table.rawValue, String(point.address), hex(reading.raw, table: point.table),
+                    shown(reading, point), point.unit ?? "", reading.validity.description,
                 ])
-                continue
             }
-            rows.append([
-                point.name, point.table.rawValue, String(point.address), hex(reading.raw, table: point.table),
-                shown(reading, point), point.unit ?? "", reading.validity.description,
-            ])
-        }
-        let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
-        var lines = ["\(profile.name) at \(target) unit \(unit) (profile \(profilePath))"]
-        for row in rows {
-            lines.append(
-                zip(row, widths).map { $0.0 + String(repeating: " ", count: $0.1 - $0.0.count) }.joined(separator: "  ")
+            let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            var lines = ["\(profile.name) at \(target) unit \(unit) (profile \(profilePath))"]
+            for row in rows {
+                lines.append(
+                    zip(row, widths).map { $0.0 + String(repeating: " ", count: $0.1 - $0.0.count) }.joined(
+                        separator: "  "
+                    )
                     .trimmingCharacters(in: .whitespaces))
-        }
-        lines.append(
-            "\(result.plan.requests.count) requests: \(result.plan.requests.map(\.description).joined(separator: ", "))"
-        )
-        return lines.joined(separator: "\n")
-    }
-
-    struct JSONPoint: Encodable {
-        var name: String
-        var table: String
-        var address: Int
-        var type: String
-        var raw: [UInt16]
-        var value: JSONValue?
-        var bits: [String: Bool]?
-        var unit: String?
-        var valid: Bool
-        var validity: String
-    }
-
-    enum JSONValue: Encodable {
-        case number(Double), name(String), flag(Bool)
-        func encode(to encoder: Encoder) throws {
-            var container = encoder.singleValueContainer()
-            switch self {
-            case .number(let value): try container.encode(value)
-            case .name(let value): try container.encode(value)
-            case .flag(let value): try container.encode(value)
             }
+            lines.append(
+                "\(result.plan.requests.count) requests: \(result.plan.requests.map(\.description).joined(separator: ", "))"
+            )
+            return lines.joined(separator: "\n")
         }
-    }
 
-    struct JSONReport: Encodable {
-        var device: String
-        var unit: Int
-        var profile: String
-        var points: [JSONPoint]
-        var errors: [String]
-    }
+        struct JSONPoint: Encodable {
+            var name: String
+            var table: String
+            var address: Int
+            var type: String
+            var raw: [UInt16]
+            var value: JSONValue?
+            var bits: [String: Bool]?
+            var unit: String?
+            var valid: Bool
+            var validity: String
+        }
 
-    func json() -> String {
-        let byName = Dictionary(result.readings.map { ($0.point, $0) }, uniquingKeysWith: { a, _ in a })
-        let points = profile.points.compactMap { point -> JSONPoint? in
-            guard let reading = byName[point.name] else { return nil }
-            let value: JSONValue? = reading.value.map {
-                switch $0 {
-                case .number(let number): return .number(number)
-                case .name(let name): return .name(name)
-                case .flag(let flag): return .flag(flag)
+        enum JSONValue: Encodable {
+            case number(Double), name(String), flag(Bool)
+            func encode(to encoder: Encoder) throws {
+                var container = encoder.singleValueContainer()
+                switch self {
+                case .number(let value): try container.encode(value)
+                case .name(let value): try container.encode(value)
+                case .flag(let value): try container.encode(value)
                 }
             }
-            return JSONPoint(
-                name: point.name, table: point.table.rawValue, address: point.address, type: point.type.rawValue,
-                raw: reading.raw, value: value, bits: point.type == .bits ? reading.bits : nil, unit: point.unit,
-                valid: reading.isValid, validity: reading.validity.description)
         }
-        let report = JSONReport(
-            device: target.description, unit: unit, profile: profilePath, points: points,
-            errors: result.failures.map { "\($0.request): \($0.error)" })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) else {
-            return "{}"
+
+        struct JSONReport: Encodable {
+            var device: String
+            var unit: Int
+            var profile: String
+            var points: [JSONPoint]
+            var errors: [String]
         }
-        return text
+
+        func json() -> String {
+            let byName = Dictionary(result.readings.map { ($0.point, $0) }, uniquingKeysWith: { a, _ in a })
+            let points = profile.points.compactMap { point -> JSONPoint? in
+                guard let reading = byName[point.name] else { return nil }
+                let value: JSONValue? = reading.value.map {
+                    switch $0 {
+                    case .number(let number): return .number(number)
+                    case .name(let name): return .name(name)
+                    case .flag(let flag): return .flag(flag)
+                    }
+                }
+                return JSONPoint(
+                    name: point.name, table: point.table.rawValue, address: point.address, type: point.type.rawValue,
+                    raw: reading.raw, value: value, bits: point.type == .bits ? reading.bits : nil, unit: point.unit,
+                    valid: reading.isValid, validity: reading.validity.description)
+            }
+            let report = JSONReport(
+                device: target.description, unit: unit, profile: profilePath, points: points,
+                errors: result.failures.map { "\($0.request): \($0.error)" })
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            guard let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) else {
+                return "{}"
+            }
+            return text
+        }
     }
 }

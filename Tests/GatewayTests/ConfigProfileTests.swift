@@ -229,8 +229,8 @@ struct ConfigProfileValidationTests {
             Issue.record("\(rule.rule): the profile loaded")
             return
         }
-        expectError(
-            errors.errors, line: lineNumber(of: rule.marker, in: rule.text), field: rule.field, words: rule.words)
+        expectConfigError(
+            errors.errors, line: configLineNumber(of: rule.marker, in: rule.text), field: rule.field, words: rule.words)
         #expect(errors.errors.allSatisfy { $0.file == "test.yaml" && $0.hint != nil })
     }
 
@@ -247,10 +247,10 @@ struct ConfigProfileValidationTests {
     @Test("a profile error in a site points into the profile file, and the site's references to it stay quiet")
     func profileErrorInSite() throws {
         let broken = profile("  temperature: { table: input, address: 1, type: int16, scale: zero }\n")
-        let text = baseSite.editing(
+        let text = configBaseSite.editedConfig(
             "profile: sensor/temperature-humidity, host: 127.0.0.1, port: 1501",
             "profile: local/broken, host: 127.0.0.1, port: 1501")
-        let fixture = try SiteFixture(site: text, profiles: ["local/broken": broken])
+        let fixture = try ConfigSiteFixture(site: text, profiles: ["local/broken": broken])
         let errors = fixture.errors()
         #expect(errors.count == 1)
         #expect(errors.first?.file.hasSuffix("devices/local/broken.yaml") == true)

@@ -4,7 +4,7 @@ import Testing
 @testable import Gateway
 
 /// A small deterministic generator (SplitMix64), so property tests are reproducible without a dependency.
-struct SeededGenerator: RandomNumberGenerator {
+struct PlanRandom: RandomNumberGenerator {
     var state: UInt64
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -16,7 +16,7 @@ struct SeededGenerator: RandomNumberGenerator {
 }
 
 /// Random points of a plausible profile: any table, bit tables hold bools, no partial overlaps.
-func randomPoints(_ rng: inout SeededGenerator) -> [PointSpec] {
+func randomPlanPoints(_ rng: inout PlanRandom) -> [PointSpec] {
     var points: [PointSpec] = []
     let count = Int.random(in: 1...80, using: &rng)
     let spread = [40, 300, 3000, 65535].randomElement(using: &rng)!
@@ -41,7 +41,7 @@ func randomPoints(_ rng: inout SeededGenerator) -> [PointSpec] {
 }
 
 /// The invariants every plan keeps.
-func checkInvariants(
+func checkPlanInvariants(
     _ plan: ReadPlan, _ points: [PointSpec], maxGap: Int, sourceLocation: SourceLocation = #_sourceLocation
 ) {
     let covered = plan.requests.flatMap(\.points)
@@ -84,17 +84,17 @@ func checkInvariants(
 struct ConfigReadPlanTests {
     @Test("random profiles: every point covered once, limits kept, gaps bounded", arguments: 0..<40)
     func randomPlans(seed: Int) {
-        var rng = SeededGenerator(state: UInt64(seed) &* 7919)
-        let points = randomPoints(&rng)
+        var rng = PlanRandom(state: UInt64(seed) &* 7919)
+        let points = randomPlanPoints(&rng)
         let maxGap = [0, 1, 8, 30].randomElement(using: &rng)!
         let plan = ReadPlan(points: points, maxGap: maxGap)
-        checkInvariants(plan, points, maxGap: maxGap)
+        checkPlanInvariants(plan, points, maxGap: maxGap)
     }
 
     @Test("random profiles: splitting after illegal address keeps the invariants and ends", arguments: 0..<20)
     func randomSplits(seed: Int) {
-        var rng = SeededGenerator(state: UInt64(seed) &* 104_729 &+ 1)
-        let points = randomPoints(&rng)
+        var rng = PlanRandom(state: UInt64(seed) &* 104_729 &+ 1)
+        let points = randomPlanPoints(&rng)
         var plan = ReadPlan(points: points, maxGap: 8)
         // Keep failing the first splittable request; each split makes the plan finer, so this ends.
         for _ in 0..<(points.count * 3 + 3) {
@@ -104,7 +104,7 @@ struct ConfigReadPlanTests {
             let before = plan.requests.count
             plan = plan.splitting(afterIllegalAddress: request)!
             #expect(plan.requests.count > before)
-            checkInvariants(plan, points, maxGap: 8)
+            checkPlanInvariants(plan, points, maxGap: 8)
         }
         #expect(plan.requests.allSatisfy { plan.splitting(afterIllegalAddress: $0) == nil })
         let spans = Set(points.map { "\($0.table)/\($0.address)/\($0.width)" })
@@ -116,7 +116,7 @@ struct ConfigReadPlanTests {
         let points = (0..<count).map { PointSpec(name: "r\($0)", table: .holding, address: 100 + $0, type: .uint16) }
         let plan = ReadPlan(points: points, maxGap: 0)
         #expect(plan.requests.count == (count + 124) / 125)
-        checkInvariants(plan, points, maxGap: 0)
+        checkPlanInvariants(plan, points, maxGap: 0)
     }
 
     @Test("contiguous coils take the fewest requests: ⌈n/2000⌉", arguments: [1, 2000, 2001, 4500])

@@ -51,14 +51,14 @@ func everyTypeServer() throws -> Server {
     return server
 }
 
-func writeTemporary(_ text: String, name: String) throws -> String {
+func writeTemporaryProfile(_ text: String, name: String) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("fw-\(UUID().uuidString)-\(name)").path
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
 
 /// The `firewatch` executable built beside the test bundle, if the build made one.
-let firewatchExecutable: String? = {
+let configFirewatchExecutable: String? = {
     let candidates = [Bundle.main.executableURL, URL(fileURLWithPath: CommandLine.arguments[0])].compactMap { $0 }
     for url in candidates {
         var folder = url.deletingLastPathComponent()
@@ -73,9 +73,9 @@ let firewatchExecutable: String? = {
 }()
 
 /// Runs the executable with a bounded wait; returns exit status, stdout, stderr.
-func runFirewatch(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
+func configRunFirewatch(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: firewatchExecutable!)
+    process.executableURL = URL(fileURLWithPath: configFirewatchExecutable!)
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env[ProfileLocator.environmentVariable] = shippedDevicesFolder
@@ -96,7 +96,7 @@ func runFirewatch(_ arguments: [String], environment: [String: String] = [:]) th
 struct ConfigReadTests {
     @Test("every type and word order decodes correctly from a real Modbus server")
     func everyType() async throws {
-        let path = try writeTemporary(everyTypeProfile, name: "every.yaml")
+        let path = try writeTemporaryProfile(everyTypeProfile, name: "every.yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let profile = try ProfileLoader.load(path: path)
         let server = try everyTypeServer()
@@ -165,13 +165,13 @@ struct ConfigReadTests {
         #expect(result.failures.count == 2)
     }
 
-    @Test("`firewatch read --json` prints every point decoded", .enabled(if: firewatchExecutable != nil))
+    @Test("`firewatch read --json` prints every point decoded", .enabled(if: configFirewatchExecutable != nil))
     func executableJSON() throws {
-        let path = try writeTemporary(everyTypeProfile, name: "every.yaml")
+        let path = try writeTemporaryProfile(everyTypeProfile, name: "every.yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }
         let server = try everyTypeServer()
         defer { server.stop() }
-        let (status, stdout, stderr) = try runFirewatch([
+        let (status, stdout, stderr) = try configRunFirewatch([
             "read", "127.0.0.1:\(server.port)", "--profile", path, "--json",
         ])
         #expect(status == 0, "\(stderr)")
@@ -189,12 +189,12 @@ struct ConfigReadTests {
 
     @Test(
         "`firewatch read` prints a table with hex registers and marks out-of-range invalid",
-        .enabled(if: firewatchExecutable != nil))
+        .enabled(if: configFirewatchExecutable != nil))
     func executableTable() throws {
         let server = try Server()
         defer { server.stop() }
         try server.set(.input, address: 1, values: [0x00FA, 0x0222])
-        let (status, stdout, _) = try runFirewatch([
+        let (status, stdout, _) = try configRunFirewatch([
             "read", "127.0.0.1:\(server.port)", "--profile", "sensor/temperature-humidity",
         ])
         #expect(status == 0)
@@ -203,7 +203,7 @@ struct ConfigReadTests {
             temperature.contains("0x00FA") && temperature.contains("25") && temperature.contains("°C")
                 && temperature.contains("ok"))
         try server.set(.input, address: 1, values: [UInt16(bitPattern: 700)])
-        let (_, again, _) = try runFirewatch([
+        let (_, again, _) = try configRunFirewatch([
             "read", "127.0.0.1:\(server.port)", "--profile", "sensor/temperature-humidity",
         ])
         let hot = again.split(separator: "\n").first { $0.hasPrefix("temperature") }.map(String.init) ?? ""
@@ -212,16 +212,18 @@ struct ConfigReadTests {
 
     @Test(
         "`firewatch read` exit codes: 69 unreachable, 78 bad profile, 64 usage",
-        .enabled(if: firewatchExecutable != nil))
+        .enabled(if: configFirewatchExecutable != nil))
     func executableExitCodes() throws {
         let server = try Server()
         let port = server.port
         server.stop()
-        #expect(try runFirewatch(["read", "127.0.0.1:\(port)", "--profile", "sensor/offgas"]).0 == 69)
-        let (bad, _, badErr) = try runFirewatch(["read", "127.0.0.1:\(port)", "--profile", "sensor/ofgas"])
+        #expect(try configRunFirewatch(["read", "127.0.0.1:\(port)", "--profile", "sensor/offgas"]).0 == 69)
+        let (bad, _, badErr) = try configRunFirewatch(["read", "127.0.0.1:\(port)", "--profile", "sensor/ofgas"])
         #expect(bad == 78)
         #expect(badErr.contains("did you mean 'sensor/offgas'"))
-        #expect(try runFirewatch(["read", "127.0.0.1", "--profile", "sensor/offgas"]).0 == 64)
-        #expect(try runFirewatch(["read", "127.0.0.1:\(port)", "--profile", "sensor/offgas", "--unit", "300"]).0 == 64)
+        #expect(try configRunFirewatch(["read", "127.0.0.1", "--profile", "sensor/offgas"]).0 == 64)
+        #expect(
+            try configRunFirewatch(["read", "127.0.0.1:\(port)", "--profile", "sensor/offgas", "--unit", "300"]).0 == 64
+        )
     }
 }

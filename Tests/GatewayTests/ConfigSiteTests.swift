@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Site loading")
 struct ConfigSiteTests {
-    let examplePath = (repositoryFolder as NSString).appendingPathComponent("examples/site.yaml")
+    let examplePath = (configRepositoryFolder as NSString).appendingPathComponent("examples/site.yaml")
 
     @Test("the example site loads: two rooms, the CONTRACT devices, loopback, distinct ports")
     func example() throws {
@@ -67,10 +67,10 @@ struct ConfigSiteTests {
         let extra =
             "name: Extra\nsource: \"extra folder\"\npoints:\n  temperature: { table: input, address: 1, type: int16 }\n"
         let text =
-            baseSite
-            .editing("site: test-site", "site: test-site\nprofile_path: [extra]")
-            .editing("t3:    { profile: sensor/temperature-humidity", "t3:    { profile: custom/thermo")
-        let fixture = try SiteFixture(
+            configBaseSite
+            .editedConfig("site: test-site", "site: test-site\nprofile_path: [extra]")
+            .editedConfig("t3:    { profile: sensor/temperature-humidity", "t3:    { profile: custom/thermo")
+        let fixture = try ConfigSiteFixture(
             site: text, profiles: ["sensor/offgas": local], files: ["extra/custom/thermo.yaml": extra])
         let site = try fixture.load().get()
         #expect(site.profiles["sensor/offgas"]?.origin == .besideSite)
@@ -87,8 +87,8 @@ struct ConfigSiteTests {
         let local =
             "name: File offgas\nsource: \"file\"\npoints:\n"
             + "  offgas: { table: input, address: 0, type: enum, values: { 0: clear, 1: detected } }\n"
-        let text = baseSite.editing("profile: sensor/offgas", "profile: ./mine/offgas.yaml")
-        let fixture = try SiteFixture(site: text, files: ["mine/offgas.yaml": local])
+        let text = configBaseSite.editedConfig("profile: sensor/offgas", "profile: ./mine/offgas.yaml")
+        let fixture = try ConfigSiteFixture(site: text, files: ["mine/offgas.yaml": local])
         let site = try fixture.load().get()
         #expect(site.profiles["./mine/offgas.yaml"]?.origin == .file)
         #expect(site.profile(of: "gas")?.name == "File offgas")
@@ -96,15 +96,15 @@ struct ConfigSiteTests {
 
     @Test("a missing profile_path folder is an error")
     func missingProfilePath() throws {
-        let text = baseSite.editing("site: test-site", "site: test-site\nprofile_path: [nowhere]")
-        let fixture = try SiteFixture(site: text)
-        expectError(fixture.errors(), line: 2, field: "profile_path[0]", words: ["does not exist"])
+        let text = configBaseSite.editedConfig("site: test-site", "site: test-site\nprofile_path: [nowhere]")
+        let fixture = try ConfigSiteFixture(site: text)
+        expectConfigError(fixture.errors(), line: 2, field: "profile_path[0]", words: ["does not exist"])
     }
 
     @Test("defaults: port 502, unit 1, poll 1s, stale 3 polls, max gap 8, timeouts")
     func defaults() throws {
-        let text = baseSite.editing("host: 127.0.0.1, port: 1501 }", "host: 10.0.0.1 }")
-        let site = try SiteFixture(site: text).load().get()
+        let text = configBaseSite.editedConfig("host: 127.0.0.1, port: 1501 }", "host: 10.0.0.1 }")
+        let site = try ConfigSiteFixture(site: text).load().get()
         let t1 = try #require(site.device(named: "t1"))
         #expect((t1.port, t1.unit) == (502, 1))
         #expect(site.model.pollInterval == .seconds(1))
@@ -120,7 +120,7 @@ struct ConfigSiteTests {
         #expect(
             ProfileLocator.shippedDevicesDirectory(
                 environment: ["FIREWATCH_DEVICES": "/x/devices"], executablePath: nil) == "/x/devices")
-        let built = (repositoryFolder as NSString).appendingPathComponent(".build/debug/firewatch")
+        let built = (configRepositoryFolder as NSString).appendingPathComponent(".build/debug/firewatch")
         #expect(ProfileLocator.shippedDevicesDirectory(environment: [:], executablePath: built) == shippedDevicesFolder)
         #expect(
             ProfileLocator.shippedDevicesDirectory(environment: [:], executablePath: "/nonexistent/bin/firewatch")

@@ -203,7 +203,7 @@ let siteRules: [SiteRule] = [
 struct ConfigSiteValidationTests {
     @Test("the base site of these tests is valid")
     func baseIsValid() throws {
-        let fixture = try SiteFixture(site: baseSite)
+        let fixture = try ConfigSiteFixture(site: configBaseSite)
         let site = try fixture.load().get()
         #expect(site.model.zones.map(\.name) == ["room"])
         #expect(site.devices.count == 9)
@@ -211,11 +211,11 @@ struct ConfigSiteValidationTests {
 
     @Test("each rule reports the line, the field and what to do", arguments: siteRules)
     func rule(_ rule: SiteRule) throws {
-        let text = rule.edits.reduce(baseSite) { $0.editing($1.old, $1.new) }
-        let fixture = try SiteFixture(site: text)
+        let text = rule.edits.reduce(configBaseSite) { $0.editedConfig($1.old, $1.new) }
+        let fixture = try ConfigSiteFixture(site: text)
         let errors = fixture.errors()
         #expect(!errors.isEmpty, "\(rule.rule): the site loaded")
-        expectError(errors, line: fixture.line(of: rule.marker), field: rule.field, words: rule.words)
+        expectConfigError(errors, line: fixture.line(of: rule.marker), field: rule.field, words: rule.words)
         // Every error names the file and a position, and says what to do.
         for error in errors {
             #expect(error.file.hasSuffix("site.yaml") || error.file.hasSuffix(".yaml"))
@@ -227,12 +227,12 @@ struct ConfigSiteValidationTests {
     @Test("every error is reported, not only the first")
     func allErrors() throws {
         let text =
-            baseSite
-            .editing("poll_interval: 1s", "pol_interval: 1s")
-            .editing("vote: 2oo3", "vote: 2oo2")
-            .editing("notify: [ops]", "notify: [opps]")
-            .editing("fire: fire1", "fire: fir1")
-        let errors = try SiteFixture(site: text).errors()
+            configBaseSite
+            .editedConfig("poll_interval: 1s", "pol_interval: 1s")
+            .editedConfig("vote: 2oo3", "vote: 2oo2")
+            .editedConfig("notify: [ops]", "notify: [opps]")
+            .editedConfig("fire: fire1", "fire: fir1")
+        let errors = try ConfigSiteFixture(site: text).errors()
         #expect(errors.count == 4)
         let lines = errors.map(\.line)
         #expect(lines == lines.sorted(), "errors come in file order")
@@ -240,14 +240,14 @@ struct ConfigSiteValidationTests {
 
     @Test("hosts need not be loopback in a site file (real sites)")
     func realHosts() throws {
-        let text = baseSite.editing("host: 127.0.0.1, port: 1501", "host: 10.0.1.21, port: 502")
-        let site = try SiteFixture(site: text).load().get()
+        let text = configBaseSite.editedConfig("host: 127.0.0.1, port: 1501", "host: 10.0.1.21, port: 502")
+        let site = try ConfigSiteFixture(site: text).load().get()
         #expect(site.device(named: "t1")?.endpoint == "10.0.1.21:502 unit 1")
     }
 
     @Test("an empty file says so")
     func emptyFile() throws {
-        let errors = try SiteFixture(site: "# nothing here\n").errors()
+        let errors = try ConfigSiteFixture(site: "# nothing here\n").errors()
         #expect(errors.count == 1)
         #expect(errors.first?.message == "is empty")
     }
@@ -255,7 +255,7 @@ struct ConfigSiteValidationTests {
     @Test("a file that is not YAML points at the broken line")
     func notYAML() throws {
         let text = "site: x\ndevices: [a, b\nzones: {}\n"
-        let errors = try SiteFixture(site: text).errors()
+        let errors = try ConfigSiteFixture(site: text).errors()
         #expect(errors.count == 1)
         #expect(errors.first?.message.contains("is not valid YAML") == true)
         #expect((errors.first?.line ?? 0) >= 2)
@@ -263,13 +263,13 @@ struct ConfigSiteValidationTests {
 
     @Test("a YAML scalar instead of a mapping is a clear error")
     func scalarFile() throws {
-        let errors = try SiteFixture(site: "just some words\n").errors()
-        expectError(errors, line: 1, words: ["expected a site file", "text 'just some words'"])
+        let errors = try ConfigSiteFixture(site: "just some words\n").errors()
+        expectConfigError(errors, line: 1, words: ["expected a site file", "text 'just some words'"])
     }
 
     @Test("binary files are refused")
     func binaryFile() throws {
-        let fixture = try SiteFixture(site: "site: x\n")
+        let fixture = try ConfigSiteFixture(site: "site: x\n")
         try Data([0x7f, 0x45, 0x4c, 0x46, 0x00, 0xff, 0xfe]).write(to: URL(fileURLWithPath: fixture.sitePath))
         let errors = fixture.errors()
         #expect(errors.count == 1)
@@ -278,7 +278,7 @@ struct ConfigSiteValidationTests {
 
     @Test("files over 1 MiB are refused before parsing")
     func hugeFile() throws {
-        let fixture = try SiteFixture(site: "site: x\n")
+        let fixture = try ConfigSiteFixture(site: "site: x\n")
         let big = "# " + String(repeating: "x", count: 80) + "\n"
         try String(repeating: big, count: (1 << 20) / big.utf8.count + 10).write(
             toFile: fixture.sitePath, atomically: true, encoding: .utf8)
@@ -307,7 +307,7 @@ struct ConfigSiteValidationTests {
             text += "a\(level): &a\(level) [\(refs)]\n"
         }
         text += "site: x\nalert_log: a\ndevices:\n  d: { profile: sensor/offgas, host: h, notes: *a7 }\nzones: {}\n"
-        let errors = try SiteFixture(site: text).errors()
+        let errors = try ConfigSiteFixture(site: text).errors()
         #expect(!errors.isEmpty)
     }
 }

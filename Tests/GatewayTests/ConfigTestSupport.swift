@@ -9,10 +9,10 @@ let shippedDevicesFolder: String = {
     return url.appendingPathComponent("devices").path
 }()
 
-let repositoryFolder: String = (shippedDevicesFolder as NSString).deletingLastPathComponent
+let configRepositoryFolder: String = (shippedDevicesFolder as NSString).deletingLastPathComponent
 
 /// A throwaway folder with a site file and optional profiles beside it, removed on deinit.
-final class SiteFixture {
+final class ConfigSiteFixture {
     let folder: String
     let sitePath: String
     let text: String
@@ -52,16 +52,16 @@ final class SiteFixture {
     }
 
     /// 1-based line of the first line containing `marker`.
-    func line(of marker: String) -> Int { lineNumber(of: marker, in: text) }
+    func line(of marker: String) -> Int { configLineNumber(of: marker, in: text) }
 }
 
-func lineNumber(of marker: String, in text: String) -> Int {
+func configLineNumber(of marker: String, in text: String) -> Int {
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
     return (lines.firstIndex { $0.contains(marker) } ?? -1) + 1
 }
 
 /// A small valid site over shipped profiles; validation cases edit it with `replacing`.
-let baseSite = """
+let configBaseSite = """
     site: test-site
     poll_interval: 1s
     alert_log: state/alerts.jsonl
@@ -99,14 +99,14 @@ let baseSite = """
 
 extension String {
     /// `self` with `old` replaced by `new`; the test fails if `old` is absent (a stale case).
-    func editing(_ old: String, _ new: String, sourceLocation: SourceLocation = #_sourceLocation) -> String {
+    func editedConfig(_ old: String, _ new: String, sourceLocation: SourceLocation = #_sourceLocation) -> String {
         #expect(contains(old), "base text lacks \(old)", sourceLocation: sourceLocation)
         return replacingOccurrences(of: old, with: new)
     }
 }
 
 /// Expects an error on `line` whose field is `field` and whose text contains every word.
-func expectError(
+func expectConfigError(
     _ errors: [ConfigError], line: Int, field: String? = nil, words: [String],
     sourceLocation: SourceLocation = #_sourceLocation
 ) {
@@ -115,5 +115,7 @@ func expectError(
             && words.allSatisfy { error.description.localizedCaseInsensitiveContains($0) }
     }
     let got = errors.map(\.description).joined(separator: "\n")
-    #expect(match != nil, "no error at line \(line) \(field ?? "") with \(words); got:\n\(got)", sourceLocation: sourceLocation)
+    #expect(
+        match != nil, "no error at line \(line) \(field ?? "") with \(words); got:\n\(got)",
+        sourceLocation: sourceLocation)
 }

@@ -18,14 +18,14 @@ extension Duration {
         return nil
     }
 
-    /// Seconds as a `Double`, for arithmetic and printing.
-    public var seconds: Double {
+    /// Seconds as a `Double`, for printing.
+    var configSeconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 
     /// The shortest configuration spelling: `500ms`, `1s`, `2m`, `1h`, `1.5s`.
     public var configText: String {
-        let ms = (seconds * 1000).rounded()
+        let ms = (configSeconds * 1000).rounded()
         if ms.truncatingRemainder(dividingBy: 3_600_000) == 0, ms > 0 { return "\(Int64(ms / 3_600_000))h" }
         if ms.truncatingRemainder(dividingBy: 60_000) == 0, ms > 0 { return "\(Int64(ms / 60_000))m" }
         if ms.truncatingRemainder(dividingBy: 1000) == 0 { return "\(Int64(ms / 1000))s" }
