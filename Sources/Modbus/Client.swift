@@ -2,9 +2,9 @@ import CModbus
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How a ``Client`` waits before reconnecting after connection failures in a row.
@@ -37,9 +37,9 @@ public struct ReconnectPolicy: Sendable, Hashable {
 
 /// Counters of a ``Client`` since it was created.
 public struct ClientStatistics: Sendable, Hashable {
-    /// Requests attempted (including ones refused before I/O).
+    /// Requests handed to the connection (requests refused by the limit checks are not counted).
     public var requests: Int
-    /// Requests that failed, for any reason.
+    /// Of those, the ones that failed: exceptions, timeouts, connection failures, backing off.
     public var failures: Int
     /// Successful TCP connects.
     public var connects: Int
@@ -246,7 +246,8 @@ public struct Connection {
 
     public mutating func writeCoils(address: Int, values: [Bool]) throws(ModbusError) {
         let name = { "write coils \(address)+\(values.count)" }
-        try Limits.check(address: address, count: values.count, limit: Limits.writeBits, endpoint: session.endpoint, name)
+        try Limits.check(
+            address: address, count: values.count, limit: Limits.writeBits, endpoint: session.endpoint, name)
         let bytes = values.map { UInt8($0 ? 1 : 0) }
         _ = try session.call(name()) { modbus_write_bits($0, Int32(address), Int32(bytes.count), bytes) }
     }
@@ -259,7 +260,8 @@ public struct Connection {
 
     public mutating func writeRegisters(address: Int, values: [UInt16]) throws(ModbusError) {
         let name = { "write registers \(address)+\(values.count)" }
-        try Limits.check(address: address, count: values.count, limit: Limits.writeRegisters, endpoint: session.endpoint, name)
+        try Limits.check(
+            address: address, count: values.count, limit: Limits.writeRegisters, endpoint: session.endpoint, name)
         _ = try session.call(name()) { modbus_write_registers($0, Int32(address), Int32(values.count), values) }
     }
 
@@ -321,7 +323,8 @@ enum Limits {
     static let readWriteRegisters = 121
 
     /// Refuses, before any I/O, a count outside 1…limit or a range leaving the 16-bit address space.
-    static func check(address: Int, count: Int, limit: Int, endpoint: String, _ name: () -> String) throws(ModbusError) {
+    static func check(address: Int, count: Int, limit: Int, endpoint: String, _ name: () -> String) throws(ModbusError)
+    {
         if count < 1 || count > limit {
             throw ModbusError(
                 .invalidRequest, operation: name(), endpoint: endpoint,
@@ -419,7 +422,10 @@ final class Session: @unchecked Sendable {
         failures.add(1, ordering: .relaxed)
         let error = ModbusError(
             ModbusError.code(forErrno: number), errno: number, operation: operation(), endpoint: endpoint)
-        if error.isConnectionFailure {
+        if case .exception = error.code {
+            // The device answered, so the link works.
+            failuresInARow = 0
+        } else if error.isConnectionFailure {
             // Replacing the socket is what keeps a late answer from being read as the next response.
             modbus_close(context)
             connected = false
@@ -484,7 +490,8 @@ final class Session: @unchecked Sendable {
             modbus_close(context)
             let error = ModbusError(
                 .other(EMFILE), errno: EMFILE, operation: operation(), endpoint: endpoint,
-                detail: "socket descriptor is at or above FD_SETSIZE (\(fw_fd_setsize())), which libmodbus cannot wait on")
+                detail:
+                    "socket descriptor is at or above FD_SETSIZE (\(fw_fd_setsize())), which libmodbus cannot wait on")
             recordFailure(error)
             throw error
         }

@@ -7,6 +7,10 @@ import Synchronization
 /// submission order, while different lanes run in parallel on up to ``maxThreads`` threads. A lane is held by
 /// at most one thread at a time, so a slow device occupies one thread, never the pool. Threads start on
 /// demand and stay for the life of the pool.
+///
+/// A plain `await client.read…` costs two thread switches (to an I/O thread and back to the cooperative pool).
+/// A poll loop that runs inside `withTaskExecutorPreference(pool) { … }` runs on the I/O threads themselves
+/// and costs none: the thread that resumes the task is the one that then performs its next request.
 public final class IOPool: Sendable {
     /// The pool clients use unless given another: 8 threads.
     public static let shared = IOPool(maxThreads: 8)
@@ -36,20 +40,36 @@ public final class IOPool: Sendable {
 
     /// Queues `job` on `lane`; it runs after every job queued on that lane before it.
     func submit(_ lane: Lane, _ job: @escaping @Sendable () -> Void) {
+        let onWorker = isCurrentWorker
         let (wake, spawn): (Bool, Bool) = monitor.withLock { state in
             lane.jobs.append(job)
             guard !lane.scheduled else { return (false, false) }
             lane.scheduled = true
-            state.ready.append(lane)
-            if state.idle > 0 { return (true, false) }
-            if state.threads < maxThreads {
-                state.threads += 1
-                return (false, true)
-            }
-            return (false, false)
+            return schedule(.lane(lane), in: &state, onWorker: onWorker)
         }
         if wake { monitor.signal() }
         if spawn { startThread() }
+    }
+
+    /// Puts `item` on the ready queue and says whether to wake an idle worker or start a new one.
+    /// A worker that queues work for itself (the common case when tasks prefer this pool as their executor)
+    /// takes it when its current job ends, without waking anyone: no context switch at all.
+    private func schedule(_ item: WorkItem, in state: inout PoolState, onWorker: Bool) -> (wake: Bool, spawn: Bool) {
+        let wasEmpty = state.ready.isEmpty
+        state.ready.append(item)
+        if onWorker && wasEmpty { return (false, false) }
+        if state.idle > 0 { return (true, false) }
+        if state.threads < maxThreads {
+            state.threads += 1
+            return (false, true)
+        }
+        return (false, false)
+    }
+
+    /// Whether the calling thread is one of this pool's workers.
+    private var isCurrentWorker: Bool {
+        guard let current = pthread_getspecific(currentWorkerKey) else { return false }
+        return current == Unmanaged.passUnretained(monitor).toOpaque()
     }
 
     /// Runs `body` on `lane` and returns its result to the awaiting task.
@@ -64,12 +84,13 @@ public final class IOPool: Sendable {
         let number = monitor.withLock { $0.threads }
         let thread = Thread { Self.work(monitor) }
         thread.name = "\(name)-\(number)"
-        // libmodbus keeps at most a 260-byte frame on the stack; 256 KiB leaves ample room for Swift frames.
-        thread.stackSize = 256 * 1024
+        // libmodbus needs little stack, but tasks that prefer this pool as executor run arbitrary Swift code here.
+        thread.stackSize = 1024 * 1024
         thread.start()
     }
 
     private static func work(_ monitor: Monitor) {
+        pthread_setspecific(currentWorkerKey, Unmanaged.passUnretained(monitor).toOpaque())
         monitor.lock()
         while true {
             while monitor.state.ready.isEmpty {
@@ -82,16 +103,22 @@ public final class IOPool: Sendable {
                 monitor.wait()
                 monitor.state.idle -= 1
             }
-            let lane = monitor.state.ready.popFirst()!
-            let job = lane.jobs.popFirst()!
-            monitor.unlock()
-            job()
-            monitor.lock()
-            if lane.jobs.isEmpty {
-                lane.scheduled = false
-            } else {
-                // Back of the queue, so one busy lane cannot starve the others.
-                monitor.state.ready.append(lane)
+            switch monitor.state.ready.popFirst()! {
+            case .task(let job, let executor):
+                monitor.unlock()
+                job.runSynchronously(on: executor)
+                monitor.lock()
+            case .lane(let lane):
+                let job = lane.jobs.popFirst()!
+                monitor.unlock()
+                job()
+                monitor.lock()
+                if lane.jobs.isEmpty {
+                    lane.scheduled = false
+                } else {
+                    // Back of the queue, so one busy lane cannot starve the others.
+                    monitor.state.ready.append(.lane(lane))
+                }
             }
         }
     }
@@ -104,9 +131,37 @@ public final class IOPool: Sendable {
     }
 }
 
+/// Lets tasks run on the pool's threads: `withTaskExecutorPreference(IOPool.shared) { … }` runs a device's
+/// poll loop on the thread that does its I/O, so a request costs no thread switch at all (the default path
+/// costs two: to the I/O thread and back to the cooperative pool). The task then shares the pool with
+/// blocking calls, which is the point: these threads exist to block.
+@available(macOS 15.0, iOS 18.0, tvOS 18.0, watchOS 11.0, *)
+extension IOPool: TaskExecutor {
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let item = WorkItem.task(UnownedJob(job), asUnownedTaskExecutor())
+        let onWorker = isCurrentWorker
+        let (wake, spawn) = monitor.withLock { schedule(item, in: &$0, onWorker: onWorker) }
+        if wake { monitor.signal() }
+        if spawn { startThread() }
+    }
+}
+
+/// Identifies the pool a worker thread belongs to (the address of its monitor).
+private let currentWorkerKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
+
+/// One unit of work on the ready queue: the next job of a lane, or a slice of a task that prefers the pool.
+private enum WorkItem {
+    case lane(IOPool.Lane)
+    case task(UnownedJob, UnownedTaskExecutor)
+}
+
 /// What the pool's monitor guards.
 private struct PoolState {
-    var ready = FIFO<IOPool.Lane>()
+    var ready = FIFO<WorkItem>()
     var idle = 0
     var threads = 0
     var shutdown = false

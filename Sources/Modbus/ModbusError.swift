@@ -1,9 +1,9 @@
 import CModbus
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A Modbus exception code sent back by a server (Modbus application protocol 1.1b3, section 7).

@@ -2,9 +2,9 @@ import CModbus
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One client connection of the server, with its input buffer.
@@ -184,6 +184,7 @@ final class ServerLoop: @unchecked Sendable {
             case .done:
                 consumed += total
                 peer.delayServed = false
+                shared.requests.add(1, ordering: .relaxed)
             case .held:
                 break
             case .drop:
@@ -214,7 +215,6 @@ final class ServerLoop: @unchecked Sendable {
     private func handle(_ peer: Peer, _ frame: UnsafeMutablePointer<UInt8>, _ total: Int, now: ContinuousClock.Instant)
         -> Outcome
     {
-        shared.requests.add(1, ordering: .relaxed)
         let unit = frame[6]
         let function = frame[7]
         let pduLength = total - 7
@@ -288,7 +288,9 @@ final class ServerLoop: @unchecked Sendable {
             if rc >= 0, let (table, address, count) = Self.writeTarget(function, word) {
                 let range = layout.range(table)
                 if address >= range.lowerBound && address + count <= range.upperBound {
-                    written = (unit, table, address, map.values(table, offset: address - range.lowerBound, count: count))
+                    written = (
+                        unit, table, address, map.values(table, offset: address - range.lowerBound, count: count)
+                    )
                 }
             }
             return .replied(rc: rc, errno: number, written: written)

@@ -4,9 +4,9 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Which addresses of each table a ``Server`` serves (per unit id). Reads or writes outside them get the
@@ -129,7 +129,9 @@ public final class Server: Sendable {
             ModbusError(.invalidRequest, errno: errno, operation: "start server", endpoint: endpoint, detail: detail)
         }
         if !options.allowNonLoopback && fw_is_loopback(host) == 0 {
-            throw refuse("\(host) is not a loopback address; pass allowNonLoopback: true to serve other networks")
+            throw refuse(
+                "\(host) is not a numeric loopback address (127.0.0.1 or ::1); "
+                    + "pass allowNonLoopback: true to serve other networks")
         }
         for table in Table.allCases {
             let range = layout.range(table)
@@ -142,7 +144,9 @@ public final class Server: Sendable {
 
         var maps: [UInt8: MappingBox] = [:]
         for unit in units ?? [0] {
-            guard let box = MappingBox(layout) else { throw refuse("out of memory for the register map", errno: ENOMEM) }
+            guard let box = MappingBox(layout) else {
+                throw refuse("out of memory for the register map", errno: ENOMEM)
+            }
             maps[unit] = box
         }
         var boundPort: Int32 = 0

@@ -59,7 +59,9 @@ struct ClientServerTests {
         let client = testClient(server)
         let (inputs, coils) = try await client.perform { connection in
             try connection.writeCoils(address: 0, values: [true, true])
-            return (try connection.readInputRegisters(address: 0, count: 3), try connection.readCoils(address: 0, count: 2))
+            return (
+                try connection.readInputRegisters(address: 0, count: 3), try connection.readCoils(address: 0, count: 2)
+            )
         }
         #expect(inputs == [1, 2, 3])
         #expect(coils == [true, true])

@@ -40,7 +40,9 @@ struct InteropTests {
         return result
     }
 
-    @Test("mbpoll reads every table and writes holding registers and coils", .enabled(if: available, "mbpoll is not installed (apt-get install mbpoll); interop not checked"))
+    @Test(
+        "mbpoll reads every table and writes holding registers and coils",
+        .enabled(if: available, "mbpoll is not installed (apt-get install mbpoll); interop not checked"))
     func mbpollReadsAndWrites() async throws {
         let server = try Server()
         try server.set(.holding, address: 0, values: [4660, 22136, 0, 65535])
@@ -75,7 +77,10 @@ struct InteropTests {
         // Reading past the map: mbpoll reports the illegal data address exception our server sent.
         let small = try Server(layout: RegisterLayout(holdingRegisters: 0..<4))
         (status, text) = try await run(
-            ["-m", "tcp", "-a", "1", "-1", "-o", "2", "-p", "\(small.port)", "-t", "4", "-r", "4", "-c", "2", "127.0.0.1"])
+            [
+                "-m", "tcp", "-a", "1", "-1", "-o", "2", "-p", "\(small.port)", "-t", "4", "-r", "4", "-c", "2",
+                "127.0.0.1",
+            ])
         #expect(text.lowercased().contains("illegal data address"), "\(text)")
     }
 }

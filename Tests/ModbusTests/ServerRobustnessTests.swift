@@ -21,6 +21,13 @@ struct ServerRobustnessTests {
         #expect(try await client.readHoldingRegisters(address: 0, count: 3) == [0x1234, 0x5678, 9], comment)
     }
 
+    @Test("addresses other than loopback are refused unless allowed explicitly")
+    func loopbackOnly() {
+        for host in ["0.0.0.0", "::", "192.0.2.1", "localhost"] {
+            #expect(throws: ModbusError.self, "\(host)") { try Server(host: host) }
+        }
+    }
+
     @Test("random bytes")
     func randomBytes() async throws {
         var generator = SplitMix(seed: 0xF1BE)
@@ -54,7 +61,9 @@ struct ServerRobustnessTests {
         try await expectHealthy()
     }
 
-    @Test("unserved function codes get an illegal function exception", arguments: [UInt8(0x07), 0x2B, 0x11, 0x16, 0x00, 0x7F])
+    @Test(
+        "unserved function codes get an illegal function exception",
+        arguments: [UInt8(0x07), 0x2B, 0x11, 0x16, 0x00, 0x7F])
     func illegalFunction(function: UInt8) async throws {
         let peer = try RawPeer(port: server.port)
         let request = frame(pdu: [function, 0x0E, 0x01, 0x00])
@@ -100,7 +109,8 @@ struct ServerRobustnessTests {
         let requests: [[UInt8]] = [
             frame(pdu: [3] + be(0) + be(0)), frame(pdu: [3] + be(0) + be(126)), frame(pdu: [4] + be(0) + be(0xFFFF)),
             frame(pdu: [1] + be(0) + be(0)), frame(pdu: [1] + be(0) + be(2001)), frame(pdu: [2] + be(0) + be(2001)),
-            frame(pdu: [16] + be(0) + be(0) + [0]), frame(pdu: [16] + be(0) + be(124) + [200] + Array(repeating: 0, count: 200)),
+            frame(pdu: [16] + be(0) + be(0) + [0]),
+            frame(pdu: [16] + be(0) + be(124) + [200] + Array(repeating: 0, count: 200)),
             frame(pdu: [15] + be(0) + be(0) + [0]), frame(pdu: [5] + be(0) + be(0x1234)),
         ]
         // One connection: an exception leaves it usable, and answers keep the requests' order.

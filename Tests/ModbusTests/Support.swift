@@ -10,7 +10,9 @@ final class RawPeer {
 
     init(port: Int, receiveTimeoutMilliseconds: Int32 = 3000) throws {
         let fd = fw_tcp_connect_loopback(Int32(port))
-        guard fd >= 0 else { throw ModbusError(.connectionRefused, errno: fw_errno(), operation: "raw connect", endpoint: "\(port)") }
+        guard fd >= 0 else {
+            throw ModbusError(.connectionRefused, errno: fw_errno(), operation: "raw connect", endpoint: "\(port)")
+        }
         self.fd = fd
         fw_set_recv_timeout(fd, receiveTimeoutMilliseconds)
     }
