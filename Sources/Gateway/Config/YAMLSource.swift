@@ -137,8 +137,8 @@ struct Located {
         case .scalar(let scalar):
             switch node.resolvedTagName {
             case .null: return "nothing"
-            case .bool: return "a boolean"
-            case .int, .float: return "a number"
+            case .bool: return "the boolean \(scalar.string)"
+            case .int, .float: return "the number \(scalar.string)"
             default: return "text '\(scalar.string)'"
             }
         }
