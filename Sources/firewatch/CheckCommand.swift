@@ -28,7 +28,9 @@ struct CheckCommand: ParsableCommand {
             print("ok: \(config) is valid")
         } catch {
             for problem in error.errors { printError(problem.description) }
-            printError("\(error.errors.count) error\(error.errors.count == 1 ? "" : "s") in \(config)")
+            printError(
+                "\(error.errors.count) error\(error.errors.count == 1 ? "" : "s") in \(config) and the profiles it uses"
+            )
             throw ExitCode(78)
         }
     }

@@ -30,6 +30,6 @@ struct ConfigCheckTests {
                     && $0.contains("error: zones.room.signals.temperature.vote:")
             })
         #expect(lines.contains { $0.contains("unknown notify channel 'opps' (did you mean 'ops'?)") })
-        #expect(lines.last == "2 errors in \(fixture.sitePath)")
+        #expect(lines.last == "2 errors in \(fixture.sitePath) and the profiles it uses")
     }
 }

@@ -112,7 +112,7 @@ public enum ProfileLoader {
         let names = DataType.allCases.map(\.rawValue)
         var hint = Suggestion.hint(for: text, in: names, noun: "type")
         if ["string", "float64", "double", "uint64", "int64", "char"].contains(text.lowercased()) {
-            hint = "FireWatch reads \(names.joined(separator: ", ")); a \(text) point cannot be a safety signal"
+            hint = "FireWatch decodes only these; read such a value through a gateway that converts it, or leave it out"
         }
         node.error("unsupported type '\(text)'; expected one of \(names.joined(separator: ", "))", hint: hint)
         return nil
@@ -136,7 +136,7 @@ public enum ProfileLoader {
         let table = fields["table"].flatMap(table)
         let type = fields["type"].flatMap(dataType)
         let address = fields["address"]?.int(
-            in: 0...65535, what: "address", hint: "Modbus addresses are 0…65535 (protocol, 0-based)")
+            in: 0...65535, what: "address", hint: "use the protocol address, 0-based, from 0 to 65535")
         guard let table, let type, let address else { return nil }
         var point = PointSpec(name: name, table: table, address: address, type: type, wordOrder: byteOrder)
         var valid = true
@@ -312,7 +312,7 @@ public enum ProfileLoader {
         guard table.isWritable else {
             fields["table"]?.error(
                 "a command cannot write the \(table.rawValue) table: it is read-only in Modbus",
-                hint: "commands write `coil` (on/off) or `holding` registers")
+                hint: "commands write a coil or holding registers")
             return nil
         }
         guard let valueNode = fields["value"] else { return nil }
