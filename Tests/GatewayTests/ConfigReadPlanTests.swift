@@ -1,3 +1,4 @@
+import Foundation
 import FireSafety
 import Modbus
 import Testing
@@ -290,5 +291,47 @@ struct ConfigDecodeTests {
         #expect(readings.map(\.value) == [.number(25), .number(54.6)])
         let short = plan.decode(plan.requests[0], registers: [0x00FA])
         #expect(short.allSatisfy { !$0.isValid })
+    }
+}
+
+@Suite("Point encoding")
+struct ConfigEncodeTests {
+    @Test("encode then decode gives the value back, for every shipped point", arguments: shippedProfiles)
+    func roundTrip(_ reference: String) throws {
+        let profile = try ProfileLoader.load(
+            path: (shippedDevicesFolder as NSString).appendingPathComponent(reference + ".yaml"))
+        for point in profile.points {
+            let samples: [Value]
+            switch point.valueKind {
+            case .number:
+                let low = point.range?.lowerBound ?? 0
+                samples = [.number(low), .number(point.range.map { ($0.lowerBound + $0.upperBound) / 2 } ?? 1)]
+            case .name: samples = point.valueNames.map(Value.name)
+            case .flag: samples = [.flag(true), .flag(false)]
+            case .bitfield: samples = [.number(0)]
+            }
+            for value in samples {
+                let raw = try point.encode(value)
+                let reading = PointReading.decode(point, raw: raw)
+                if case .number(let expected) = value, case .number(let got)? = reading.value {
+                    #expect(abs(got - expected) <= abs(point.scale) / 2, "\(reference) \(point.name)")
+                } else {
+                    #expect(reading.value == value, "\(reference) \(point.name) \(value)")
+                }
+            }
+        }
+    }
+
+    @Test("a bool on one bit, and a named bit, keep the other bits")
+    func bits() throws {
+        var overtemp = PointSpec(name: "o", table: .holding, address: 22, type: .bool)
+        overtemp.bit = 3
+        #expect(try overtemp.encode(.flag(true), into: [0b0001]) == [0b1001])
+        #expect(try overtemp.encode(.flag(false), into: [0b1001]) == [0b0001])
+        var events = PointSpec(name: "e", table: .holding, address: 1, type: .bits)
+        events.bits = [1: "over_temp_alarm"]
+        #expect(try events.encode(bit: "over_temp_alarm", to: true, into: [0x8000]) == [0x8002])
+        #expect(throws: DecodeError.self) { try events.encode(bit: "nope", to: true, into: [0]) }
+        #expect(throws: DecodeError.self) { try overtemp.encode(.number(1)) }
     }
 }
