@@ -194,6 +194,17 @@ let siteRules: [SiteRule] = [
         "names with dots are refused", [("  t1:    {", "  t.1:   {")], at: "t.1", field: "devices.t.1",
         ["not a valid device name"]),
     SiteRule(
+        "suppression needs two kinds of evidence at fire",
+        [("alert: alert, alarm: action, fire: fire1", "alert: alert, alarm: action")],
+        at: "suppress:", field: "zones.room.suppress", ["two different kinds", "only temperature"]),
+    SiteRule(
+        "isolation needs an alarm threshold",
+        [
+            ("alarm: 50, ", ""), ("alert: detected, alarm: detected", "alert: detected"),
+            ("alarm: action, ", ""), ("ups.battery_overtemp], alarm: true", "ups.battery_overtemp], alert: true"),
+        ],
+        at: "isolate:", field: "zones.room.isolate", ["no signal", "`alarm:` threshold", "can never run"]),
+    SiteRule(
         "enum threshold name typo", [("fire: fire1", "fire: fir1")], at: "smoke: { sources",
         field: "zones.room.signals.smoke.fire",
         ["'fir1' is not a value of level", "did you mean 'fire1'"]),

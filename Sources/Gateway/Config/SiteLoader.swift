@@ -312,18 +312,42 @@ struct SiteReader {
     mutating func readZone(_ name: String, _ node: Located) -> ZoneSpec? {
         guard let fields = node.fields(SiteLoader.zoneFields, required: ["signals"], what: "a zone") else { return nil }
         var signals: [SignalSpec] = []
+        let errorsBefore = diagnostics.count
+        var signalsRead = true
         if let list = fields["signals"]?.entries(what: "a mapping of signal names to signals") {
             if list.isEmpty {
                 fields["signals"]?.error("a zone needs at least one signal", hint: "add e.g. temperature")
             }
             for (_, keyNode, value) in list {
-                guard let signalName = keyNode.name(what: "signal name") else { continue }
-                if let signal = readSignal(signalName, value) { signals.append(signal) }
+                guard let signalName = keyNode.name(what: "signal name"), let signal = readSignal(signalName, value)
+                else {
+                    signalsRead = false
+                    continue
+                }
+                signals.append(signal)
             }
         }
         let isolate = fields["isolate"].map { readSteps($0, zone: name, kind: .isolate) } ?? []
         let suppress = fields["suppress"].map { readSteps($0, zone: name, kind: .suppress) } ?? []
         let powerCut = fields["power_cut"].map { readSteps($0, zone: name, kind: .powerCut) } ?? []
+        // Steps no tier can ever reach are a configuration mistake a person would not spot by reading.
+        // Only when the zone itself read cleanly: a broken signal would make these checks cry wolf.
+        if diagnostics.count == errorsBefore, signalsRead {
+            if !isolate.isEmpty, !signals.contains(where: { $0.thresholds[.alarm] != nil }) {
+                fields.keys["isolate"]?.error(
+                    "no signal of zone \(name) has an `alarm:` threshold, so these isolate steps can never run",
+                    hint: "add alarm: to the signals that should isolate the zone, e.g. off-gas, temperature, BMS flags"
+                )
+            }
+            let fireKinds = Set(signals.filter { $0.thresholds[.fire] != nil }.map(\.kind))
+            if !(suppress.isEmpty && powerCut.isEmpty), fireKinds.count < 2 {
+                let found = fireKinds.isEmpty ? "none" : "only \(fireKinds.sorted().joined(separator: ", "))"
+                (fields.keys["suppress"] ?? fields.keys["power_cut"])?.error(
+                    "tier 3 needs two different kinds of evidence at `fire:` (double knock), zone \(name) has \(found)",
+                    hint: "add fire: to a second signal, e.g. smoke or the panel's fire_input, "
+                        + "or set `kind:` when two signals measure different things")
+            }
+        }
         return ZoneSpec(name: name, signals: signals, isolate: isolate, suppress: suppress, powerCut: powerCut)
     }
 

@@ -77,6 +77,8 @@ public enum SiteSummary {
                     "      \(pad(signal.name, signalWidth))  \(signal.vote.rawValue) of \(sources)\(unit)\(kind)")
                 out.append("      \(pad("", signalWidth))  \(thresholds(signal))")
             }
+            let fireKinds = Set(zone.signals.filter { $0.thresholds[.fire] != nil }.map(\.kind)).sorted()
+            out.append("    tier 3 evidence (two different kinds at fire): \(fireKinds.joined(separator: ", "))")
             let procedures: [(String, [Step])] = [
                 ("isolate (tier 2, alarm)", zone.isolate), ("suppress (tier 3, fire)", zone.suppress),
                 ("power_cut (tier 3, after suppress)", zone.powerCut),

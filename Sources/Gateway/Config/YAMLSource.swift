@@ -287,9 +287,11 @@ struct Located {
     func fields(_ known: [String], required: [String] = [], what: String) -> Fields? {
         guard let list = entries(what: what) else { return nil }
         var values: [String: Located] = [:]
+        var keys: [String: Located] = [:]
         for (key, keyNode, value) in list {
             if known.contains(key) {
                 values[key] = value
+                keys[key] = keyNode
             } else if key == "<<" {
                 keyNode.error("YAML merge keys (<<) are not supported here", hint: "write the fields out")
             } else {
@@ -302,7 +304,7 @@ struct Located {
         for key in required where values[key] == nil {
             error("missing field '\(key)'", hint: "add `\(key):` (\(what) needs \(required.joined(separator: ", ")))")
         }
-        return Fields(owner: self, values: values)
+        return Fields(owner: self, values: values, keys: keys)
     }
 }
 
@@ -310,6 +312,8 @@ struct Located {
 struct Fields {
     let owner: Located
     let values: [String: Located]
+    /// The key nodes, for errors about a whole value (a block list's own position is its first item).
+    let keys: [String: Located]
 
     subscript(_ key: String) -> Located? { values[key] }
     func has(_ key: String) -> Bool { values[key] != nil }
