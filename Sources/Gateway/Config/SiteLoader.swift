@@ -71,6 +71,8 @@ struct SiteReader {
     var profiles: [String: ResolvedProfile] = [:]
     /// Devices whose profile failed to load: references to them are not checked further (one error, not fifty).
     var brokenDevices: Set<String> = []
+    /// Profile references already found unusable (reported once, however many devices use them).
+    var brokenProfiles: Set<String> = []
     var channels: [NotifyChannel] = []
     /// `device.command` → zone whose `power_cut` uses it.
     var powerCutOwners: [String: String] = [:]
@@ -200,7 +202,8 @@ struct SiteReader {
     /// A program and its arguments; the program must be a path (no `$PATH` lookup in a safety procedure).
     func argv(_ node: Located) -> [String]? {
         guard let items = node.stringList(what: "program and arguments") else { return nil }
-        guard var argv = Optional(items.map(\.0)), let first = items.first else {
+        var argv = items.map(\.0)
+        guard let first = items.first else {
             node.error("the list is empty; it needs at least the program", hint: "write [/path/to/program, args…]")
             return nil
         }
@@ -267,6 +270,8 @@ struct SiteReader {
     /// Finds and loads a profile once per reference; false when it cannot be used.
     mutating func resolveProfile(_ reference: String, node: Located, locator: ProfileLocator) -> Bool {
         if profiles[reference] != nil { return true }
+        if brokenProfiles.contains(reference) { return false }
+        brokenProfiles.insert(reference)
         let found: (path: String, origin: ProfileOrigin)
         if ProfileLocator.isFileReference(reference) {
             found = (path(reference), .file)
@@ -298,6 +303,7 @@ struct SiteReader {
         guard let profile = ProfileLoader.load(path: found.path, displayName: found.path, diagnostics: diagnostics),
             diagnostics.count == before
         else { return false }
+        brokenProfiles.remove(reference)
         profiles[reference] = ResolvedProfile(
             reference: reference, path: found.path, origin: found.origin, profile: profile)
         return true
