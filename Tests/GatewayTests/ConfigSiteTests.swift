@@ -162,3 +162,67 @@ struct ConfigValueTests {
         #expect(HostPort(parsing: "h:70000") == nil)
     }
 }
+
+@Suite("Simulator pass-through")
+struct ConfigSimulateTests {
+    @Test("profiles pass simulate texts through, keyed by point, point.bit and command, with their place")
+    func profileTexts() throws {
+        let text = """
+            name: T
+            source: s
+            points:
+              temp: { table: input, address: 1, type: int16, simulate: room_temperature }
+              events: { table: input, address: 2, type: bits, bits: { 1: hot }, simulate: { hot: bms_over_temp_alarm } }
+            commands:
+              trip: { table: coil, address: 0, value: true, simulate: "open_feed[1]" }
+            """
+        let profile = try ProfileLoader.parse(text: text, file: "t.yaml")
+        let texts = profile.simulateTexts
+        #expect(texts.points == ["temp": "room_temperature", "events.hot": "bms_over_temp_alarm"])
+        #expect(texts.commands == ["trip": "open_feed[1]"])
+        let located = try #require(profile.point(named: "temp")?.simulate)
+        #expect((located.file, located.line, located.field) == ("t.yaml", 4, "points.temp.simulate"))
+    }
+
+    @Test("a simulate text for a bit the point does not have is an error")
+    func unknownBit() {
+        let text =
+            "name: T\nsource: s\npoints:\n  e: { table: input, address: 2, type: bits, bits: { 1: hot }, simulate: { hto: x } }\n"
+        let result = Result { () throws(ConfigErrors) in try ProfileLoader.parse(text: text, file: "t.yaml") }
+        guard case .failure(let errors) = result else {
+            Issue.record("loaded")
+            return
+        }
+        expectConfigError(
+            errors.errors, line: 4, field: "points.e.simulate.hto", words: ["not a bit of e", "did you mean 'hot'"])
+    }
+
+    @Test("every shipped profile carries simulate texts for the points the example site uses")
+    func shippedTexts() throws {
+        let example = (configRepositoryFolder as NSString).appendingPathComponent("examples/site.yaml")
+        let site = try SiteLoader(shippedDevices: shippedDevicesFolder).load(path: example)
+        for zone in site.model.zones {
+            for signal in zone.signals {
+                for source in signal.sources {
+                    let texts = try #require(site.profile(of: source.device)).simulateTexts.points
+                    let key = source.bit.map { "\(source.point).\($0)" } ?? source.point
+                    #expect(texts[key] != nil, "\(source) has no simulate text")
+                }
+            }
+            for case .command(let device, let command) in zone.isolate + zone.suppress + zone.powerCut {
+                #expect(site.profile(of: device)?.simulateTexts.commands[command] != nil, "\(device).\(command)")
+            }
+        }
+    }
+
+    @Test("sites pass zone and device simulate settings through")
+    func siteSettings() throws {
+        let text =
+            configBaseSite
+            .editedConfig("  room:\n", "  room:\n    simulate: { strings: 4, feeds: 2 }\n")
+            .editedConfig("port: 1504 }", "port: 1504, simulate: { powered_by_feed: 1 } }")
+        let site = try ConfigSiteFixture(site: text).load().get()
+        #expect(site.zoneSimulation["room"]?.mapValues(\.text) == ["strings": "4", "feeds": "2"])
+        #expect(site.device(named: "gas")?.simulate["powered_by_feed"]?.text == "1")
+    }
+}

@@ -41,6 +41,19 @@ public struct DeviceProfile: Sendable, Hashable {
     }
 
     public func point(named name: String) -> PointSpec? { points.first { $0.name == name } }
+
+    /// The simulator's `simulate:` texts, keyed by point (or `point.bit`) and by command name, as
+    /// `SimBindings(points:commands:)` takes them. FireWatch itself never reads them.
+    public var simulateTexts: (points: [String: String], commands: [String: String]) {
+        var points: [String: String] = [:]
+        for point in self.points {
+            if let text = point.simulate { points[point.name] = text.text }
+            for (bit, text) in point.simulateBits { points["\(point.name).\(bit)"] = text.text }
+        }
+        var commands: [String: String] = [:]
+        for command in self.commands { if let text = command.simulate { commands[command.name] = text.text } }
+        return (points, commands)
+    }
     public func command(named name: String) -> CommandSpec? { commands.first { $0.name == name } }
 }
 
@@ -81,6 +94,10 @@ public struct PointSpec: Sendable, Hashable {
     /// matches every value with a larger raw number (`alert: alert` on a VESDA level matches action, fire1, fire2).
     public var ordered: Bool
     public var description: String?
+    /// What the simulator serves for this point (`simulate: room_temperature`); nil when not simulated.
+    public var simulate: LocatedText?
+    /// For `bits` points: what the simulator serves for each named bit (`simulate: { over_temp_alarm: … }`).
+    public var simulateBits: [String: LocatedText] = [:]
 
     public init(
         name: String, table: Table, address: Int, type: DataType, wordOrder: WordOrder = .abcd, scale: Double = 1,
@@ -152,6 +169,8 @@ public struct CommandSpec: Sendable, Hashable {
     /// How to prove the write took effect; nil means only the device's acknowledgement proves it.
     public var verify: VerifySpec?
     public var description: String?
+    /// What the command does in the simulator (`simulate: open_feed[1]`); nil when not simulated.
+    public var simulate: LocatedText?
 
     public init(
         name: String, table: Table, address: Int, value: CommandValue, verify: VerifySpec? = nil,

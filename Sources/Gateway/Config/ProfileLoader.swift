@@ -8,9 +8,9 @@ public enum ProfileLoader {
     ]
     static let pointFields = [
         "table", "address", "type", "word_order", "scale", "offset", "unit", "range", "bit", "bits", "values",
-        "ordered", "description",
+        "ordered", "description", "simulate",
     ]
-    static let commandFields = ["table", "address", "value", "verify", "description"]
+    static let commandFields = ["table", "address", "value", "verify", "description", "simulate"]
     static let verifyFields = ["point", "equals", "within"]
     /// How long a verify waits when the profile does not say.
     public static let defaultVerifyWithin = Duration.seconds(2)
@@ -222,6 +222,22 @@ public enum ProfileLoader {
             fields["ordered"]?.error("`ordered` applies to enum points only", hint: "remove it")
         }
         point.description = fields["description"]?.string()
+        if let node = fields["simulate"] {
+            // Passed through to the simulator; a bits point names what each bit serves.
+            if type == .bits, case .mapping = node.node {
+                for (bit, keyNode, value) in node.entries(what: "a mapping of bit names to simulate texts") ?? [] {
+                    guard point.bitNumber(named: bit) != nil else {
+                        keyNode.error(
+                            "'\(bit)' is not a bit of \(name)",
+                            hint: Suggestion.hint(for: bit, in: point.bitNames, noun: "bit"))
+                        continue
+                    }
+                    if let text = value.locatedText(what: "a simulate text") { point.simulateBits[bit] = text }
+                }
+            } else {
+                point.simulate = node.locatedText(what: "a simulate text")
+            }
+        }
         return valid ? point : nil
     }
 
@@ -348,9 +364,11 @@ public enum ProfileLoader {
         if let node = fields["verify"] {
             verify = parseVerify(node, points: points)
         }
-        return CommandSpec(
+        var command = CommandSpec(
             name: name, table: table, address: address, value: value, verify: verify,
             description: fields["description"]?.string())
+        command.simulate = fields["simulate"]?.locatedText(what: "a simulate text")
+        return command
     }
 
     static func parseVerify(_ node: Located, points: [PointSpec]) -> VerifySpec? {

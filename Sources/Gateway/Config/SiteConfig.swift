@@ -19,6 +19,8 @@ public struct DeviceConfig: Sendable, Hashable {
     public var timeout: Duration?
     /// Overrides the profile's and site's `max_gap` for this device.
     public var maxGap: Int?
+    /// The simulator's settings for this device (`simulate: { zone: …, powered_by_feed: 1 }`), passed through.
+    public var simulate: [String: LocatedText] = [:]
 
     public init(
         name: String, profile: String, host: String, port: Int = 502, unit: Int = 1, pollInterval: Duration? = nil,
@@ -154,6 +156,8 @@ public struct LoadedSite: Sendable {
     public var requestTimeout: Duration
     /// Largest gap the planner bridges, unless the profile or device overrides it.
     public var maxGap: Int
+    /// The simulator's settings per zone (`simulate: { strings: 4, feeds: 2 }`), passed through unread.
+    public var zoneSimulation: [String: [String: LocatedText]] = [:]
 
     public init(
         file: String, model: SiteModel, devices: [DeviceConfig], profiles: [String: ResolvedProfile],

@@ -25,9 +25,9 @@ public struct SiteLoader: Sendable {
         "site", "poll_interval", "stale_after", "timeout", "max_gap", "alert_log", "control_socket", "metrics",
         "profile_path", "notify", "devices", "zones",
     ]
-    static let deviceFields = ["profile", "host", "port", "unit", "poll_interval", "timeout", "max_gap"]
+    static let deviceFields = ["profile", "host", "port", "unit", "poll_interval", "timeout", "max_gap", "simulate"]
     static let channelFields = ["webhook", "command", "timeout"]
-    static let zoneFields = ["signals", "isolate", "suppress", "power_cut"]
+    static let zoneFields = ["signals", "isolate", "suppress", "power_cut", "simulate"]
     static let signalFields = [
         "sources", "vote", "alert", "alarm", "fire", "deadband", "rate_of_rise", "rate_window", "kind",
     ]
@@ -76,6 +76,8 @@ struct SiteReader {
     var channels: [NotifyChannel] = []
     /// `device.command` → zone whose `power_cut` uses it.
     var powerCutOwners: [String: String] = [:]
+    /// Zone → the simulator's settings, passed through.
+    var zoneSimulation: [String: [String: LocatedText]] = [:]
 
     init(file: String, directory: String, shipped: String?, diagnostics: Diagnostics) {
         self.file = file
@@ -156,9 +158,11 @@ struct SiteReader {
             }
         }
         let model = SiteModel(site: site, pollInterval: poll, staleAfter: staleAfter, zones: zones)
-        return LoadedSite(
+        var loaded = LoadedSite(
             file: file, model: model, devices: devices, profiles: profiles, notify: channels, alertLog: alertLog,
             controlSocket: controlSocket, metrics: metrics, requestTimeout: timeout, maxGap: maxGap)
+        loaded.zoneSimulation = zoneSimulation
+        return loaded
     }
 
     func positiveDuration(_ node: Located?) -> Duration? {
@@ -246,6 +250,7 @@ struct SiteReader {
             device.pollInterval = positiveDuration(fields["poll_interval"])
             device.timeout = positiveDuration(fields["timeout"])
             device.maxGap = fields["max_gap"]?.int(in: 0...124, what: "max_gap")
+            device.simulate = fields["simulate"]?.locatedTexts(what: "simulator settings") ?? [:]
             if host.isEmpty || host.contains(" ")
                 || (host.contains(":") && !host.contains("::") && host.filter({ $0 == ":" }).count == 1)
             {
@@ -336,6 +341,7 @@ struct SiteReader {
         let isolate = fields["isolate"].map { readSteps($0, zone: name, kind: .isolate) } ?? []
         let suppress = fields["suppress"].map { readSteps($0, zone: name, kind: .suppress) } ?? []
         let powerCut = fields["power_cut"].map { readSteps($0, zone: name, kind: .powerCut) } ?? []
+        if let node = fields["simulate"] { zoneSimulation[name] = node.locatedTexts(what: "simulator settings") }
         // Steps no tier can ever reach are a configuration mistake a person would not spot by reading.
         // Only when the zone itself read cleanly: a broken signal would make these checks cry wolf.
         if diagnostics.count == errorsBefore, signalsRead {
