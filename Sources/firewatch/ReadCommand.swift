@@ -154,9 +154,8 @@ extension ReadCommand {
                     )
                     .trimmingCharacters(in: .whitespaces))
             }
-            lines.append(
-                "\(result.plan.requests.count) requests: \(result.plan.requests.map(\.description).joined(separator: ", "))"
-            )
+            let requests = result.plan.requests
+            lines.append("\(requests.count) requests: \(requests.map(\.description).joined(separator: ", "))")
             return lines.joined(separator: "\n")
         }
 
