@@ -123,7 +123,8 @@ struct SiteReader {
                 if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) || !isDirectory.boolValue
                 {
                     item.error(
-                        "folder \(folder) does not exist", hint: "fix the path (relative to the site file) or remove it"
+                        "folder \(folder) does not exist",
+                        hint: "fix the path, which starts at the site file, or remove it"
                     )
                 }
                 profilePath.append(folder)
@@ -221,7 +222,7 @@ struct SiteReader {
         if !FileManager.default.isExecutableFile(atPath: argv[0]) {
             first.1.error(
                 "\(argv[0]) does not exist or is not executable",
-                hint: "install it, fix the path (relative paths are relative to the site file) or `chmod +x` it")
+                hint: "install it, fix the path (a relative one starts at the site file), or make it executable")
         }
         return argv
     }
@@ -282,7 +283,8 @@ struct SiteReader {
             found = (path(reference), .file)
             guard FileManager.default.fileExists(atPath: found.path) else {
                 node.error(
-                    "profile file \(found.path) does not exist", hint: "fix the path (relative to the site file)")
+                    "profile file \(found.path) does not exist",
+                    hint: "fix the path; a relative one starts at the site file")
                 return false
             }
         } else if ProfileLocator.isKindName(reference) {
