@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 
@@ -43,9 +44,57 @@ static inline void fw_clear_errno(void) { errno = 0; }
 /// Version of the libmodbus the process actually loaded (not the headers it was built with).
 static inline const char *fw_modbus_version(void) { return LIBMODBUS_VERSION_STRING; }
 
-/// libmodbus 3.1.6 waits for answers with select(): a client socket at or above FD_SETSIZE would overflow
-/// its fd_set, so the Swift client refuses such sockets.
+/// libmodbus 3.1.6 waits for answers with select(): a socket at or above FD_SETSIZE would overflow its fd_set,
+/// so the Swift client lends libmodbus a low descriptor number for such sockets (see IOPool).
 static inline int fw_fd_setsize(void) { return FD_SETSIZE; }
+
+/// The lowest free descriptor at or above 0, as a close-on-exec duplicate of `fd` (-1 with errno on failure).
+static inline int fw_dup_lowest(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+/// Opens /dev/null read-write, close-on-exec (open is variadic).
+static inline int fw_open_null(void) { return open("/dev/null", O_RDWR | O_CLOEXEC); }
+
+/// Connects a non-blocking, close-on-exec TCP socket to `host` (name, IPv4 or IPv6) and `service`, trying
+/// every address getaddrinfo gives, each within `timeout_ms`. Nagle is off, as libmodbus sets it.
+/// Returns the fd; or -1 with errno set (ETIMEDOUT, ECONNREFUSED, EHOSTUNREACH…); or -1 with `*gai_error`
+/// set when the name does not resolve. Unlike libmodbus 3.1.6's connect, it waits with poll(), so any
+/// descriptor number is safe, and it keeps the real reason of a failure.
+static inline int fw_tcp_connect(const char *host, const char *service, int timeout_ms, int *gai_error) {
+    struct addrinfo hints, *list = NULL, *ai;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+#ifdef AI_ADDRCONFIG
+    hints.ai_flags = AI_ADDRCONFIG;
+#endif
+    *gai_error = getaddrinfo(host, service, &hints, &list);
+    if (*gai_error != 0) { errno = 0; return -1; }
+    int last = ECONNREFUSED;
+    for (ai = list; ai != NULL; ai = ai->ai_next) {
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) { last = errno; continue; }
+        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (rc < 0 && errno == EINPROGRESS) {
+            struct pollfd p = { fd, POLLOUT, 0 };
+            do { rc = poll(&p, 1, timeout_ms); } while (rc < 0 && errno == EINTR);
+            if (rc == 0) { last = ETIMEDOUT; close(fd); continue; }
+            if (rc < 0) { last = errno; close(fd); continue; }
+            int err = 0;
+            socklen_t len = sizeof err;
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+            if (err != 0) { last = err; close(fd); continue; }
+        } else if (rc < 0) {
+            last = errno; close(fd); continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        freeaddrinfo(list);
+        return fd;
+    }
+    freeaddrinfo(list);
+    errno = last;
+    return -1;
+}
 
 /// Puts a socket in non-blocking, close-on-exec mode (fcntl is variadic, so Swift cannot call it portably).
 static inline int fw_set_nonblocking(int fd) {

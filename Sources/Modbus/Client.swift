@@ -56,6 +56,10 @@ public struct ClientStatistics: Sendable, Hashable {
 /// answer can never be taken for the answer to the next request.
 ///
 /// Errors are always ``ModbusError``.
+///
+/// A plain `await` of a request costs two thread switches. A poll loop that runs inside
+/// `withTaskExecutorPreference(pool) { … }` (the client's ``IOPool``) costs none, and then matches a plain C
+/// libmodbus loop in CPU per request.
 public final class Client: Sendable {
     public let host: String
     public let port: Int
@@ -75,10 +79,21 @@ public final class Client: Sendable {
     ///   - host: a host name, an IPv4 or an IPv6 address.
     ///   - responseTimeout: how long to wait for the first byte of an answer (and for the TCP connect).
     ///   - byteTimeout: how long to wait between bytes of one answer.
-    public init(
+    public convenience init(
         host: String, port: Int = 502, unit: UInt8 = 1,
         responseTimeout: Duration = .seconds(1), byteTimeout: Duration = .milliseconds(500),
         reconnect: ReconnectPolicy = .standard, pool: IOPool = .shared
+    ) {
+        self.init(
+            host: host, port: port, unit: unit, responseTimeout: responseTimeout, byteTimeout: byteTimeout,
+            reconnect: reconnect, pool: pool, descriptorLimit: fw_fd_setsize())
+    }
+
+    /// - Parameter descriptorLimit: sockets at or above this number are lent to libmodbus under a low
+    ///   descriptor number (tests lower it to exercise that path without opening a thousand files).
+    init(
+        host: String, port: Int, unit: UInt8, responseTimeout: Duration, byteTimeout: Duration,
+        reconnect: ReconnectPolicy, pool: IOPool, descriptorLimit: Int32
     ) {
         self.host = host
         self.port = port
@@ -91,7 +106,7 @@ public final class Client: Sendable {
         self.lane = pool.makeLane()
         self.session = Session(
             host: host, port: port, unit: unit, responseTimeout: responseTimeout, byteTimeout: byteTimeout,
-            policy: reconnect, endpoint: endpoint)
+            policy: reconnect, endpoint: endpoint, descriptorLimit: descriptorLimit)
     }
 
     /// Closes the connection and returns once the socket is closed (after the requests already queued).
@@ -349,8 +364,12 @@ final class Session: @unchecked Sendable {
     let byteTimeout: Duration
     let policy: ReconnectPolicy
     let endpoint: String
+    /// Sockets at or above this number are lent to libmodbus under a low number (its select() needs one).
+    let descriptorLimit: Int32
 
     private var context: OpaquePointer?
+    /// The connected socket, or -1.
+    private(set) var descriptor: Int32 = -1
     private var connected = false
     private var closed = false
     private var failuresInARow = 0
@@ -363,8 +382,9 @@ final class Session: @unchecked Sendable {
 
     init(
         host: String, port: Int, unit: UInt8, responseTimeout: Duration, byteTimeout: Duration,
-        policy: ReconnectPolicy, endpoint: String
+        policy: ReconnectPolicy, endpoint: String, descriptorLimit: Int32
     ) {
+        self.descriptorLimit = descriptorLimit
         self.host = host
         self.port = port
         self.unit = unit
@@ -395,6 +415,7 @@ final class Session: @unchecked Sendable {
     func close() {
         closed = true
         connected = false
+        descriptor = -1
         if let context {
             modbus_close(context)
             modbus_free(context)
@@ -413,12 +434,31 @@ final class Session: @unchecked Sendable {
             failures.add(1, ordering: .relaxed)
             throw error
         }
-        let rc = body(context)
+        let rc: Int32
+        let number: Int32
+        if descriptor < descriptorLimit {
+            rc = body(context)
+            number = fw_errno()
+        } else {
+            // libmodbus would FD_SET this descriptor past the end of its fd_set: for this one call it gets the
+            // worker's low slot, a duplicate of the socket, which is parked on /dev/null again right after.
+            guard let slot = IOPool.currentDescriptorSlot, dup2(descriptor, slot.descriptor) >= 0 else {
+                failures.add(1, ordering: .relaxed)
+                throw ModbusError(
+                    .other(EMFILE), errno: EMFILE, operation: operation(), endpoint: endpoint,
+                    detail: "socket \(descriptor) is above FD_SETSIZE and this I/O thread has no low descriptor "
+                        + "to lend libmodbus; create the IOPool before opening many files")
+            }
+            modbus_set_socket(context, slot.descriptor)
+            rc = body(context)
+            number = fw_errno()
+            modbus_set_socket(context, descriptor)
+            dup2(slot.null, slot.descriptor)
+        }
         if rc >= 0 {
             failuresInARow = 0
             return rc
         }
-        let number = fw_errno()
         failures.add(1, ordering: .relaxed)
         let error = ModbusError(
             ModbusError.code(forErrno: number), errno: number, operation: operation(), endpoint: endpoint)
@@ -428,6 +468,7 @@ final class Session: @unchecked Sendable {
         } else if error.isConnectionFailure {
             // Replacing the socket is what keeps a late answer from being read as the next response.
             modbus_close(context)
+            descriptor = -1
             connected = false
             recordFailure(error)
         }
@@ -467,34 +508,30 @@ final class Session: @unchecked Sendable {
             self.context = created
             context = created
         }
-        fw_clear_errno()
-        if modbus_connect(context) != 0 {
+        // Connecting here rather than with modbus_connect: libmodbus 3.1.6 waits for the connect with select()
+        // (unsafe for descriptors at or above FD_SETSIZE) and reports every failure, even a name that does not
+        // resolve, as ECONNREFUSED.
+        var resolveError: Int32 = 0
+        let (seconds, attoseconds) = responseTimeout.components
+        let milliseconds = Int32(clamping: max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000))
+        let socket = fw_tcp_connect(host, String(port), milliseconds, &resolveError)
+        if socket < 0 {
             let number = fw_errno()
-            var code = ModbusError.code(forErrno: number)
-            var detail: String?
-            if code == .connectionRefused && !Self.resolves(host) {
-                // libmodbus 3.1.6 reports a failed name lookup as ECONNREFUSED.
-                code = .hostUnreachable
-                detail = "the host name does not resolve"
-            } else if number == 0 || number == EINPROGRESS {
-                code = .timeout
-                detail = "TCP connect did not complete"
+            let error: ModbusError
+            if resolveError != 0 {
+                error = ModbusError(
+                    .hostUnreachable, operation: operation(), endpoint: endpoint,
+                    detail: "cannot resolve \(host): \(String(cString: gai_strerror(resolveError)))")
+            } else {
+                error = ModbusError(
+                    ModbusError.code(forErrno: number), errno: number, operation: operation(), endpoint: endpoint,
+                    detail: number == ETIMEDOUT ? "TCP connect did not complete" : nil)
             }
-            let error = ModbusError(code, errno: number, operation: operation(), endpoint: endpoint, detail: detail)
-            modbus_close(context)
             recordFailure(error)
             throw error
         }
-        if modbus_get_socket(context) >= fw_fd_setsize() {
-            // libmodbus 3.1.6 waits with select(); FD_SET on such a descriptor would write past the fd_set.
-            modbus_close(context)
-            let error = ModbusError(
-                .other(EMFILE), errno: EMFILE, operation: operation(), endpoint: endpoint,
-                detail:
-                    "socket descriptor is at or above FD_SETSIZE (\(fw_fd_setsize())), which libmodbus cannot wait on")
-            recordFailure(error)
-            throw error
-        }
+        modbus_set_socket(context, socket)
+        descriptor = socket
         connected = true
         connects.add(1, ordering: .relaxed)
         return context
@@ -506,10 +543,4 @@ final class Session: @unchecked Sendable {
         return (UInt32(clamping: total / 1_000_000), UInt32(total % 1_000_000))
     }
 
-    private static func resolves(_ host: String) -> Bool {
-        var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, nil, nil, &result) == 0 else { return false }
-        freeaddrinfo(result)
-        return true
-    }
 }

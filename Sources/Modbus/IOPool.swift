@@ -1,3 +1,4 @@
+import CModbus
 import Foundation
 import Synchronization
 
@@ -18,7 +19,7 @@ public final class IOPool: Sendable {
     /// The most threads this pool ever starts.
     public let maxThreads: Int
     private let name: String
-    private let monitor = Monitor()
+    private let monitor: Monitor
 
     /// - Parameters:
     ///   - maxThreads: how many lanes may run at the same time (at least 1).
@@ -26,6 +27,7 @@ public final class IOPool: Sendable {
     public init(maxThreads: Int = 8, name: String = "modbus-io") {
         self.maxThreads = max(1, maxThreads)
         self.name = name
+        self.monitor = Monitor(slots: self.maxThreads)
     }
 
     deinit {
@@ -82,15 +84,27 @@ public final class IOPool: Sendable {
     private func startThread() {
         let monitor = self.monitor
         let number = monitor.withLock { $0.threads }
-        let thread = Thread { Self.work(monitor) }
+        let slot = monitor.slots[number - 1]
+        let thread = Thread { Self.work(monitor, slot: slot) }
         thread.name = "\(name)-\(number)"
         // libmodbus needs little stack, but tasks that prefer this pool as executor run arbitrary Swift code here.
         thread.stackSize = 1024 * 1024
         thread.start()
     }
 
-    private static func work(_ monitor: Monitor) {
+    /// The low descriptor number this worker thread may lend libmodbus, and /dev/null to park it on afterwards;
+    /// `nil` off the pool's threads or when none below `FD_SETSIZE` was free when the pool was created.
+    static var currentDescriptorSlot: (descriptor: Int32, null: Int32)? {
+        guard let monitor = pthread_getspecific(currentWorkerKey),
+            let slot = pthread_getspecific(descriptorSlotKey)
+        else { return nil }
+        let null = Unmanaged<Monitor>.fromOpaque(monitor).takeUnretainedValue().nullDescriptor
+        return (Int32(Int(bitPattern: slot) - 1), null)
+    }
+
+    private static func work(_ monitor: Monitor, slot: Int32) {
         pthread_setspecific(currentWorkerKey, Unmanaged.passUnretained(monitor).toOpaque())
+        if slot >= 0 { pthread_setspecific(descriptorSlotKey, UnsafeRawPointer(bitPattern: Int(slot) + 1)) }
         monitor.lock()
         while true {
             while monitor.state.ready.isEmpty {
@@ -159,6 +173,13 @@ private enum WorkItem {
     case task(UnownedJob, UnownedTaskExecutor)
 }
 
+/// The descriptor slot of a worker thread, stored as slot + 1 (0 means none).
+private let descriptorSlotKey: pthread_key_t = {
+    var key = pthread_key_t()
+    pthread_key_create(&key, nil)
+    return key
+}()
+
 /// What the pool's monitor guards.
 private struct PoolState {
     var ready = FIFO<WorkItem>()
@@ -174,13 +195,32 @@ private final class Monitor: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     var state = PoolState()
+    /// /dev/null, and one duplicate of it per worker below `FD_SETSIZE` (-1 where none was free).
+    ///
+    /// libmodbus 3.1.6 waits for answers with select(), which cannot watch a descriptor at or above
+    /// FD_SETSIZE (1024): a daemon with more connections than that lends libmodbus, for the length of one call,
+    /// its worker's low slot (`dup2` of the real socket), and parks the slot on /dev/null afterwards.
+    let nullDescriptor: Int32
+    let slots: [Int32]
 
-    init() {
+    init(slots count: Int) {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(condition, nil)
+        let null = fw_open_null()
+        nullDescriptor = null
+        slots = (0..<count).map { _ in
+            let slot = null >= 0 ? fw_dup_lowest(null) : -1
+            if slot >= fw_fd_setsize() {
+                Glibc.close(slot)
+                return -1
+            }
+            return slot
+        }
     }
 
     deinit {
+        for slot in slots where slot >= 0 { Glibc.close(slot) }
+        if nullDescriptor >= 0 { Glibc.close(nullDescriptor) }
         pthread_cond_destroy(condition)
         pthread_mutex_destroy(mutex)
         condition.deallocate()

@@ -97,7 +97,10 @@ public struct ModbusError: Error, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         var text = "\(operation) at \(endpoint): \(reason)"
         if let detail { text += " (\(detail))" }
-        if errno != 0 && code != .other(errno) { text += " [errno \(errno)]" }
+        switch code {
+        case .exception, .other, .invalidResponse: break  // the reason already says it
+        default: if errno != 0 { text += " [errno \(errno)]" }
+        }
         if let hint { text += "; \(hint)" }
         return text
     }

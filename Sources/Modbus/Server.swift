@@ -75,7 +75,8 @@ public final class Server: Sendable {
     }
 
     /// Called on the server thread after a client's write was applied: unit, table, first address and the
-    /// values now stored (coils as 0 or 1). It must return quickly; the server waits for it.
+    /// values now stored (coils as 0 or 1). It must return quickly (the server waits for it) and must not call
+    /// ``stop()`` (which waits for the server thread, the one running the hook).
     public typealias WriteHook = @Sendable (_ unit: UInt8, _ table: Table, _ address: Int, _ values: [UInt16]) -> Void
 
     /// Limits of a server.

@@ -142,10 +142,15 @@ struct ClientErrorTests {
             await failure { try await client.readHoldingRegisters(address: 0, count: 1) }?.code == .connectionRefused)
         #expect(
             await failure { try await client.readHoldingRegisters(address: 0, count: 1) }?.code == .connectionRefused)
+        let described = await failure { try await client.readHoldingRegisters(address: 0, count: 1) }
+        #expect(described?.code == .connectionRefused)
+        #expect(
+            described?.description.hasPrefix("read holding 0+1 at 127.0.0.1:\(port) unit 1: connection refused") == true
+        )
         let fast = await failure { try await client.readHoldingRegisters(address: 0, count: 1) }
         #expect(fast?.code == .connectionRefused)
         #expect(fast?.detail?.contains("backing off") == true)
-        #expect(client.statistics.failures == 3)
+        #expect(client.statistics.failures == 4)
     }
 
     @Test("a name that does not resolve is reported as such")
@@ -239,6 +244,29 @@ struct ClientErrorTests {
         #expect(sum == (0..<16).reduce(0) { $0 + 21 * ($1 + 100) })
         #expect(pool.threadCount <= 2)
         for client in clients { await client.close() }
+    }
+
+    @Test("sockets above FD_SETSIZE are lent to libmodbus under a low number, with no leak")
+    func highDescriptors() async throws {
+        let server = try Server()
+        try server.set(.input, address: 0, values: [31, 32])
+        let pool = IOPool(maxThreads: 2)
+        // A limit of 0 makes every socket count as "too high" for libmodbus's select().
+        let client = Client(
+            host: "127.0.0.1", port: server.port, unit: 1, responseTimeout: .milliseconds(200),
+            byteTimeout: .milliseconds(200), reconnect: .immediate, pool: pool, descriptorLimit: 0)
+        for _ in 0..<50 { #expect(try await client.readInputRegisters(address: 0, count: 2) == [31, 32]) }
+        try await client.writeRegisters(address: 5, values: [1, 2, 3])
+        #expect(try await client.readHoldingRegisters(address: 5, count: 3) == [1, 2, 3])
+        #expect(
+            await failure { try await client.readInputRegisters(address: 9_999, count: 2) }?.code
+                == .exception(.illegalDataAddress))
+        server.setFault(.silent)
+        #expect(await failure { try await client.readCoils(address: 0, count: 1) }?.code == .timeout)
+        server.setFault(nil)
+        #expect(try await client.readInputRegisters(address: 0, count: 2) == [31, 32])
+        #expect(client.statistics.reconnects == 1)
+        await client.close()
     }
 
     @Test("64 clients read concurrently")
