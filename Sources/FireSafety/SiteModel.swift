@@ -241,8 +241,8 @@ public enum Step: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .command(let device, let command): return "command \(device).\(command)"
-        case .run(let argv, let timeout): return "run \(argv.joined(separator: " ")) (timeout \(timeout))"
-        case .delay(let duration, let abortable): return "delay \(duration)\(abortable ? " (abortable)" : "")"
+        case .run(let argv, let timeout): return "run \(argv.joined(separator: " ")) (timeout \(spoken(timeout)))"
+        case .delay(let duration, let abortable): return "delay \(spoken(duration))\(abortable ? " (abortable)" : "")"
         case .notify(let channels): return "notify \(channels.joined(separator: ", "))"
         }
     }

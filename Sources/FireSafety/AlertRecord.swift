@@ -1,0 +1,105 @@
+/// What an alert-log line says happened (CONTRACT.md, "Alert log"). Raw values are the exact `event` strings.
+public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
+    case daemonStarted = "daemon.started"
+    case daemonStopped = "daemon.stopped"
+    case daemonConfigReloaded = "daemon.config_reloaded"
+    case zoneState = "zone.state"
+    case signalLevel = "signal.level"
+    case deviceCommLost = "device.comm_lost"
+    case deviceCommRestored = "device.comm_restored"
+    case pointInvalid = "point.invalid"
+    case pointStale = "point.stale"
+    case stepStarted = "step.started"
+    case stepSucceeded = "step.succeeded"
+    case stepFailed = "step.failed"
+    case stepSkipped = "step.skipped"
+    case stepAborted = "step.aborted"
+    case stepResumed = "step.resumed"
+    case notifyFailed = "notify.failed"
+    case operatorAck = "operator.ack"
+    case operatorReset = "operator.reset"
+    case operatorAbort = "operator.abort"
+    case operatorInhibit = "operator.inhibit"
+    case operatorEnable = "operator.enable"
+    case logRotated = "log.rotated"
+}
+
+/// One alert-log entry without `seq` and `prev`, which the log writer adds when it chains the line.
+///
+/// A flat struct of optionals so the gateway can encode it 1:1; each field's `///` names its JSON key.
+/// Records are also the engine's memory across restarts: `Engine.restore(model:from:at:)` folds them.
+public struct AlertRecord: Sendable, Hashable {
+    /// JSON `time`: ISO 8601 UTC with milliseconds.
+    public var time: Timestamp
+    /// JSON `site`.
+    public var site: String
+    /// JSON `zone`; absent for site-wide records (daemon events, a device shared by several zones).
+    public var zone: String?
+    /// JSON `severity`: `info|trouble|alert|alarm|fire`.
+    public var severity: Severity
+    /// JSON `event`.
+    public var event: AlertEvent
+    /// JSON `from`: the previous zone state (`normal`…`power_cut`, or the overlay `trouble`/`inhibited`) or
+    /// signal level (`normal|alert|alarm|fire|trouble`).
+    public var from: String?
+    /// JSON `to`: the new zone state or signal level, same vocabulary as `from`.
+    public var to: String?
+    /// JSON `device`.
+    public var device: String?
+    /// JSON `point` (`point` or `point.bit`).
+    public var point: String?
+    /// JSON `value`: the value that decided, as text (`71.5`, `fire1`, `true`).
+    public var value: String?
+    /// JSON `message`: one sentence an operator understands.
+    public var message: String
+    /// JSON `signal`: the signal name (`signal.level`).
+    public var signal: String?
+    /// JSON `level`: the zone's latched level (`alarm|fire`) on `zone.state`.
+    public var level: Level?
+    /// JSON `procedure`: `isolate|suppress|power_cut` on `step.*`.
+    public var procedure: ProcedureKind?
+    /// JSON `step`: zero-based index of the step within its procedure.
+    public var step: Int?
+    /// JSON `step_text`: the step as configured (`command feed-a.stop_hvac`).
+    public var stepText: String?
+    /// JSON `uid`: the operator on `operator.*`.
+    public var uid: String?
+    /// JSON `until`: inhibit expiry on `operator.inhibit`; end of a delay on `step.started`/`step.resumed`.
+    public var until: Timestamp?
+    /// JSON `reason`: the operator's reason for an inhibit, or why a command was refused.
+    public var reason: String?
+    /// JSON `outcome`: `accepted|refused` on `operator.*`.
+    public var outcome: String?
+    /// JSON `detail`: what the runtime said about a finished step (exit status, read-back value, error).
+    public var detail: String?
+
+    public init(
+        time: Timestamp, site: String, zone: String? = nil, severity: Severity, event: AlertEvent,
+        from: String? = nil, to: String? = nil, device: String? = nil, point: String? = nil, value: String? = nil,
+        message: String, signal: String? = nil, level: Level? = nil, procedure: ProcedureKind? = nil,
+        step: Int? = nil, stepText: String? = nil, uid: String? = nil, until: Timestamp? = nil,
+        reason: String? = nil, outcome: String? = nil, detail: String? = nil
+    ) {
+        self.time = time
+        self.site = site
+        self.zone = zone
+        self.severity = severity
+        self.event = event
+        self.from = from
+        self.to = to
+        self.device = device
+        self.point = point
+        self.value = value
+        self.message = message
+        self.signal = signal
+        self.level = level
+        self.procedure = procedure
+        self.step = step
+        self.stepText = stepText
+        self.uid = uid
+        self.until = until
+        self.reason = reason
+        self.outcome = outcome
+        self.detail = detail
+    }
+}

@@ -1,0 +1,201 @@
+/// Why a zone's state changed, for the record's message and severity.
+enum Because: Sendable {
+    case signals
+    case plan
+    case abort(uid: String)
+    case reset(uid: String)
+}
+
+extension Engine {
+    /// Votes the zone's signals, updates latches and overlays, logs changes and advances the plan.
+    mutating func evaluateZone(_ zone: Int, at now: Timestamp, into out: inout Output) {
+        let firstRecord = out.records.count
+        var alert = false
+        var alarm = false
+        var fireKinds: UInt64 = 0
+        var trouble = false
+        for signal in zones[zone].signals {
+            let (condition, degraded) = vote(signal: signal)
+            signals[signal].degraded = degraded
+            if condition != signals[signal].condition {
+                let from = signals[signal].condition
+                signals[signal].condition = condition
+                out.records.append(signalRecord(signal, from: from, at: now))
+            }
+            trouble = trouble || degraded
+            switch condition {
+            case .fire:
+                fireKinds |= signals[signal].kindBit
+                alarm = true
+                alert = true
+            case .alarm:
+                alarm = true
+                alert = true
+            case .alert:
+                alert = true
+            case .normal, .trouble:
+                break
+            }
+        }
+        zones[zone].alertPresent = alert
+        if trouble != zones[zone].trouble {
+            zones[zone].trouble = trouble
+            out.records.append(troubleRecord(zone, entering: trouble, at: now))
+        }
+        expireInhibit(zone, at: now, into: &out)
+        // Tier 3 is the double knock: two different kinds of evidence at fire; one kind alone is tier 2.
+        let demand: Level? = fireKinds.nonzeroBitCount >= 2 ? .fire : (alarm ? .alarm : nil)
+        if let demand, demand > (zones[zone].latched ?? .alert) {
+            zones[zone].latched = demand
+        }
+        syncState(zone, because: .signals, at: now, into: &out)
+        advancePlan(zone, at: now, into: &out)
+        if zones[zone].reported >= .isolating, !zones[zone].acknowledged, let last = zones[zone].lastNotified,
+            now >= last + renotifyEvery
+        {
+            var reminder = zoneRecord(
+                zone, severity: zones[zone].reported.severity, from: zones[zone].reported.rawValue,
+                to: zones[zone].reported.rawValue,
+                message: "reminder (not acknowledged): \(model.zones[zone].name) is \(zones[zone].reported.rawValue)"
+                    + causeSuffix(zone) + " — `firewatch ack \(model.zones[zone].name)` silences this",
+                at: now)
+            reminder.level = zones[zone].latched
+            out.actions.append(.notify(reminder))
+            zones[zone].lastNotified = now
+        }
+        notifyNew(zone, from: firstRecord, at: now, into: &out)
+    }
+
+    /// Logs the zone's state if the plan's state differs from the one last logged.
+    mutating func syncState(_ zone: Int, because: Because, at now: Timestamp, into out: inout Output) {
+        let from = zones[zone].reported
+        let to = zones[zone].derived
+        guard from != to else { return }
+        zones[zone].reported = to
+        if to > from { zones[zone].acknowledged = false }
+        out.records.append(stateRecord(zone, from: from, to: to, because: because, at: now))
+    }
+
+    /// Runs the zone's plan as far as it can go now: finishes elapsed delays, starts the next step.
+    ///
+    /// Procedures run one at a time in tier order (isolate, suppress, power_cut), so steps of a zone never
+    /// interleave; an inhibit holds any procedure that has not started a step.
+    mutating func advancePlan(_ zone: Int, at now: Timestamp, into out: inout Output) {
+        // Each pass finishes or starts one step; the bound is the total number of steps plus procedures.
+        let bound =
+            model.zones[zone].isolate.count + model.zones[zone].suppress.count
+            + model.zones[zone].powerCut.count + 4
+        for _ in 0..<bound {
+            if let running = zones[zone].running {
+                guard let ends = running.delayEnds, now >= ends else { return }
+                finishStep(zone, running, outcome: .succeeded, detail: "delay elapsed", at: now, into: &out)
+                continue
+            }
+            if zones[zone].inhibited(at: now) { return }
+            guard let kind = nextProcedure(zone) else { return }
+            startNextStep(zone, kind, at: now, into: &out)
+        }
+    }
+
+    /// The procedure that should run next, if any.
+    func nextProcedure(_ zone: Int) -> ProcedureKind? {
+        for kind in ProcedureKind.allCases {
+            switch zones[zone].phase(kind) {
+            case .running:
+                return kind
+            case .done:
+                continue
+            case .aborted:
+                return nil
+            case .idle:
+                let demanded: Bool
+                switch kind {
+                case .isolate: demanded = zones[zone].latched != nil
+                case .suppress: demanded = zones[zone].latched == .fire
+                case .powerCut: demanded = zones[zone].suppress == .done
+                }
+                return demanded ? kind : nil
+            }
+        }
+        return nil
+    }
+
+    mutating func startNextStep(_ zone: Int, _ kind: ProcedureKind, at now: Timestamp, into out: inout Output) {
+        var next = 0
+        if case .running(let index) = zones[zone].phase(kind) { next = index }
+        let steps = steps(zone, kind)
+        guard next < steps.count else {
+            zones[zone].setPhase(kind, .done)
+            syncState(zone, because: .plan, at: now, into: &out)
+            return
+        }
+        zones[zone].setPhase(kind, .running(next: next))
+        // Entering power_cut (and any state the phase change implies) is logged before its first step.
+        syncState(zone, because: .plan, at: now, into: &out)
+        let step = steps[next]
+        var delayEnds: Timestamp? = nil
+        if case .delay(let duration, _) = step { delayEnds = now + duration }
+        zones[zone].running = RunningStep(procedure: kind, index: next, startedAt: now, delayEnds: delayEnds)
+        out.records.append(stepRecord(zone, kind, next, event: .stepStarted, detail: nil, at: now, until: delayEnds))
+        if delayEnds == nil {
+            out.actions.append(.runStep(zone: model.zones[zone].name, procedure: kind, index: next, step: step))
+        }
+    }
+
+    /// Logs a step's outcome and moves the procedure on; a failure is escalated but never stops the plan.
+    mutating func finishStep(
+        _ zone: Int, _ running: RunningStep, outcome: StepOutcome, detail: String, at now: Timestamp,
+        into out: inout Output
+    ) {
+        let event: AlertEvent
+        switch outcome {
+        case .succeeded: event = .stepSucceeded
+        case .failed: event = .stepFailed
+        case .skipped: event = .stepSkipped
+        }
+        out.records.append(stepRecord(zone, running.procedure, running.index, event: event, detail: detail, at: now))
+        zones[zone].running = nil
+        let next = running.index + 1
+        if next >= steps(zone, running.procedure).count {
+            zones[zone].setPhase(running.procedure, .done)
+            syncState(zone, because: .plan, at: now, into: &out)
+        } else {
+            zones[zone].setPhase(running.procedure, .running(next: next))
+        }
+    }
+
+    /// Queues notifications for the records this call produced for the zone that people must hear about.
+    mutating func notifyNew(_ zone: Int, from first: Int, at now: Timestamp, into out: inout Output) {
+        guard first < out.records.count else { return }
+        let batch = out.records[first...]
+        let escalated = batch.contains { $0.event == .zoneState && isEscalation($0) }
+        var sent = false
+        for record in batch where record.zone == model.zones[zone].name {
+            let notify: Bool
+            switch record.event {
+            case .zoneState:
+                notify = isEscalation(record) || record.to == "trouble" || record.severity == .fire
+            case .signalLevel:
+                let from = record.from.flatMap(SignalCondition.init(rawValue:)) ?? .normal
+                let to = record.to.flatMap(SignalCondition.init(rawValue:)) ?? .normal
+                notify = to == .trouble || (!escalated && to != .trouble && to.severity > from.severity)
+            case .stepFailed, .operatorInhibit, .operatorAbort:
+                notify = record.outcome != "refused"
+            default:
+                notify = false
+            }
+            if notify {
+                out.actions.append(.notify(record))
+                sent = true
+            }
+        }
+        if sent { zones[zone].lastNotified = now }
+    }
+
+    func isEscalation(_ record: AlertRecord) -> Bool {
+        guard let from = record.from.flatMap(ZoneState.init(rawValue:)),
+            let to = record.to.flatMap(ZoneState.init(rawValue:))
+        else { return false }
+        return to > from
+    }
+}

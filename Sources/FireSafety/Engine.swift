@@ -1,0 +1,545 @@
+/// The safety engine: readings, time and operator commands in; records, actions and zone states out.
+///
+/// A value type with no I/O and no clock: every timer runs on the `Timestamp`s passed in, so the same inputs
+/// always give the same outputs. The daemon owns one `Engine` inside an actor and calls `evaluate` once per
+/// poll cycle (and by `Output.nextDeadline`), `command` for the control socket and `stepFinished` when the
+/// actuator reports a step. Records must be appended and fsynced before the actions are performed.
+///
+/// Rules the engine applies where CONTRACT.md leaves room:
+/// - A source is healthy when its last reading is a value of the right type no older than `staleAfter`.
+///   With every source healthy a signal votes as configured; with any source failed it votes "any one of the
+///   healthy rest" (2oo3 → 1oo2, 2oo2 → 1oo1) and the zone is in trouble; with none healthy it is `trouble`.
+///   Trouble never latches, never counts as evidence, and is never reported as normal.
+/// - Hysteresis is per source: a level is kept until the value falls below threshold − deadband. A rate of
+///   rise (least squares over the window, ≥ 5 samples covering ≥ half of it) counts as `alert`, and clears
+///   below 80 % of the configured rate.
+/// - Alarm latches tier 2 (isolate), two kinds at fire latch tier 3 (suppress, then power cut). Procedures
+///   run one at a time in tier order: a zone that reaches tier 3 while isolating finishes isolating first.
+/// - Inhibit holds procedures *not started* (no step records); they start when it expires or on `enable`, if
+///   the tier is still latched. It is refused while a procedure is under way (use `abort` for suppression).
+/// - Abort is accepted while the zone is `suppressing` and the last abortable delay of `suppress` has not
+///   finished; suppression then stays aborted (no power cut) until a reset.
+/// - Reset is refused while a signal is at alarm or fire, a signal has no healthy source, or a step runs.
+/// - Notifications (`Action.notify`): state escalations, trouble, failed steps, aborts and inhibits; a latched
+///   zone not acknowledged is reminded every `renotifyEvery`; `ack` silences reminders until the next escalation.
+public struct Engine: Sendable {
+    public let model: SiteModel
+    /// How often an unacknowledged latched zone is re-notified (`Action.notify` reminders).
+    public let renotifyEvery: Duration
+
+    var sources: [SourceState]
+    /// Parallel to `sources`.
+    var live: [SourceLive]
+    var slotBySource: [SourceRef: Int]
+    var devices: [DeviceState]
+    var members: [Member]
+    var signals: [SignalRuntime]
+    var zones: [ZoneRuntime]
+    var zoneIndexByName: [String: Int]
+    /// Specs by signal index, beside `signals` so the hot array holds plain values only.
+    var signalSpecs: [SignalSpec]
+    var inhibitReasons: [String?]
+    /// The slot of the reading at each position of the previous `evaluate(_:at:)` call (-1: unknown).
+    var slotAtPosition: [Int] = []
+    /// Earliest moment a currently healthy source turns stale; feeds `Output.nextDeadline`.
+    var staleDeadline: Timestamp?
+
+    /// Builds the engine's tables once, so the evaluation cycle never touches a string-keyed dictionary.
+    public init(model: SiteModel, renotifyEvery: Duration = .seconds(300)) {
+        self.model = model
+        self.renotifyEvery = renotifyEvery
+        var sources: [SourceState] = []
+        var slotBySource: [SourceRef: Int] = [:]
+        var devices: [DeviceState] = []
+        var deviceIndex: [String: Int] = [:]
+        var members: [Member] = []
+        var signals: [SignalRuntime] = []
+        var zones: [ZoneRuntime] = []
+        var zoneIndexByName: [String: Int] = [:]
+        var zonesOfSource: [[Int]] = []
+        var zonesOfDevice: [[Int]] = []
+        let pollSeconds = max(model.pollInterval.secondsValue, 0.001)
+
+        for (zoneIndex, zone) in model.zones.enumerated() {
+            zoneIndexByName[zone.name] = zoneIndex
+            let firstSignal = signals.count
+            var kindIndex: [String: Int] = [:]
+            for spec in zone.signals {
+                let kind = kindIndex[spec.kind] ?? kindIndex.count
+                kindIndex[spec.kind] = kind
+                let firstMember = members.count
+                for ref in spec.sources {
+                    let slot: Int
+                    if let existing = slotBySource[ref] {
+                        slot = existing
+                    } else {
+                        let device: Int
+                        if let known = deviceIndex[ref.device] {
+                            device = known
+                        } else {
+                            device = devices.count
+                            deviceIndex[ref.device] = device
+                            devices.append(DeviceState(name: ref.device))
+                            zonesOfDevice.append([])
+                        }
+                        slot = sources.count
+                        slotBySource[ref] = slot
+                        sources.append(SourceState(ref: ref, device: device))
+                        zonesOfSource.append([])
+                    }
+                    if !zonesOfSource[slot].contains(zoneIndex) { zonesOfSource[slot].append(zoneIndex) }
+                    let device = sources[slot].device
+                    if !zonesOfDevice[device].contains(zoneIndex) { zonesOfDevice[device].append(zoneIndex) }
+                    if let rate = spec.rateOfRise, !sources[slot].hasRing {
+                        // Room for two windows of samples at the poll rate, bounded both ways.
+                        let capacity = min(max(Int(rate.window.secondsValue / pollSeconds) * 2 + 8, 16), 1024)
+                        sources[slot].ring = SampleRing(capacity: capacity, window: rate.window)
+                        sources[slot].hasRing = true
+                    }
+                    sources[slot].members.append(members.count)
+                    members.append(Member(signal: signals.count, source: slot))
+                }
+                signals.append(
+                    SignalRuntime(
+                        spec: spec, zone: zoneIndex, kindBit: 1 << UInt64(min(kind, 63)),
+                        members: firstMember..<members.count))
+            }
+            zones.append(ZoneRuntime(signals: firstSignal..<signals.count, hasPowerCut: !zone.powerCut.isEmpty))
+        }
+        for slot in sources.indices where zonesOfSource[slot].count == 1 {
+            sources[slot].zoneName = model.zones[zonesOfSource[slot][0]].name
+        }
+        for device in devices.indices {
+            devices[device].zoneNames = zonesOfDevice[device].map { model.zones[$0].name }
+        }
+        self.sources = sources
+        self.live = Array(repeating: SourceLive(), count: sources.count)
+        self.slotBySource = slotBySource
+        self.devices = devices
+        self.members = members
+        self.signals = signals
+        self.zones = zones
+        self.zoneIndexByName = zoneIndexByName
+        self.signalSpecs = model.zones.flatMap(\.signals)
+        self.inhibitReasons = Array(repeating: nil, count: model.zones.count)
+    }
+
+    func steps(_ zone: Int, _ kind: ProcedureKind) -> [Step] {
+        switch kind {
+        case .isolate: return model.zones[zone].isolate
+        case .suppress: return model.zones[zone].suppress
+        case .powerCut: return model.zones[zone].powerCut
+        }
+    }
+
+    /// The slot of a source the model uses, or nil for a source no signal reads.
+    public func slot(of source: SourceRef) -> SourceSlot? {
+        slotBySource[source].map(SourceSlot.init(index:))
+    }
+
+    /// Every source the model reads, in slot order (`slot(of: allSources[i]).index == i`).
+    public var allSources: [SourceRef] { sources.map(\.ref) }
+
+    // MARK: - Evaluation
+
+    /// Ingests readings (sources no signal uses are ignored), recomputes every signal and zone, and advances
+    /// timers: delay steps, inhibit expiry, staleness and reminders.
+    public mutating func evaluate(_ readings: [Reading], at now: Timestamp) -> Output {
+        var out = Output()
+        // A poller sends its points in the same order every cycle: checking the slot that sat at this position
+        // last time is a comparison of short strings, much cheaper than hashing the reference again.
+        if slotAtPosition.count < readings.count {
+            slotAtPosition += Array(repeating: -1, count: readings.count - slotAtPosition.count)
+        }
+        // Indices, not `for reading in`, so each reading is borrowed rather than copied (and retained).
+        for index in readings.indices {
+            var slot = slotAtPosition[index]
+            if slot < 0 || sources[slot].ref != readings[index].source {
+                guard let found = slotBySource[readings[index].source] else { continue }
+                slot = found
+                slotAtPosition[index] = found
+            }
+            ingest(readings[index], slot: slot, into: &out)
+        }
+        cycle(at: now, into: &out)
+        return out
+    }
+
+    /// Like `evaluate(_:at:)` for a poller that looked its slots up once with `slot(of:)`; no hashing per reading.
+    public mutating func evaluate(slotted readings: [SlottedReading], at now: Timestamp) -> Output {
+        var out = Output()
+        for index in readings.indices {
+            let slot = readings[index].slot.index
+            guard sources.indices.contains(slot) else { continue }
+            ingest(readings[index].reading, slot: slot, into: &out)
+        }
+        cycle(at: now, into: &out)
+        return out
+    }
+
+    /// The state of every zone, in model order.
+    public var status: [ZoneStatus] { zones.indices.map(zoneStatus) }
+
+    /// The state of one zone, or nil if the model has no such zone.
+    public func status(of zone: String) -> ZoneStatus? {
+        zoneIndexByName[zone].map(zoneStatus)
+    }
+
+    func zoneStatus(_ index: Int) -> ZoneStatus {
+        let zone = zones[index]
+        return ZoneStatus(
+            name: model.zones[index].name, state: zone.reported, latched: zone.latched, trouble: zone.trouble,
+            inhibitedUntil: zone.inhibitedUntil, inhibitReason: inhibitReasons[index],
+            acknowledged: zone.acknowledged, isolate: zone.isolate, suppress: zone.suppress,
+            powerCut: zone.powerCut, running: zone.running,
+            signals: zone.signals.map {
+                SignalStatus(
+                    name: signalSpecs[$0].name, kind: signalSpecs[$0].kind, condition: signals[$0].condition,
+                    degraded: signals[$0].degraded)
+            })
+    }
+
+    mutating func ingest(_ reading: Reading, slot: Int, into out: inout Output) {
+        // Late or reordered readings must not roll a source back in time.
+        if live[slot].kind != .never, reading.time < live[slot].time { return }
+        let device = sources[slot].device
+        switch reading.status {
+        case .lost(let reason):
+            live[slot].kind = .lost
+            sources[slot].problem = reason
+            live[slot].reported = .lost
+            if !devices[device].lost {
+                devices[device].lost = true
+                out.records.append(commRecord(device: device, lost: true, reason: reason, at: reading.time))
+            }
+        case .invalid(let reason):
+            restore(device: device, at: reading.time, into: &out)
+            live[slot].kind = .invalid
+            sources[slot].problem = reason
+            if live[slot].reported != .invalid {
+                live[slot].reported = .invalid
+                out.records.append(pointRecord(slot: slot, event: .pointInvalid, reason: reason, at: reading.time))
+            }
+        case .value(let value):
+            restore(device: device, at: reading.time, into: &out)
+            // A steady value without a rate of rise cannot change any level: skip the judging.
+            let unchanged = live[slot].kind == .value && !sources[slot].hasRing && sources[slot].value == value
+            live[slot].kind = .value
+            live[slot].time = reading.time
+            live[slot].reported = .none
+            if unchanged { return }
+            sources[slot].value = value
+            if case .number(let number) = value, sources[slot].hasRing {
+                sources[slot].slope = sources[slot].ring!.append(time: reading.time, value: number)
+            }
+            for member in sources[slot].members {
+                judge(member: member, value: value, slope: sources[slot].slope)
+            }
+        }
+        live[slot].time = reading.time
+    }
+
+    @inline(__always)
+    private mutating func restore(device: Int, at time: Timestamp, into out: inout Output) {
+        guard devices[device].lost else { return }
+        devices[device].lost = false
+        out.records.append(commRecord(device: device, lost: false, reason: nil, at: time))
+    }
+
+    /// One source's level for one signal, with hysteresis: a level reached at its threshold is kept until the
+    /// value falls below the threshold minus the deadband.
+    mutating func judge(member index: Int, value: Value, slope: Double?) {
+        let signal = members[index].signal
+        let previous = members[index].level
+        var level: Level? = nil
+        var mismatch = false
+        if case .number(let number) = value, signals[signal].numeric {
+            // The common case (temperatures, % LFL) without touching the spec's dictionary.
+            let limits = signals[signal].limits
+            let deadband = signals[signal].deadband
+            // Ascending, so the highest level reached wins; a level at or below the previous one is kept down
+            // to its threshold minus the deadband. NaN (no threshold) never compares true.
+            func reaches(_ candidate: Level, _ limit: Double) -> Bool {
+                let keep = previous.map { candidate <= $0 } ?? false
+                return number >= limit || (keep && number >= limit - deadband)
+            }
+            if reaches(.alert, limits.alert) { level = .alert }
+            if reaches(.alarm, limits.alarm) { level = .alarm }
+            if reaches(.fire, limits.fire) { level = .fire }
+        } else {
+            level = judgeGeneral(signal: signal, value: value, previous: previous, mismatch: &mismatch)
+        }
+        var rising = false
+        if let perSecond = signals[signal].risePerSecond, let slope {
+            // 20 % hysteresis on the slope, for the same reason as the deadband on values.
+            rising = slope >= perSecond || (members[index].rising && slope >= perSecond * 0.8)
+        }
+        members[index].level = mismatch ? nil : level
+        members[index].rising = mismatch ? false : rising
+        members[index].mismatch = mismatch
+    }
+
+    func judgeGeneral(signal: Int, value: Value, previous: Level?, mismatch: inout Bool) -> Level? {
+        let spec = signalSpecs[signal]
+        var level: Level? = nil
+        for candidate in Level.allCases {
+            guard let threshold = spec.thresholds[candidate] else { continue }
+            switch (threshold, value) {
+            case (.atLeast(let limit), .number(let number)):
+                let keep = previous.map { candidate <= $0 } ?? false
+                if number >= limit || (keep && number >= limit - spec.deadband) { level = candidate }
+            case (.oneOf(let names), .name(let name)):
+                if names.contains(name) { level = candidate }
+            case (.equals(let expected), .flag(let flag)):
+                if flag == expected { level = candidate }
+            default:
+                mismatch = true
+            }
+        }
+        return level
+    }
+
+    /// The part of an evaluation that does not depend on new readings: staleness, voting, zones, timers.
+    mutating func cycle(at now: Timestamp, into out: inout Output) {
+        let staleAfter = model.staleAfter.nanosecondCount
+        var nextStale = Int64.max
+        for slot in sources.indices {
+            switch live[slot].kind {
+            case .value:
+                let deadline = live[slot].time.nanoseconds &+ staleAfter
+                if now.nanoseconds > deadline {
+                    live[slot].healthy = false
+                    if live[slot].reported != .stale {
+                        live[slot].reported = .stale
+                        out.records.append(
+                            pointRecord(
+                                slot: slot, event: .pointStale,
+                                reason: "last reading \(spoken(now - live[slot].time)) ago", at: now))
+                    }
+                } else {
+                    live[slot].healthy = true
+                    nextStale = min(nextStale, deadline &+ 1)
+                }
+            case .never:
+                live[slot].healthy = false
+                if live[slot].reported != .stale {
+                    live[slot].reported = .stale
+                    out.records.append(pointRecord(slot: slot, event: .pointStale, reason: "no reading yet", at: now))
+                }
+            case .invalid, .lost:
+                live[slot].healthy = false
+            }
+        }
+        staleDeadline = nextStale == .max ? nil : Timestamp(nanoseconds: nextStale)
+        for zone in zones.indices {
+            evaluateZone(zone, at: now, into: &out)
+        }
+        out.nextDeadline = nextDeadline()
+    }
+
+    func nextDeadline() -> Timestamp? {
+        var earliest = staleDeadline
+        func consider(_ time: Timestamp?) {
+            guard let time else { return }
+            earliest = earliest.map { min($0, time) } ?? time
+        }
+        for zone in zones {
+            consider(zone.running?.delayEnds)
+            consider(zone.inhibitedUntil)
+            if zone.reported >= .isolating, !zone.acknowledged, let last = zone.lastNotified {
+                consider(last + renotifyEvery)
+            }
+        }
+        return earliest
+    }
+
+    /// Votes one signal from its members' levels and its sources' health.
+    mutating func vote(signal index: Int) -> (condition: SignalCondition, degraded: Bool) {
+        // Field access, not a copy of the runtime (its spec holds arrays): this runs for every signal every cycle.
+        let range = signals[index].members
+        var healthy = 0
+        var atAlert = 0
+        var atAlarm = 0
+        var atFire = 0
+        var rising = 0
+        for member in range {
+            let entry = members[member]
+            guard live[entry.source].healthy, !entry.mismatch else { continue }
+            healthy += 1
+            if let level = entry.level {
+                atAlert += 1
+                if level >= .alarm { atAlarm += 1 }
+                if level == .fire { atFire += 1 }
+            }
+            if entry.rising { rising += 1 }
+        }
+        let total = range.count
+        guard healthy > 0 else { return (.trouble, true) }
+        let degraded = healthy < total
+        // A group that lost a source degrades to "any one of the rest" (the safe side), and says so as trouble.
+        let required = degraded ? 1 : min(signals[index].required, total)
+        let condition: SignalCondition
+        if atFire >= required {
+            condition = .fire
+        } else if atAlarm >= required {
+            condition = .alarm
+        } else if atAlert >= required || rising >= required {
+            condition = .alert
+        } else {
+            condition = .normal
+        }
+        return (condition, degraded)
+    }
+}
+
+// MARK: - Tables
+
+enum SourceKind: UInt8, Sendable {
+    case never, value, invalid, lost
+}
+
+/// The fault last written to the log for a source, so each transition is logged once.
+enum SourceFault: UInt8, Sendable {
+    case none, invalid, stale, lost
+}
+
+/// What the per-cycle staleness scan and the votes read, packed small and apart from `SourceState` so that
+/// scanning every source touches a few hundred kilobytes instead of every source's strings and rings.
+struct SourceLive: Sendable {
+    var kind: SourceKind = .never
+    var reported: SourceFault = .none
+    var healthy = false
+    var time = Timestamp(nanoseconds: 0)
+}
+
+struct SourceState: Sendable {
+    let ref: SourceRef
+    let device: Int
+    /// The only zone that reads this source, for records; nil when shared.
+    var zoneName: String?
+    var members: [Int] = []
+    /// The latest good value (kept through faults, for messages).
+    var value: Value?
+    var problem = ""
+    /// Samples for the rate of rise; one ring per source, with the window of the first signal that asks for one.
+    var ring: SampleRing?
+    /// `ring != nil`, kept apart because testing the optional can copy the ring on the reading path.
+    var hasRing = false
+    var slope: Double?
+
+    init(ref: SourceRef, device: Int) {
+        self.ref = ref
+        self.device = device
+    }
+}
+
+struct DeviceState: Sendable {
+    let name: String
+    var zoneNames: [String] = []
+    var lost = false
+
+    init(name: String) {
+        self.name = name
+    }
+}
+
+/// One source as seen by one signal: its level under that signal's thresholds.
+struct Member: Sendable {
+    let signal: Int
+    let source: Int
+    var level: Level?
+    var rising = false
+    /// The value's type does not fit the thresholds (a name for a numeric signal): treated as invalid.
+    var mismatch = false
+
+    init(signal: Int, source: Int) {
+        self.signal = signal
+        self.source = source
+    }
+}
+
+/// Plain values only (the spec lives in `Engine.signalSpecs`), so touching one costs no reference counting.
+struct SignalRuntime: Sendable {
+    let zone: Int
+    /// One bit per distinct `kind` in the zone (kinds past the 64th share a bit, which can only
+    /// under-count kinds, i.e. err away from suppression).
+    let kindBit: UInt64
+    let members: Range<Int>
+    /// The spec compiled into plain values for the per-reading and per-cycle paths.
+    let required: Int
+    let numeric: Bool
+    let limits: (alert: Double, alarm: Double, fire: Double)
+    let deadband: Double
+    let risePerSecond: Double?
+    var condition: SignalCondition = .normal
+    var degraded = false
+
+    init(spec: SignalSpec, zone: Int, kindBit: UInt64, members: Range<Int>) {
+        self.zone = zone
+        self.kindBit = kindBit
+        self.members = members
+        required = spec.vote.required
+        func limit(_ level: Level) -> Double? {
+            if case .atLeast(let value)? = spec.thresholds[level] { return value }
+            return nil
+        }
+        numeric = !spec.thresholds.isEmpty && spec.thresholds.keys.allSatisfy { limit($0) != nil }
+        limits = (limit(.alert) ?? .nan, limit(.alarm) ?? .nan, limit(.fire) ?? .nan)
+        deadband = spec.deadband
+        risePerSecond = spec.rateOfRise?.perSecond
+    }
+}
+
+/// Plain values only (the spec lives in `model.zones`, the inhibit reason in `Engine.inhibitReasons`), so the
+/// per-cycle path copies and compares zones without reference counting.
+struct ZoneRuntime: Sendable {
+    let signals: Range<Int>
+    let hasPowerCut: Bool
+    var latched: Level?
+    var alertPresent = false
+    var isolate: ProcedurePhase = .idle
+    var suppress: ProcedurePhase = .idle
+    var powerCut: ProcedurePhase = .idle
+    var running: RunningStep?
+    /// The state last written to the log.
+    var reported: ZoneState = .normal
+    var trouble = false
+    var inhibitedUntil: Timestamp?
+    var acknowledged = false
+    var lastNotified: Timestamp?
+
+    init(signals: Range<Int>, hasPowerCut: Bool) {
+        self.signals = signals
+        self.hasPowerCut = hasPowerCut
+    }
+
+    func phase(_ kind: ProcedureKind) -> ProcedurePhase {
+        switch kind {
+        case .isolate: return isolate
+        case .suppress: return suppress
+        case .powerCut: return powerCut
+        }
+    }
+
+    mutating func setPhase(_ kind: ProcedureKind, _ phase: ProcedurePhase) {
+        switch kind {
+        case .isolate: isolate = phase
+        case .suppress: suppress = phase
+        case .powerCut: powerCut = phase
+        }
+    }
+
+    func inhibited(at now: Timestamp) -> Bool {
+        inhibitedUntil.map { now < $0 } ?? false
+    }
+
+    /// The state the plan has reached; see `ZoneState`.
+    var derived: ZoneState {
+        if powerCut != .idle && hasPowerCut { return .powerCut }
+        if suppress == .done { return .suppressed }
+        if suppress == .aborted { return isolate == .done ? .isolated : .isolating }
+        if latched == .fire { return .suppressing }
+        if latched == .alarm { return isolate == .done ? .isolated : .isolating }
+        return alertPresent ? .alert : .normal
+    }
+}

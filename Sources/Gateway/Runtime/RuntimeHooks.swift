@@ -1,0 +1,45 @@
+import FireSafety
+import Modbus
+
+/// What the daemon tells whoever watches it (metrics). Every method has a no-op default, is called on the
+/// daemon's own tasks, and must return quickly without blocking: an observer never delays actuation.
+public protocol RuntimeObserver: Sendable {
+    /// One poll of a device finished (`error` nil when every request succeeded).
+    func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp)
+    /// A device's reachability changed (once per transition).
+    func deviceAvailability(device: String, up: Bool, at: Timestamp)
+    /// A procedure step ended.
+    func stepFinished(zone: String, procedure: ProcedureKind, index: Int, outcome: StepOutcome)
+    /// A record reached the alert log (`durable` false when it is only in the in-memory backlog).
+    func recordAppended(_ record: AlertRecord, fsyncLatency: Duration, durable: Bool)
+    /// The engine evaluated; `zones` is the state after the evaluation.
+    func engineEvaluated(zones: [ZoneStatus], at: Timestamp)
+    /// A notification channel failed to deliver (a `notify.failed` record is logged too).
+    func notificationFailed(channel: String)
+}
+
+extension RuntimeObserver {
+    public func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp) {}
+    public func deviceAvailability(device: String, up: Bool, at: Timestamp) {}
+    public func stepFinished(zone: String, procedure: ProcedureKind, index: Int, outcome: StepOutcome) {}
+    public func recordAppended(_ record: AlertRecord, fsyncLatency: Duration, durable: Bool) {}
+    public func engineEvaluated(zones: [ZoneStatus], at: Timestamp) {}
+    public func notificationFailed(channel: String) {}
+}
+
+/// An observer that ignores everything.
+public struct NoRuntimeObserver: RuntimeObserver {
+    public init() {}
+}
+
+/// Delivers alert records to people on the configured channels.
+///
+/// `send` queues and returns at once: notifications never delay or block actuation, and a slow or dead
+/// channel never delays the others. A failed delivery is reported through `failures`, which the daemon
+/// turns into a `notify.failed` record (fail open: a duplicate beats a miss).
+public protocol AlertNotifier: Sendable {
+    /// Queues `record` for each of `channels`.
+    func send(_ record: AlertRecord, to channels: [NotifyChannel])
+    /// Delivers queued notifications until the task is cancelled; the daemon runs this as one of its services.
+    func run() async throws
+}

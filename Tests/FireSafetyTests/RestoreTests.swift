@@ -1,0 +1,144 @@
+import Testing
+@testable import FireSafety
+
+/// What a restart must bring back. Per-signal `degraded` is left out: it is recomputed from the first readings.
+func essence(_ statuses: [ZoneStatus]) -> [ZoneStatus] {
+    statuses.map { status in
+        var copy = status
+        copy.signals = copy.signals.map {
+            var s = $0; s.degraded = false; return s
+        }
+        return copy
+    }
+}
+
+@Suite("Restart from the alert log")
+struct RestoreTests {
+    func restored(_ rig: Rig) -> (Engine, Output) {
+        Engine.restore(model: Site.model, from: rig.log, at: rig.now)
+    }
+
+    @Test("a restart mid-countdown keeps the original release time and resumes the delay")
+    func midCountdown() {
+        var rig = Rig()
+        rig.temps("a", 75, 72, 30)
+        rig.set("smoke-a.level", .name("fire1"))
+        rig.tick()
+        while rig.finish() != nil {}
+        let releaseAt = rig.now + .seconds(30)
+        rig.tick(seconds: 12)
+        let (engine, out) = restored(rig)
+        #expect(essence(engine.status) == essence(rig.engine.status))
+        #expect(out.records.map(\.event) == [.stepResumed])
+        #expect(out.records[0].until == releaseAt && out.records[0].step == 2)
+        #expect(out.actions.isEmpty)  // the engine times delays itself
+        #expect(out.nextDeadline == releaseAt)
+        var after = rig
+        after.engine = engine
+        after.log += out.records
+        after.tick(seconds: 17)
+        #expect(!after.ranSteps().contains("suppress[3]"))
+        after.tick(seconds: 1)
+        #expect(after.ranSteps().contains("suppress[3]"))
+    }
+
+    @Test("a step started and never finished is resumed and handed to the runtime again")
+    func unfinishedStep() {
+        var rig = Rig()
+        rig.set("gas-a.offgas", .name("detected"))
+        rig.tick()
+        rig.finish()
+        let (engine, out) = restored(rig)
+        #expect(essence(engine.status) == essence(rig.engine.status))
+        #expect(out.records.map(\.event) == [.stepResumed])
+        #expect(out.actions.count == 1)
+        guard case .runStep("battery-room-a", .isolate, 1, .command("feed-a", "start_exhaust"))? = out.actions.first
+        else {
+            Issue.record("expected isolate step 2 to be run again, got \(out.actions)")
+            return
+        }
+    }
+
+    @Test("a crash between steps, or between the decision and the first step, goes on with the plan")
+    func betweenSteps() {
+        var rig = Rig()
+        rig.set("gas-a.offgas", .name("detected"))
+        rig.tick()
+        rig.finish()
+        var log = rig.log
+        #expect(log.removeLast().event == .stepStarted)  // the crash came before step 2 was logged
+        let (_, out) = Engine.restore(model: Site.model, from: log, at: rig.now)
+        #expect(out.records.map(\.event) == [.stepStarted])
+        #expect(out.records[0].step == 1)
+        let decisionOnly = Array(rig.log.prefix { $0.event != .stepStarted })
+        let (engine, first) = Engine.restore(model: Site.model, from: decisionOnly, at: rig.now)
+        #expect(first.records.map(\.event) == [.stepStarted])
+        #expect(engine.status(of: "battery-room-a")?.latched == .alarm)
+    }
+
+    @Test("inhibits (with expiry), acks, aborts and resets come back")
+    func overlays() {
+        var rig = Rig()
+        rig.temps("a", 75, 72, 30)
+        rig.set("smoke-a.level", .name("fire1"))
+        rig.tick()
+        while rig.finish() != nil {}
+        rig.command(.abort(zone: "battery-room-a", uid: "lee"))
+        rig.command(.ack(zone: "battery-room-a", uid: "lee"))
+        rig.command(.inhibit(zone: "battery-room-b", uid: "park", duration: .seconds(3600), reason: "cell swap"))
+        rig.tick()
+        var (engine, out) = restored(rig)
+        #expect(essence(engine.status) == essence(rig.engine.status))
+        #expect(engine.status(of: "battery-room-a")?.suppress == .aborted)
+        #expect(engine.status(of: "battery-room-a")?.acknowledged == true)
+        #expect(engine.status(of: "battery-room-b")?.inhibitedUntil != nil)
+        #expect(out.records.isEmpty && out.actions.isEmpty)
+        // An inhibit that ran out while the daemon was down ends at restart.
+        (engine, out) = Engine.restore(model: Site.model, from: rig.log, at: rig.now + .seconds(7200))
+        #expect(engine.status(of: "battery-room-b")?.inhibitedUntil == nil)
+        #expect(out.records.contains { $0.from == "inhibited" && $0.zone == "battery-room-b" })
+        // After a reset, a restart comes back normal.
+        rig.temps("a", 24, 24, 24)
+        rig.set("smoke-a.level", .name("normal"))
+        rig.tick()
+        #expect(rig.command(.reset(zone: "battery-room-a", uid: "lee")).refused == nil)
+        (engine, out) = restored(rig)
+        #expect(engine.status(of: "battery-room-a")?.state == .normal)
+        #expect(essence(engine.status) == essence(rig.engine.status))
+    }
+
+    @Test("a crash right after an accepted abort or reset line neither resumes the countdown nor re-isolates")
+    func cutOffAfterOperator() {
+        var rig = Rig()
+        rig.temps("a", 75, 72, 30)
+        rig.set("smoke-a.level", .name("fire1"))
+        rig.tick()
+        while rig.finish() != nil {}
+        rig.command(.abort(zone: "battery-room-a", uid: "lee"))
+        let abortLine = rig.log.lastIndex { $0.event == .operatorAbort }!
+        var (engine, out) = Engine.restore(model: Site.model, from: Array(rig.log[...abortLine]), at: rig.now)
+        #expect(out.records.isEmpty && out.actions.isEmpty)
+        #expect(engine.status(of: "battery-room-a")?.suppress == .aborted)
+        rig.temps("a", 24, 24, 24)
+        rig.set("smoke-a.level", .name("normal"))
+        rig.tick()
+        rig.command(.reset(zone: "battery-room-a", uid: "lee"))
+        let resetLine = rig.log.lastIndex { $0.event == .operatorReset }!
+        (engine, out) = Engine.restore(model: Site.model, from: Array(rig.log[...resetLine]), at: rig.now)
+        #expect(out.actions.isEmpty)
+        #expect(engine.status(of: "battery-room-a")?.latched == nil)
+    }
+
+    @Test("a restored engine does not repeat what the log already says")
+    func noRepeats() {
+        var rig = Rig()
+        rig.set("gas-a.offgas", .name("detected"))
+        rig.tick()
+        rig.run()
+        var (engine, out) = restored(rig)
+        #expect(out.records.isEmpty)
+        let readings = rig.values.keys.map { Reading(source: $0, time: rig.now, status: rig.values[$0]!) }
+        out = engine.evaluate(readings, at: rig.now + .seconds(1))
+        #expect(out.records.isEmpty && out.actions.isEmpty)
+    }
+}
