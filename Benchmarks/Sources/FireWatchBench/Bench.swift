@@ -10,6 +10,7 @@ enum Bench {
         case "serve": try Serve.run(options)
         case "client": try await PollClient.run(options)
         case "alertlog": try AlertLogBench.run(options)
+        case "engine": EngineBench.run(options)
         case "all": try await Orchestrator(options).run()
         default: die("unknown verb \(arguments[1])")
         }
