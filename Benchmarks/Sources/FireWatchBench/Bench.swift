@@ -11,6 +11,7 @@ enum Bench {
         case "client": try await PollClient.run(options)
         case "alertlog": try AlertLogBench.run(options)
         case "engine": EngineBench.run(options)
+        case "sites": try SiteFiles.check(options)
         case "all": try await Orchestrator(options).run()
         default: die("unknown verb \(arguments[1])")
         }

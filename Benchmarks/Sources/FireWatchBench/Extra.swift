@@ -42,17 +42,4 @@ extension Orchestrator {
         text += "\nAt `poll_interval: 1s` one cycle a second is needed; the margin is the ratio of the two.\n"
         return text
     }
-
-    /// Detection latency, scale and startup need the daemon (`firewatch run`).
-    func daemonSections() throws -> [String] {
-        [
-            """
-            ## Daemon: detection latency, scale, startup
-
-            Not measured: `firewatch run` was not on main when this bench was written, so these figures are
-            left out (see Benchmarks/README.md).
-
-            """
-        ]
-    }
 }

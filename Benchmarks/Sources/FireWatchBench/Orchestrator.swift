@@ -11,6 +11,8 @@ struct Orchestrator {
     let reps: Int
     let seconds: Double
     let me = selfPath()
+    /// Figures one section hands to a later one.
+    let carried = CarriedFigures()
 
     init(_ options: Options) {
         self.options = options
@@ -138,6 +140,7 @@ struct Orchestrator {
         func ratios(_ values: [[Double]], _ c: Int, _ base: Int) -> Spread {
             Spread(zip(values[c], values[base]).map { $0 / $1 })
         }
+        carried.cLoopCPU10 = Spread(cpu[0][0]).median
         for (s, size) in sizes.enumerated() {
             for c in contenders.indices {
                 text += "| \(contenders[c].name) | \(size) | \(groupedSpread(Spread(rate[s][c]))) "
@@ -191,4 +194,10 @@ struct Orchestrator {
 
             """
     }
+}
+
+/// Figures one section of the bench hands to a later one (the bench runs its sections one after another).
+final class CarriedFigures {
+    /// The C loop's CPU µs per request of 10 registers: the yardstick for the daemon's CPU per request.
+    var cLoopCPU10: Double?
 }
