@@ -26,7 +26,11 @@ enum PollClient {
         await client.close()
         let wall = result.end.wall - result.start.wall
         let cpu = result.end.cpu - result.start.cpu
-        print("{\"requests\":\(result.requests),\"wall_s\":\(wall),\"cpu_s\":\(cpu)}")
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(
+            "{\"requests\":\(result.requests),\"wall_s\":\(wall),\"cpu_s\":\(cpu),"
+                + "\"pool_threads\":\(IOPool.shared.threadCount),\"voluntary_switches\":\(usage.ru_nvcsw)}")
     }
 
     /// The daemon's way: the loop prefers the I/O pool as its executor, so it runs on the thread doing the I/O.
