@@ -6,14 +6,22 @@ enum Bench {
         let arguments = CommandLine.arguments
         guard arguments.count >= 2 else { die("usage: fw-bench all|serve|client|alertlog|engine … (see README.md)") }
         let options = Options(arguments.dropFirst(2))
-        switch arguments[1] {
+        do {
+            try await run(arguments[1], options)
+        } catch {
+            die("\(arguments[1]): \(error)")
+        }
+    }
+
+    static func run(_ verb: String, _ options: Options) async throws {
+        switch verb {
         case "serve": try Serve.run(options)
         case "client": try await PollClient.run(options)
         case "alertlog": try AlertLogBench.run(options)
         case "engine": EngineBench.run(options)
         case "sites": try SiteFiles.check(options)
         case "all": try await Orchestrator(options).run()
-        default: die("unknown verb \(arguments[1])")
+        default: die("unknown verb \(verb)")
         }
     }
 }

@@ -18,7 +18,9 @@ extension Orchestrator {
     /// Whether the daemon exists in this checkout (`firewatch run` answers `--help`).
     var hasDaemon: Bool {
         guard options.has("firewatch") else { return false }
-        return (try? Child.output([options.string("firewatch"), "run", "--help"], timeout: 30)) != nil
+        // An unknown verb also exits 0 (it prints the top-level help), so look for the verb's own usage line.
+        let help = (try? Child.output([options.string("firewatch"), "run", "--help"], timeout: 30)) ?? ""
+        return help.contains("USAGE: firewatch run")
     }
 
     func daemonSections() throws -> [String] {
@@ -32,7 +34,18 @@ extension Orchestrator {
                 """
             ]
         }
-        return [try latencySection(), try scaleSection(), try startupSection()]
+        // A failing piece is reported in its place; the other figures still count.
+        let pieces: [(String, () throws -> String)] = [
+            ("Detection latency", latencySection), ("Scale", scaleSection), ("Startup", startupSection),
+        ]
+        return pieces.map { title, piece in
+            do {
+                return try piece()
+            } catch {
+                log("\(title) failed: \(error)")
+                return "## \(title)\n\nFailed in this run: \(error)\n"
+            }
+        }
     }
 
     // MARK: Detection latency
