@@ -169,8 +169,11 @@ extension Orchestrator {
             | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
 
             """
+        var threadsBySize: [Int: Double] = [:]
+        var last: (count: Int, missed: Double, cpu: Double, rss: Double)?
         for count in counts {
             let figures = try scaleRun(count: count, window: window)
+            threadsBySize[count] = figures.threads
             let cpuPerRequest = figures.cpu / figures.requests * 1e6
             let polls = figures.requests / 3 / figures.seconds
             let missed = max(0, Double(count) * figures.seconds - figures.requests / 3)
@@ -178,10 +181,21 @@ extension Orchestrator {
             text += "| \(format(figures.cpu / figures.seconds * 100, 1)) | \(format(cpuPerRequest, 1)) "
             text += "| \(format(cpuPerRequest / cLoopCPU, 2)) | \(format(figures.rssKB / 1024, 1)) "
             text += "| \(format(figures.threads, 0)) |\n"
+            last = (count, missed, figures.cpu / figures.seconds * 100, figures.rssKB / 1024)
             log("scale \(count): \(format(polls, 0)) polls/s, \(format(figures.cpu / figures.seconds * 100, 1)) % CPU, "
                 + "\(format(figures.rssKB / 1024, 1)) MB, \(format(figures.threads, 0)) threads")
         }
         text += "\n× C loop divides by the C loop's CPU per request of 10 registers measured above.\n"
+        if let last {
+            let threads = counts.map { "\(format(threadsBySize[$0] ?? .nan, 0)) at \(grouped(Double($0)))" }
+            let bounded = (threadsBySize[last.count] ?? .infinity) <= (threadsBySize[counts[0]] ?? 0) + 4
+            text += "\nGoals at \(grouped(Double(last.count))) devices: missed deadlines \(format(last.missed, 0)) "
+            text += "(goal 0: \(verdict(last.missed == 0))); CPU \(format(last.cpu, 1)) % of one core (goal < 30 %: "
+            text += "\(verdict(last.cpu < 30))\(last.cpu < 30 ? "" : " by \(format(last.cpu - 30, 1)) points")); "
+            text += "peak RSS \(format(last.rss, 1)) MB (goal < 100 MB: \(verdict(last.rss < 100))"
+            text += "\(last.rss < 100 ? "" : " by \(format(last.rss - 100, 1)) MB")); threads "
+            text += "\(threads.joined(separator: ", ")) (bounded: \(verdict(bounded)), i.e. not growing with devices).\n"
+        }
         return text
     }
 
