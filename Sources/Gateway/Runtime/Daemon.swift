@@ -44,6 +44,12 @@ public final class Daemon: Sendable {
         self.options = options
         self.initialSite = site
         let logger = options.logger
+        // The alert log's folder is made if missing (systemd's StateDirectory= does it on a gateway).
+        let folder = (site.alertLog as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            try? FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        }
         let time = MonotonicSiteTime(clock: options.clock)
         self.time = time
         self.startedAt = time.now()
@@ -106,17 +112,17 @@ public final class Daemon: Sendable {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosureService { await self.runJournal() }, serviceName: "journal"),
-            .init(service: ClosureService { await quietly { try await self.notifier.run() } }, serviceName: "notifier"),
-            .init(service: ClosureService { await quietly { await self.actuator.run() } }, serviceName: "actuator"),
+            .init(service: ClosureService { try await quietly { try await self.notifier.run() } }, serviceName: "notifier"),
+            .init(service: ClosureService { try await quietly { await self.actuator.run() } }, serviceName: "actuator"),
             .init(
-                service: ClosureService { await quietly { await self.poller.run(initial: self.initialSite) } },
+                service: ClosureService { try await quietly { await self.poller.run(initial: self.initialSite) } },
                 serviceName: "poller"),
-            .init(service: ClosureService { await quietly { try await self.control.run() } }, serviceName: "control"),
-            .init(service: ClosureService { await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
+            .init(service: ClosureService { try await quietly { try await self.control.run() } }, serviceName: "control"),
+            .init(service: ClosureService { try await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
         ]
         if options.handleSignals {
             services.append(
-                .init(service: ClosureService { await quietly { await self.runReloads() } }, serviceName: "sighup"))
+                .init(service: ClosureService { try await quietly { await self.runReloads() } }, serviceName: "sighup"))
         }
         services.append(
             .init(
@@ -227,7 +233,8 @@ public final class Daemon: Sendable {
         var lastPing = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
             let now = ContinuousClock.now
-            if let ping, now - lastPing >= ping, health.progressing(now: now) {
+            let ready = statusSource.ready.withLock { $0 }
+            if let ping, ready, now - lastPing >= ping, health.progressing(now: now) {
                 lastPing = now
                 do { try systemd.watchdog() } catch { options.logger.warning("sd_notify WATCHDOG=1 failed: \(error)") }
             }
@@ -248,12 +255,13 @@ public final class Daemon: Sendable {
     }
 }
 
-/// Runs a service body until graceful shutdown cancels it; cancellation is how these services end, not a failure.
-private func quietly(_ body: @escaping @Sendable () async throws -> Void) async {
+/// Runs a service body until graceful shutdown cancels it. Cancellation is how these services end, not a
+/// failure; any other error propagates, so the group stops and `firewatch run` exits 1.
+private func quietly(_ body: @escaping @Sendable () async throws -> Void) async throws {
     do {
         try await cancelWhenGracefulShutdown { try await body() }
-    } catch {
-        // CancellationError on shutdown; anything else has been logged by the service itself.
+    } catch is CancellationError {
+        return
     }
 }
 

@@ -100,7 +100,7 @@ final class Poller: Sendable {
                             metadata: ["device": "\(device.name)", "error": "\(firstError?.description ?? "?")"])
                     }
                 }
-                await core.ingest(readings, generation: generation)
+                await core.ingest(readings, from: device.name, generation: generation)
                 if complete { onFirstCycle() }
                 // The schedule is start + k × interval, so polls never drift; after a stall the missed ticks
                 // are skipped rather than run back to back.
