@@ -8,7 +8,8 @@ struct ControlSocketOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The daemon's control socket.", valueName: "path"))
     var socket: String?
 
-    @Option(name: .long, help: ArgumentHelp("Site file whose `control_socket:` names the socket.", valueName: "site.yaml"))
+    @Option(
+        name: .long, help: ArgumentHelp("Site file whose `control_socket:` names the socket.", valueName: "site.yaml"))
     var config: String?
 
     func path() throws -> String {

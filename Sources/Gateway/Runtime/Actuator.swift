@@ -189,14 +189,19 @@ final class Actuator: Sendable {
                 try await client.write(spec.table, address: spec.address, values: values)
             } catch {
                 problem = "writing \(spec.value) to \(target) failed: \(error.description)"
-                logger.warning("command write failed", metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "error": "\(error)"])
+                logger.warning(
+                    "command write failed",
+                    metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "error": "\(error)"])
                 continue
             }
             guard let verify = spec.verify else {
                 return (.succeeded, "wrote \(spec.value) to \(target), acknowledged by the device (attempt \(attempt))")
             }
             guard let point = profile.point(named: verify.point) else {
-                return (.failed, "wrote \(spec.value) to \(target) but the verify point \(verify.point) is not in the profile")
+                return (
+                    .failed,
+                    "wrote \(spec.value) to \(target) but the verify point \(verify.point) is not in the profile"
+                )
             }
             let started = time.now()
             let deadline = started + verify.within
@@ -229,7 +234,9 @@ final class Actuator: Sendable {
             problem =
                 "read back \(device).\(verify.reference) = \(seen), expected \(verify.equals) within "
                 + DurationText.format(verify.within)
-            logger.warning("command not confirmed", metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "seen": "\(seen)"])
+            logger.warning(
+                "command not confirmed",
+                metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "seen": "\(seen)"])
         }
         return (.failed, "not confirmed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(problem)")
     }

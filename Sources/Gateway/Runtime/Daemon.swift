@@ -112,13 +112,17 @@ public final class Daemon: Sendable {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosureService { await self.runJournal() }, serviceName: "journal"),
-            .init(service: ClosureService { try await quietly { try await self.notifier.run() } }, serviceName: "notifier"),
+            .init(
+                service: ClosureService { try await quietly { try await self.notifier.run() } }, serviceName: "notifier"
+            ),
             .init(service: ClosureService { try await quietly { await self.actuator.run() } }, serviceName: "actuator"),
             .init(
                 service: ClosureService { try await quietly { await self.poller.run(initial: self.initialSite) } },
                 serviceName: "poller"),
-            .init(service: ClosureService { try await quietly { try await self.control.run() } }, serviceName: "control"),
-            .init(service: ClosureService { try await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
+            .init(
+                service: ClosureService { try await quietly { try await self.control.run() } }, serviceName: "control"),
+            .init(
+                service: ClosureService { try await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
         ]
         if options.handleSignals {
             services.append(
@@ -313,8 +317,8 @@ final class StatusSource: Sendable {
     static func zone(_ zone: ZoneStatus, model: SiteModel) -> DaemonStatus.Zone {
         var causes: [String] = []
         for signal in zone.signals where signal.condition != .normal || signal.degraded {
-            causes.append(
-                "\(signal.name): \(signal.condition.rawValue)\(signal.degraded ? " (degraded: a source is failed or stale)" : "")")
+            let degraded = signal.degraded ? " (degraded: a source is failed or stale)" : ""
+            causes.append("\(signal.name): \(signal.condition.rawValue)\(degraded)")
         }
         func phase(_ phase: ProcedurePhase) -> String {
             switch phase {

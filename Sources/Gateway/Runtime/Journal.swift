@@ -65,7 +65,8 @@ final class Journal: Sendable {
                     metadata: ["backlog": "\(backlog)", "event": "\(record.event.rawValue)"])
             case .refused(let backlog):
                 logger.critical(
-                    "alert log backlog full; record lost", metadata: ["backlog": "\(backlog)", "message": "\(record.message)"])
+                    "alert log backlog full; record lost",
+                    metadata: ["backlog": "\(backlog)", "message": "\(record.message)"])
             }
         }
     }

@@ -58,7 +58,8 @@ final class Poller: Sendable {
                 // Real time a poll may take before the watchdog calls the poller stuck: three intervals, every
                 // request timing out, and the client's longest reconnect back-off.
                 let requests = site.readPlan(for: device).requests.count
-                let limit = site.pollInterval(of: device) / speed * 3 + site.timeout(of: device) * (requests + 2)
+                let limit =
+                    site.pollInterval(of: device) / speed * 3 + site.timeout(of: device) * (requests + 2)
                     + .seconds(5)
                 return (device.name, device.endpoint, limit)
             })

@@ -70,7 +70,8 @@ actor SafetyCore {
         for record in records where record.event == .zoneState {
             if let zone = record.zone { latestZoneRecord[zone] = record }
         }
-        var message = "firewatch \(BuildInfo.version) started for site \(site.model.site); "
+        var message =
+            "firewatch \(BuildInfo.version) started for site \(site.model.site); "
             + "\(records.count) record\(records.count == 1 ? "" : "s") read from the alert log"
         if let readProblem { message += "; the log could not be read back in full: \(readProblem)" }
         let started = AlertRecord(

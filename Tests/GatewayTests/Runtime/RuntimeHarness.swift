@@ -183,7 +183,9 @@ final class RuntimeHarness: Sendable {
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        return (
+            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
+        )
     }
 
     /// Waits until the daemon answers `status` with every device polled once.
@@ -228,7 +230,11 @@ final class RuntimeHarness: Sendable {
             if ContinuousClock.now > deadline { break }
             try? await Task.sleep(for: .milliseconds(50))
         }
-        print("gave up waiting for \(what); records:\n" + records().map { JSONWriter.serialize(.object($0.sorted { $0.key < $1.key }.map { JSONMember($0.key, $0.value) })) }.joined(separator: "\n"))
+        print(
+            "gave up waiting for \(what); records:\n"
+                + records().map {
+                    JSONWriter.serialize(.object($0.sorted { $0.key < $1.key }.map { JSONMember($0.key, $0.value) }))
+                }.joined(separator: "\n"))
         return false
     }
 

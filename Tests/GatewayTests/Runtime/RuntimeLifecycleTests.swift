@@ -48,14 +48,19 @@ extension RuntimeEndToEndTests {
             let daemon = try site.start(["--alert-log-max-bytes", "1500"])
             #expect(await site.waitReady() != nil)
             try site.set("gas", .input, 0, [1])
-            #expect(await site.waitFor("isolation \(round)") { records in
-                records.filter { RuntimeHarness.matches($0, ["event": "zone.state", "to": "isolated"]) }.count > round
-            })
+            #expect(
+                await site.waitFor("isolation \(round)") { records in
+                    records.filter { RuntimeHarness.matches($0, ["event": "zone.state", "to": "isolated"]) }.count
+                        > round
+                })
             try site.set("gas", .input, 0, [0])
-            #expect(await site.waitFor("gas clear \(round)") { records in
-                records.filter { RuntimeHarness.matches($0, ["event": "signal.level", "signal": "offgas", "to": "normal"]) }
+            #expect(
+                await site.waitFor("gas clear \(round)") { records in
+                    records.filter {
+                        RuntimeHarness.matches($0, ["event": "signal.level", "signal": "offgas", "to": "normal"])
+                    }
                     .count > round
-            })
+                })
             let reset = try site.cli(["reset", "room", "--socket", site.socket])
             #expect(reset.status == 0, "\(reset.stderr)")
             daemon.signal(SIGTERM)
