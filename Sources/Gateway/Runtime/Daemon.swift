@@ -35,6 +35,8 @@ public final class Daemon: Sendable {
     let startedAt: Timestamp
     let statusSource: StatusSource
     let stoppedLogged = Mutex(false)
+    /// The running group, for `shutdown()`.
+    let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens the alert log (a failure to open is not fatal: records are held in memory and the status says so)
     /// and binds the control socket. Throws `ControlServerError` when the socket cannot be set up, for example
@@ -140,8 +142,17 @@ public final class Daemon: Sendable {
             configuration: ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: options.handleSignals ? [.sigterm, .sigint] : [],
                 cancellationSignals: [], logger: logger))
+        self.group.withLock { $0 = group }
         try await group.run()
         await logStopped()
+    }
+
+    /// Stops the daemon as SIGTERM does: STOPPING=1, services stop in reverse order, the journal logs what is
+    /// still queued and `daemon.stopped` last; `run()` then returns. (Cancelling `run()` instead stops at once,
+    /// like a crash: a restart recovers from the log.)
+    public func shutdown() async {
+        let group = self.group.withLock { $0 }
+        await group?.triggerGracefulShutdown()
     }
 
     /// A snapshot of zones, devices and the alert log.

@@ -79,11 +79,61 @@ extension RuntimeEndToEndTests {
         let accepted = try site.cli(["reset", "room", "--socket", site.socket])
         #expect(accepted.status == 0)
         #expect(await site.waitForRecord(["event": "operator.reset", "outcome": "accepted"]))
+        // Inhibit and enable, as an operator types them.
+        let inhibit = try site.cli([
+            "inhibit", "room", "--for", "2h", "--reason", "detector swap", "--socket", site.socket,
+        ])
+        #expect(inhibit.status == 0, "\(inhibit.stderr)")
+        #expect(
+            await site.waitForRecord(["event": "operator.inhibit", "reason": "detector swap", "outcome": "accepted"]))
+        let json = try site.cli(["status", "--json", "--socket", site.socket])
+        #expect(json.stdout.contains(#""inhibit_reason":"detector swap""#))
+        #expect(try site.cli(["enable", "room", "--socket", site.socket]).status == 0)
+        #expect(try site.cli(["ack", "attic", "--socket", site.socket]).status == 1)
 
         daemon.signal(SIGTERM)
         #expect(await daemon.waitExit()?.status == 0)
         let gone = try site.cli(["status", "--socket", site.socket])
         #expect(gone.status == 69)
         #expect(gone.stderr.contains("not running"))
+    }
+}
+
+extension RuntimeEndToEndTests {
+    @Test func dryRunDecidesAndLogsButWritesNothing() async throws {
+        let site = try RuntimeHarness()
+        defer { site.remove() }
+        let daemon = try site.start(["--dry-run"])
+        defer { Task { await daemon.stop() } }
+        #expect(await site.waitReady()?.dryRun == true)
+        try site.set("gas", .input, 0, [1])
+        #expect(await site.waitForRecord(["event": "step.skipped", "procedure": "isolate", "step": "1"]))
+        #expect(site.count(["event": "step.skipped", "procedure": "isolate", "step": "0"]) == 1)
+        #expect(site.count(["event": "step.succeeded"]) == 0)
+        #expect(site.recorder.all.isEmpty)
+    }
+
+    @Test func theDaemonRunsInProcessOnAScaledClockAndStopsGracefully() async throws {
+        let site = try RuntimeHarness()
+        defer { site.remove() }
+        let loaded = try SiteLoader(shippedDevices: RuntimeHarness.packageRoot + "/devices").load(path: site.siteFile)
+        let daemon = try Daemon(
+            site: loaded,
+            options: DaemonOptions(
+                clock: ScaledSiteClock(speed: 4), systemd: SystemdNotifier(environment: [:]), handleSignals: false))
+        let running = Task { try await daemon.run() }
+        #expect(await site.waitReady() != nil)
+        try site.set("gas", .input, 0, [1])
+        #expect(await site.waitForRecord(["event": "zone.state", "to": "isolated"]))
+        let status = await daemon.status()
+        #expect(status.zones.first?.state == "isolated")
+        let refused = await daemon.submit(.reset(zone: "room", uid: "test"))
+        #expect(refused.ok == false && refused.error == "refused")
+        let unknown = await daemon.submit(.ack(zone: "attic", uid: "test"))
+        #expect(unknown.error == "unknown_zone")
+        await daemon.shutdown()
+        try await running.value
+        #expect(site.records().last?["event"]?.stringValue == "daemon.stopped")
+        #expect(site.chainVerifies)
     }
 }

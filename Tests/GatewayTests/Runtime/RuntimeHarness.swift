@@ -204,6 +204,20 @@ final class RuntimeHarness: Sendable {
         return nil
     }
 
+    /// Waits until every device has been polled `count` more times (a bounded "give it time to act wrongly").
+    @discardableResult
+    func waitForPolls(_ count: Int, limit: Duration = .seconds(20)) async -> Bool {
+        guard let before = await status() else { return false }
+        let target = Dictionary(uniqueKeysWithValues: before.devices.map { ($0.name, $0.polls + count) })
+        let deadline = ContinuousClock.now + limit
+        for _ in 0..<1000 {
+            if let now = await status(), now.devices.allSatisfy({ $0.polls >= target[$0.name] ?? 0 }) { return true }
+            if ContinuousClock.now > deadline { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     /// The daemon's status now.
     func status() async -> DaemonStatus? {
         guard let response = try? await ControlClient.send(.status, socketPath: socket, timeout: .seconds(5)),
