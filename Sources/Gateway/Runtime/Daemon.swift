@@ -253,6 +253,10 @@ public final class Daemon: Sendable {
                 lastPing = now
                 do { try systemd.watchdog() } catch { options.logger.warning("sd_notify WATCHDOG=1 failed: \(error)") }
             }
+            // Records held in memory are also retried without waiting for the next record to come along.
+            if writer.isDegraded, writer.retry() {
+                options.logger.notice("alert log writable again; held records written")
+            }
             let line = await status().summary
             if line != lastStatus {
                 lastStatus = line
