@@ -115,9 +115,16 @@ public final class Daemon: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosureService { await self.runJournal() }, serviceName: "journal"),
             .init(
-                service: ClosureService { try await quietly { try await self.notifier.run() } }, serviceName: "notifier"
+                service: ClosureService {
+                    // A notifier whose run() returns early must not stop the daemon.
+                    try await quietly {
+                        try await self.notifier.run()
+                        try await gracefulShutdown()
+                    }
+                }, serviceName: "notifier"
             ),
-            .init(service: ClosureService { try await quietly { await self.actuator.run() } }, serviceName: "actuator"),
+            // Not cancelled on shutdown: the step under way finishes, so its outcome is logged.
+            .init(service: ClosureService { await self.actuator.run() }, serviceName: "actuator"),
             .init(
                 service: ClosureService { try await quietly { await self.poller.run(initial: self.initialSite) } },
                 serviceName: "poller"),

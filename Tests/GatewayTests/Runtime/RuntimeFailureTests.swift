@@ -137,3 +137,24 @@ extension RuntimeEndToEndTests {
         #expect(site.chainVerifies)
     }
 }
+
+extension RuntimeEndToEndTests {
+    @Test func sigtermLetsTheStepUnderWayFinishAndLogsItBeforeStopping() async throws {
+        let site = try RuntimeHarness()
+        defer { site.remove() }
+        site.recorder.revertFeedCoils.withLock { $0 = [0] }  // the step takes its three attempts
+        let daemon = try site.start()
+        defer { Task { await daemon.stop() } }
+        #expect(await site.waitReady() != nil)
+        try site.set("gas", .input, 0, [1])
+        #expect(await site.waitForRecord(["event": "step.started", "procedure": "isolate", "step": "0"]))
+        daemon.signal(SIGTERM)
+        let exit = await daemon.waitExit(limit: .seconds(30))
+        #expect(exit?.status == 0 && exit?.signalled == false)
+        let events = site.records().compactMap { $0["event"]?.stringValue }
+        #expect(events.last == "daemon.stopped")
+        #expect(events.contains("step.failed"))
+        #expect(site.writes(to: "feed").filter { $0.address == 0 }.count == 3)
+        #expect(site.chainVerifies)
+    }
+}
