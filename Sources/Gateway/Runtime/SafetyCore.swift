@@ -43,6 +43,8 @@ actor SafetyCore {
     private var timer: Task<Void, Never>?
     private var timerDeadline: Timestamp?
     private var stopped = false
+    /// Building every zone's status for an observer that ignores it would cost each poll for nothing.
+    private let observes: Bool
     /// Devices whose first poll of this configuration has not arrived yet. Until all have, readings are held
     /// and evaluated together, so a start (or reload) does not report every not-yet-polled source as stale.
     private var awaitingFirstPoll: Set<String>
@@ -55,6 +57,7 @@ actor SafetyCore {
         self.time = time
         self.journal = journal
         self.observer = observer
+        self.observes = !(observer is NoRuntimeObserver)
         self.logger = logger
     }
 
@@ -182,7 +185,7 @@ actor SafetyCore {
         }
         let out = engine.evaluate(slotted: stamped, at: now)
         emit(out)
-        observer.engineEvaluated(zones: engine.status, at: now)
+        if observes { observer.engineEvaluated(zones: engine.status, at: now) }
     }
 
     /// An operator command; returns once its records are logged, so the answer follows the record.
@@ -275,6 +278,6 @@ actor SafetyCore {
         let now = time.now()
         let out = engine.evaluate(slotted: [], at: now)
         emit(out)
-        observer.engineEvaluated(zones: engine.status, at: now)
+        if observes { observer.engineEvaluated(zones: engine.status, at: now) }
     }
 }
