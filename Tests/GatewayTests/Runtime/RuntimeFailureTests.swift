@@ -2,6 +2,7 @@ import FireSafety
 import Foundation
 import Gateway
 import Modbus
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -33,6 +34,16 @@ extension RuntimeEndToEndTests {
         // Trouble never actuates.
         #expect(site.recorder.all.isEmpty)
         #expect(site.count(["event": "step.started"]) == 0)
+        site.servers["smoke"]!.setFault(nil)
+        // The gas detector comes back on the same port: restored, once.
+        let gasPort = site.servers["gas"]!.port
+        let back = try Server(host: "127.0.0.1", port: gasPort)
+        defer { back.stop() }
+        try back.set(.input, address: 0, values: [0, 0, 0])
+        #expect(await site.waitForRecord(["event": "device.comm_restored", "device": "gas"], limit: .seconds(30)))
+        #expect(await site.waitForPolls(3))
+        #expect(site.count(["event": "device.comm_restored", "device": "gas"]) == 1)
+        #expect(site.count(["event": "device.comm_lost", "device": "gas"]) == 1)
     }
 
     @Test func writeNeverConfirmedIsRetriedThenFailed() async throws {
@@ -117,10 +128,12 @@ extension RuntimeEndToEndTests {
         let site = try RuntimeHarness()
         defer { site.remove() }
         let loaded = try SiteLoader(shippedDevices: RuntimeHarness.packageRoot + "/devices").load(path: site.siteFile)
+        let observer = CountingObserver()
         let daemon = try Daemon(
             site: loaded,
             options: DaemonOptions(
-                clock: ScaledSiteClock(speed: 4), systemd: SystemdNotifier(environment: [:]), handleSignals: false))
+                clock: ScaledSiteClock(speed: 4), observer: observer, systemd: SystemdNotifier(environment: [:]),
+                handleSignals: false))
         let running = Task { try await daemon.run() }
         #expect(await site.waitReady() != nil)
         try site.set("gas", .input, 0, [1])
@@ -134,6 +147,13 @@ extension RuntimeEndToEndTests {
         await daemon.shutdown()
         try await running.value
         #expect(site.records().last?["event"]?.stringValue == "daemon.stopped")
+        // The observer (metrics) heard about polls, availability, steps, records and evaluations.
+        let counts = observer.counts.withLock { $0 }
+        #expect(counts["poll", default: 0] >= 6)
+        #expect(counts["availability", default: 0] == 6)
+        #expect(counts["step", default: 0] == 2)
+        #expect(counts["record", default: 0] == site.records().count - site.count(["event": "log.rotated"]))
+        #expect(counts["evaluated", default: 0] > 0)
         #expect(site.chainVerifies)
     }
 }
@@ -157,4 +177,15 @@ extension RuntimeEndToEndTests {
         #expect(site.writes(to: "feed").filter { $0.address == 0 }.count == 3)
         #expect(site.chainVerifies)
     }
+}
+
+/// Counts what the daemon tells its observer.
+final class CountingObserver: RuntimeObserver {
+    let counts = Mutex<[String: Int]>([:])
+    func bump(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+    func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp) { bump("poll") }
+    func deviceAvailability(device: String, up: Bool, at: Timestamp) { bump("availability") }
+    func stepFinished(zone: String, procedure: ProcedureKind, index: Int, outcome: StepOutcome) { bump("step") }
+    func recordAppended(_ record: AlertRecord, fsyncLatency: Duration, durable: Bool) { bump("record") }
+    func engineEvaluated(zones: [ZoneStatus], at: Timestamp) { bump("evaluated") }
 }
