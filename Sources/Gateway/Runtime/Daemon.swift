@@ -52,7 +52,11 @@ public final class Daemon: Sendable {
             try? FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         }
-        let time = MonotonicSiteTime(clock: options.clock)
+        let time = MonotonicSiteTime(clock: options.clock) { step in
+            logger.warning(
+                "the wall clock stepped back; site time keeps running ahead of it so timers do not stall",
+                metadata: ["step": "\(step)"])
+        }
         self.time = time
         self.startedAt = time.now()
         writer = AlertLogWriter(

@@ -1,6 +1,7 @@
 import FireSafety
 import Foundation
 import Modbus
+import Synchronization
 import Testing
 
 @testable import Gateway
@@ -99,5 +100,34 @@ struct RuntimeUnitTests {
             Poller.readings(answers, sources: sources).allSatisfy {
                 if case .invalid = $0.reading.status { true } else { false }
             })
+    }
+}
+
+/// A clock a test sets by hand.
+final class SetClock: SiteClock {
+    let time: Mutex<Timestamp>
+    init(_ time: Timestamp) { self.time = Mutex(time) }
+    var speed: Double { 1 }
+    func now() -> Timestamp { time.withLock { $0 } }
+    func sleep(until deadline: Timestamp) async throws {}
+    func set(_ value: Timestamp) { time.withLock { $0 = value } }
+}
+
+extension RuntimeUnitTests {
+    @Test func siteTimeNeverGoesBackwardsAndReportsAStepBackOnce() {
+        let clock = SetClock(Timestamp(seconds: 1000))
+        let steps = Mutex<[Duration]>([])
+        let time = MonotonicSiteTime(clock: clock) { step in steps.withLock { $0.append(step) } }
+        #expect(time.now() == Timestamp(seconds: 1000))
+        clock.set(Timestamp(seconds: 1005))
+        #expect(time.now() == Timestamp(seconds: 1005))
+        clock.set(Timestamp(seconds: 400))  // stepped back 605 s
+        let first = time.now()
+        #expect(first >= Timestamp(seconds: 1005))
+        let second = time.now()
+        #expect(second >= first)
+        #expect(steps.withLock { $0 } == [.seconds(605)])
+        clock.set(Timestamp(seconds: 2000))  // the wall clock is ahead again: followed
+        #expect(time.now() == Timestamp(seconds: 2000))
     }
 }
