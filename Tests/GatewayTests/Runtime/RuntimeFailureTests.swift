@@ -97,7 +97,7 @@ extension RuntimeEndToEndTests {
         #expect(inhibit.status == 0, "\(inhibit.stderr)")
         #expect(
             await site.waitForRecord(["event": "operator.inhibit", "reason": "detector swap", "outcome": "accepted"]))
-        let json = try site.cli(["status", "--json", "--socket", site.socket])
+        let json = try site.cli(["status", "--json", "--config", site.siteFile])  // the socket found from the site
         #expect(json.stdout.contains(#""inhibit_reason":"detector swap""#))
         #expect(try site.cli(["enable", "room", "--socket", site.socket]).status == 0)
         #expect(try site.cli(["ack", "attic", "--socket", site.socket]).status == 1)
@@ -151,7 +151,7 @@ extension RuntimeEndToEndTests {
         let counts = observer.counts.withLock { $0 }
         #expect(counts["poll", default: 0] >= 6)
         #expect(counts["availability", default: 0] == 6)
-        #expect(counts["step", default: 0] == 2)
+        #expect(counts["step", default: 0] == 3)
         #expect(counts["record", default: 0] == site.records().count - site.count(["event": "log.rotated"]))
         #expect(counts["evaluated", default: 0] > 0)
         #expect(site.chainVerifies)

@@ -79,6 +79,11 @@ final class RuntimeHarness: Sendable {
         alertLog = directory.file("state/alerts.jsonl")
         socket = directory.file("state/control.sock")
         try FileManager.default.createDirectory(atPath: directory.file("state"), withIntermediateDirectories: true)
+        // The failover hook of the isolate procedure: says what it was asked and leaves a mark.
+        let hook = directory.file("failover")
+        try "#!/bin/sh\necho \"failover $*\"\necho \"$*\" > failover.ran\n".write(
+            toFile: hook, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
         try normal()
         try siteYAML(suppressDelay: suppressDelay, pollInterval: pollInterval, deviceSettings: deviceSettings)
             .write(toFile: siteFile, atomically: true, encoding: .utf8)
@@ -114,6 +119,8 @@ final class RuntimeHarness: Sendable {
                 isolate:
                   - command: feed.start_exhaust
                   - notify: [pager]
+                  - run: [./failover, --from, room]
+                    timeout: 10s
                 suppress:
                   - command: feed.stop_hvac
                   - delay: \(suppressDelay)
