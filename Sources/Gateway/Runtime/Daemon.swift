@@ -329,11 +329,13 @@ final class StatusSource: Sendable {
                 polls: entry.polls, failedPolls: entry.failedPolls, lastError: entry.lastError)
         }
         let log = writer.status
+        var summary = DaemonStatus.summaryLine(
+            zones: zones, devicesUp: devices.filter { $0.up == true }.count, devices: devices.count)
+        if log.isDegraded { summary += "; ALERT LOG NOT DURABLE (\(log.backlogCount) records held in memory)" }
         return DaemonStatus(
             site: site.model.site, version: BuildInfo.version, configFile: site.file,
             startedAt: startedAt.description, now: now.description, dryRun: dryRun, ready: ready.withLock { $0 },
-            summary: DaemonStatus.summaryLine(
-                zones: zones, devicesUp: devices.filter { $0.up == true }.count, devices: devices.count),
+            summary: summary,
             zones: zones.map { Self.zone($0, model: site.model) }, devices: devices,
             alertLog: DaemonStatus.AlertLogState(
                 path: writer.configuration.path, degraded: log.isDegraded, backlog: log.backlogCount,

@@ -189,3 +189,27 @@ final class CountingObserver: RuntimeObserver {
     func recordAppended(_ record: AlertRecord, fsyncLatency: Duration, durable: Bool) { bump("record") }
     func engineEvaluated(zones: [ZoneStatus], at: Timestamp) { bump("evaluated") }
 }
+
+extension RuntimeEndToEndTests {
+    @Test func anUnwritableAlertLogStillActsAndSaysSo() async throws {
+        // The log's folder is a regular file: the log can never be opened.
+        let site = try RuntimeHarness(alertLog: "blocked/alerts.jsonl")
+        defer { site.remove() }
+        try "not a folder".write(toFile: site.directory.file("blocked"), atomically: true, encoding: .utf8)
+        let daemon = try site.start()
+        defer { Task { await daemon.stop() } }
+        #expect(await site.waitReady() != nil, "\(daemon.stderr)")
+        try site.set("gas", .input, 0, [1])
+        // Actuation does not wait for the disk.
+        for _ in 0..<400 {
+            if !site.writes(to: "feed").isEmpty { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(site.writes(to: "feed").map(\.address) == [0])
+        let status = try #require(await site.status())
+        #expect(status.alertLog.degraded)
+        #expect(status.alertLog.backlog > 0)
+        #expect(status.summary.contains("ALERT LOG NOT DURABLE"))
+        #expect(daemon.stderr.contains("alert log"))
+    }
+}
