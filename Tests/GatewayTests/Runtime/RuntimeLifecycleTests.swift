@@ -45,7 +45,7 @@ extension RuntimeEndToEndTests {
         let site = try RuntimeHarness()
         defer { site.remove() }
         for round in 0..<2 {
-            let daemon = try site.start(["--alert-log-max-bytes", "1500"])
+            let daemon = try site.start(["--alert-log-max-bytes", "3000"])
             #expect(await site.waitReady() != nil)
             try site.set("gas", .input, 0, [1])
             #expect(
