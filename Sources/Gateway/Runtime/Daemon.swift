@@ -93,8 +93,12 @@ public final class Daemon: Sendable {
     }
 
     /// Recovers from the alert log, then runs every service until SIGTERM/SIGINT (graceful: `daemon.stopped` is
-    /// logged last, STOPPING=1 is sent) or until the calling task is cancelled. Throws when a service fails.
-    public func run() async throws {
+    /// logged last, STOPPING=1 is sent), `shutdown()`, or until the calling task is cancelled. Throws when a
+    /// service fails.
+    ///
+    /// - Parameter alongside: services run and stopped with the daemon, after `DaemonOptions.extraServices`; for
+    ///   one that needs the daemon itself (a metrics server serving `status()`), made after `init`.
+    public func run(alongside: [any Service] = []) async throws {
         let logger = options.logger
         var records: [AlertRecord] = []
         var problem: String?
@@ -148,7 +152,7 @@ public final class Daemon: Sendable {
                     logger.notice("stopping")
                     do { try self.options.systemd.stopping() } catch { logger.warning("sd_notify failed: \(error)") }
                 }, serviceName: "stopping"))
-        services += options.extraServices.map { .init(service: $0) }
+        services += (options.extraServices + alongside).map { .init(service: $0) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: options.handleSignals ? [.sigterm, .sigint] : [],

@@ -2,6 +2,7 @@ import FireSafety
 import Foundation
 import Gateway
 import Modbus
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -134,7 +135,13 @@ extension RuntimeEndToEndTests {
             options: DaemonOptions(
                 clock: ScaledSiteClock(speed: 4), observer: observer, systemd: SystemdNotifier(environment: [:]),
                 handleSignals: false))
-        let running = Task { try await daemon.run() }
+        // A service made after the daemon (a metrics server would serve daemon.status()) runs and stops with it.
+        let extra = ClosureService {
+            _ = await daemon.status()
+            try await gracefulShutdown()
+            observer.bump("extra stopped")
+        }
+        let running = Task { try await daemon.run(alongside: [extra]) }
         #expect(await site.waitReady() != nil)
         try site.set("gas", .input, 0, [1])
         #expect(await site.waitForRecord(["event": "zone.state", "to": "isolated"]))
@@ -154,6 +161,7 @@ extension RuntimeEndToEndTests {
         #expect(counts["step", default: 0] == 3)
         #expect(counts["record", default: 0] == site.records().count - site.count(["event": "log.rotated"]))
         #expect(counts["evaluated", default: 0] > 0)
+        #expect(counts["extra stopped"] == 1)
         #expect(site.chainVerifies)
     }
 }
