@@ -147,10 +147,19 @@ final class Daemon {
     let startedAt: Double
 
     /// Starts `firewatch run --config site`; its stderr goes to `log`.
-    init(firewatch: String, site: String, log: String, notifySocket: String?) throws {
+    /// With `profile`, the daemon runs under `perf record -e cpu-clock -F 499 -o profile` (a profiling run: the
+    /// /proc figures are then perf's, not the daemon's). Attaching perf to the running daemon (`-p`) hung here.
+    init(firewatch: String, site: String, log: String, notifySocket: String?, profile: String? = nil) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: firewatch)
-        process.arguments = ["run", "--config", site]
+        if let profile {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
+            process.arguments = [
+                "record", "-q", "-e", "cpu-clock", "-F", "499", "-o", profile, "--", firewatch, "run", "--config", site,
+            ]
+        } else {
+            process.executableURL = URL(fileURLWithPath: firewatch)
+            process.arguments = ["run", "--config", site]
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notifySocket
         process.environment = environment
@@ -180,7 +189,7 @@ final class Daemon {
     func status(_ name: String) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return .nan }
         for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
-            let value = line.dropFirst(name.count + 1).split(separator: " ").first
+            let value = line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first
             return value.flatMap { Double($0) } ?? .nan
         }
         return .nan

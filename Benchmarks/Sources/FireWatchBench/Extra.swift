@@ -1,7 +1,7 @@
 extension Orchestrator {
     /// The sections after the poll loops and the alert log.
     func extraSections() throws -> [String] {
-        var sections = [try engineSection()]
+        var sections = wants("engine") ? [try engineSection()] : []
         sections.append(contentsOf: try daemonSections())
         return sections
     }

@@ -26,14 +26,20 @@ struct Orchestrator {
         let started = Date()
         var sections: [String] = []
         log("machine: \(shell("nproc")) cores, \(cpuModel())")
-        sections.append(try pollSection())
-        sections.append(try alertLogSection())
+        if wants("poll") { sections.append(try pollSection()) }
+        if wants("alertlog") { sections.append(try alertLogSection()) }
         sections.append(contentsOf: try extraSections())
         let elapsed = Date().timeIntervalSince(started)
         let document = header(started: started, elapsed: elapsed) + sections.joined(separator: "\n")
         print("\n" + sections.joined(separator: "\n"))
         try document.write(toFile: options.string("out"), atomically: true, encoding: .utf8)
         log("wrote \(options.string("out")) (\(Int(elapsed)) s)")
+    }
+
+    /// `--only poll,engine,…` runs some sections (poll, alertlog, engine, latency, scale, startup); default all.
+    func wants(_ section: String) -> Bool {
+        guard options.has("only") else { return true }
+        return options.string("only").split(separator: ",").contains { $0 == section }
     }
 
     func log(_ message: String) {
