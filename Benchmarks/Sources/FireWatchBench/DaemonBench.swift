@@ -240,7 +240,7 @@ extension Orchestrator {
         let notify = try NotifySocket(path: directory + "/notify.sock")
         let daemon = try Daemon(
             firewatch: options.string("firewatch"), site: site, log: directory + "/daemon.log",
-            notifySocket: notify.path, profile: options.has("profile") ? directory + "/perf.data" : nil)
+            notifySocket: notify.path)
         defer { daemon.stop() }
         guard notify.waitForReady(timeout: 120) != nil else {
             throw BenchError("scale \(count): no READY=1 within 120 s (see \(directory)/daemon.log)")

@@ -147,19 +147,10 @@ final class Daemon {
     let startedAt: Double
 
     /// Starts `firewatch run --config site`; its stderr goes to `log`.
-    /// With `profile`, the daemon runs under `perf record -e cpu-clock -F 499 -o profile` (a profiling run: the
-    /// /proc figures are then perf's, not the daemon's). Attaching perf to the running daemon (`-p`) hung here.
-    init(firewatch: String, site: String, log: String, notifySocket: String?, profile: String? = nil) throws {
+    init(firewatch: String, site: String, log: String, notifySocket: String?) throws {
         let process = Process()
-        if let profile {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/perf")
-            process.arguments = [
-                "record", "-q", "-e", "cpu-clock", "-F", "499", "-o", profile, "--", firewatch, "run", "--config", site,
-            ]
-        } else {
-            process.executableURL = URL(fileURLWithPath: firewatch)
-            process.arguments = ["run", "--config", site]
-        }
+        process.executableURL = URL(fileURLWithPath: firewatch)
+        process.arguments = ["run", "--config", site]
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notifySocket
         process.environment = environment
