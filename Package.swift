@@ -39,11 +39,16 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
-        .target(name: "Simulator", dependencies: ["FireSafety", .product(name: "Yams", package: "Yams")]),
+        // The simulator serves devices from the very profiles the daemon reads, so it reuses Gateway's
+        // loader (and Modbus's Server) instead of duplicating them; Gateway never imports Simulator.
+        .target(
+            name: "Simulator",
+            dependencies: ["FireSafety", "Gateway", "Modbus", .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "firewatch",
             dependencies: [
-                "Gateway", "Modbus", "FireSafety",
+                "Gateway", "Modbus", "FireSafety", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -54,7 +59,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: ["Gateway", "Modbus", "FireSafety", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety"]),
     ],
     swiftLanguageModes: [.v6]
 )
