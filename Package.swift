@@ -62,7 +62,7 @@ let package = Package(
             name: "GatewayTests",
             dependencies: ["Gateway", "Modbus", "FireSafety", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "CModbus"]),
     ],
     swiftLanguageModes: [.v6]
 )
