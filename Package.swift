@@ -46,7 +46,10 @@ let package = Package(
         // loader (and Modbus's Server) instead of duplicating them; Gateway never imports Simulator.
         .target(
             name: "Simulator",
-            dependencies: ["FireSafety", "Gateway", "Modbus", .product(name: "Yams", package: "Yams")]
+            dependencies: [
+                "FireSafety", "Gateway", "Modbus", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(
             name: "firewatch",

@@ -70,8 +70,6 @@ public final class SimulatorHost: Sendable {
     public let spec: SimSiteSpec
     public let scenario: Scenario?
     public let clock: any SiteClock
-    /// Site time at which the host (and its scenario) started.
-    public let start: Timestamp
     /// How often the model is advanced and the registers refreshed, in site time.
     public let tick: Duration
 
@@ -94,10 +92,12 @@ public final class SimulatorHost: Sendable {
     ///   - scenario: its timeline drives the model; nil for a quiet site.
     ///   - clock: site time, shared with a daemon in the demo.
     ///   - tick: model and register refresh period in site time (never faster than every 5 ms of real time).
+    ///   - held: serve the model's first moment, without starting the scenario, until ``begin()``
+    ///     (so a scenario starts only once FireWatch is watching).
     ///   - onEvent: told of every `HostEvent` as it happens (on the tick task or a server thread; keep it quick).
     public init(
         site: LoadedSite, scenario: Scenario? = nil, clock: any SiteClock, seed: UInt64 = 1,
-        ports: Ports = .configured, tick: Duration = .milliseconds(100),
+        ports: Ports = .configured, tick: Duration = .milliseconds(100), held: Bool = false,
         onEvent: (@Sendable (HostEvent) -> Void)? = nil
     ) throws(SimulatorSetupError) {
         let spec = try SimSiteSpec(site: site)
@@ -127,12 +127,11 @@ public final class SimulatorHost: Sendable {
         }
         guard problems.isEmpty else { throw SimulatorSetupError(problems: problems) }
 
-        let state = Mutex(HostState(site: simulated))
+        let state = Mutex(HostState(site: simulated, start: clock.now(), begun: !held))
         let router = WriteRouter()
         var servers: [Server] = []
         var slots: [DeviceSlot] = []
         var served: [ServedDevice] = []
-        let start = clock.now()
         for (index, group) in groups.enumerated() {
             let profiles = group.devices.compactMap { site.profile(of: $0.name) }
             let server: Server
@@ -167,7 +166,6 @@ public final class SimulatorHost: Sendable {
         self.spec = spec
         self.scenario = scenario
         self.clock = clock
-        self.start = start
         self.tick = tick
         self.slots = slots
         self.servers = servers
@@ -184,8 +182,27 @@ public final class SimulatorHost: Sendable {
         for server in servers { server.stop() }
     }
 
-    /// Site time since the host started.
-    public var elapsed: Duration { clock.now() - start }
+    /// Site time at which the scenario started (or will: the host's creation until a held host begins).
+    public var start: Timestamp { state.withLock { $0.start } }
+
+    /// Whether the scenario's time is running (always, unless the host was created `held`).
+    public var hasBegun: Bool { state.withLock { $0.begun } }
+
+    /// Site time since the scenario started; zero while held.
+    public var elapsed: Duration {
+        let (start, begun) = state.withLock { ($0.start, $0.begun) }
+        return begun ? clock.now() - start : .zero
+    }
+
+    /// Starts the scenario's time now (a held host's timeline was standing still at zero). Later calls do nothing.
+    public func begin() {
+        let now = clock.now()
+        state.withLock { state in
+            guard !state.begun else { return }
+            state.start = now
+            state.begun = true
+        }
+    }
 
     /// Advances the model every ``tick`` of site time until the task is cancelled or `end` (site time
     /// since start) has passed.
@@ -193,7 +210,7 @@ public final class SimulatorHost: Sendable {
         // At high speeds 100 ms of site time is a few real milliseconds; refreshing faster than
         // every 5 ms of real time only burns the CPU the daemon needs.
         let step = max(tick, .milliseconds(5) * clock.speed)
-        var next = start
+        var next = clock.now()
         while !Task.isCancelled {
             refresh()
             if let end, elapsed >= end { return }
@@ -310,6 +327,8 @@ struct DeviceSlot: Sendable {
 /// What the host changes while serving, behind one lock.
 struct HostState: Sendable {
     var site: SimulatedSite
+    var start: Timestamp
+    var begun: Bool
     var observations: [Observation] = []
     var writes: [SimWrite] = []
     var events: [HostEvent] = []

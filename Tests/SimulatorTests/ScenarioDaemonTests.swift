@@ -1,0 +1,51 @@
+import FireSafety
+import Foundation
+import Gateway
+import Testing
+
+@testable import Simulator
+
+/// Every shipped scenario against the real daemon, in one process: SimulatorHost + Daemon on one
+/// ScaledSiteClock, observations from the alert log and the simulator's writes.
+@Suite("Scenarios against the daemon, in process")
+struct ScenarioDaemonTests {
+    /// The six run side by side (about a quarter core each at 40x): fast enough to keep the suite near a
+    /// minute, slow enough that a request timeout (500 ms real, 10 s of site time) stays inside the
+    /// scenarios' trouble windows.
+    static let speed = 20.0
+
+    @Test("the scenario's expectations hold", arguments: ScenarioTests.shipped)
+    func scenario(name: String) async throws {
+        let scenario = try Scenario(contentsOf: "\(repositoryRoot)/examples/scenarios/\(name).yaml")
+        let directory = try TemporaryFolder()
+        defer { directory.remove() }
+        var run = ScenarioRun(site: try loadExampleSite(), scenario: scenario, speed: Self.speed, directory: directory.path)
+        // Six runs share a machine other builds load too; a stall of a few hundred milliseconds must not
+        // read as a site-wide sensor failure (20 s of site time at 20x; offline devices are caught by timeouts).
+        run.staleFloor = .seconds(1)
+        let report = try await run.run()
+        for result in report.results {
+            #expect(result.passed, "\(scenario.file):\(result.line): \(result)")
+        }
+        #expect(report.records.last?.event == .daemonStopped, "the daemon's last record")
+        if !report.passed {
+            let lines = report.records.filter { $0.event != .signalLevel }.map {
+                "+\(Simulator.DurationText.format(report.offset($0))) \($0.event.rawValue) \($0.zone ?? "-") \($0.device ?? "") \($0.message)"
+            }
+            Issue.record("alert log:\n\(lines.joined(separator: "\n"))\nwrites:\n\(report.writes.map(\.description).joined(separator: "\n"))")
+        }
+    }
+}
+
+/// A fresh directory under the system temp dir, removed by `remove()`.
+struct TemporaryFolder {
+    let path: String
+
+    init() throws {
+        var template = Array((NSTemporaryDirectory() + "/fw-sim-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw CocoaError(.fileWriteUnknown) }
+        path = String(cString: made)
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
