@@ -55,8 +55,11 @@ public struct ScenarioRun: Sendable {
     /// - Parameters:
     ///   - onEvent: the simulator's events as they happen (scenario, model, writes).
     ///   - onStart: called once both are running, with the host (its devices and ports).
+    ///   - afterScenario: called when the scenario's time is up (or the run is cancelled), with the report so
+    ///     far, while the simulator and the daemon still run (`firewatch demo --keep` waits here).
     public func run(
-        onEvent: (@Sendable (HostEvent) -> Void)? = nil, onStart: (@Sendable (SimulatorHost) -> Void)? = nil
+        onEvent: (@Sendable (HostEvent) -> Void)? = nil, onStart: (@Sendable (SimulatorHost) -> Void)? = nil,
+        afterScenario: (@Sendable (ScenarioReport) async -> Void)? = nil
     ) async throws -> ScenarioReport {
         let clock = ScaledSiteClock(speed: speed)
         let host = try SimulatorHost(
@@ -84,17 +87,26 @@ public struct ScenarioRun: Sendable {
                 onStart?(host)
             }
             await host.run(until: duration)
+            if let afterScenario {
+                await afterScenario(try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began))
+            }
             group.cancelAll()
             try await group.waitForAll()
         }
         host.stop()
+        return try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began)
+    }
+
+    private func report(host: SimulatorHost, notifier: RecordingNotifier, realDuration: Duration) throws
+        -> ScenarioReport
+    {
         let records = try AlertRecord.readLog(at: alertLog)
         let start = host.start
         let observations =
             Observation.fromAlertLog(records.filter { $0.time >= start }, since: start) + host.observations
         let evaluator = ExpectationEvaluator(escalation: ZoneState.allCases.map(\.rawValue))
         return ScenarioReport(
-            scenario: scenario, start: host.start, speed: speed, realDuration: ContinuousClock.now - began,
+            scenario: scenario, start: start, speed: speed, realDuration: realDuration,
             records: records, events: host.events, writes: host.writes, observations: observations,
             results: scenario.evaluate(observations, with: evaluator),
             zones: site.model.zones.compactMap { host.zone($0.name) }, devices: host.devices,

@@ -12,6 +12,6 @@ struct FireWatch: AsyncParsableCommand {
             78 bad configuration.
             """,
         version: BuildInfo.version,
-        subcommands: [CheckCommand.self, ReadCommand.self, AlertsCommand.self, SimulateCommand.self]
+        subcommands: [CheckCommand.self, ReadCommand.self, AlertsCommand.self, SimulateCommand.self, DemoCommand.self]
     )
 }

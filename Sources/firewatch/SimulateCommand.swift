@@ -90,30 +90,33 @@ final class LinePrinter: Sendable {
     }
 }
 
-/// SIGINT and SIGTERM as an awaitable event, instead of the default of dying mid-write.
+/// SIGINT and SIGTERM as an awaitable event, instead of the default of dying mid-write. Any number of
+/// tasks may wait; all of them return once a signal came.
 final class TerminationSignals: Sendable {
     /// Dispatch sources are not `Sendable`; the mutex is what makes sharing them safe.
     private let sources: Mutex<[DispatchSourceSignal]>
-    private let stream: AsyncStream<Int32>
-    private let continuation: AsyncStream<Int32>.Continuation
+    /// A class, so the signal handlers can share it (a `Mutex` itself cannot be copied into them).
+    private final class Flag: Sendable { let value = Mutex(false) }
+    private let fired = Flag()
 
     init() {
-        (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
         var sources: [DispatchSourceSignal] = []
+        let fired = self.fired
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            let continuation = self.continuation
-            source.setEventHandler { continuation.yield(number) }
+            source.setEventHandler { fired.value.withLock { $0 = true } }
             source.resume()
             sources.append(source)
         }
         self.sources = Mutex(sources)
     }
 
-    /// Returns at the first signal (or when the task is cancelled).
+    /// Returns at the first signal, or when the task is cancelled.
     func wait() async {
-        for await _ in stream { return }
+        while !fired.value.withLock({ $0 }) {
+            do { try await Task.sleep(for: .milliseconds(50)) } catch { return }
+        }
     }
 
     /// Puts the default handlers back, so a second Ctrl-C during shutdown still ends the process.
@@ -121,7 +124,6 @@ final class TerminationSignals: Sendable {
         sources.withLock { sources in for source in sources { source.cancel() } }
         signal(SIGINT, SIG_DFL)
         signal(SIGTERM, SIG_DFL)
-        continuation.finish()
     }
 }
 
