@@ -81,7 +81,7 @@ public struct ScenarioRun: Sendable {
                 for _ in 0..<3000 {
                     let status = await daemon.status()
                     if status.ready, !status.zones.contains(where: \.trouble) { break }
-                    try await Task.sleep(for: .milliseconds(10))
+                    do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
                 }
                 host.begin()
                 onStart?(host)
@@ -90,7 +90,8 @@ public struct ScenarioRun: Sendable {
             if let afterScenario {
                 await afterScenario(try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began))
             }
-            group.cancelAll()
+            // As SIGTERM does: the queued records are logged and `daemon.stopped` is the last line.
+            await daemon.shutdown()
             try await group.waitForAll()
         }
         host.stop()

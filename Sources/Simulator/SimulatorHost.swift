@@ -194,6 +194,12 @@ public final class SimulatorHost: Sendable {
         return begun ? clock.now() - start : .zero
     }
 
+    /// Whether every port the host serves has answered at least `count` requests (a daemon in another process
+    /// has then polled every device and judged the readings; see `firewatch simulate --wait-for-polls`).
+    public func everyPortServed(atLeast count: Int) -> Bool {
+        servers.allSatisfy { $0.statistics.requests >= count }
+    }
+
     /// Starts the scenario's time now (a held host's timeline was standing still at zero). Later calls do nothing.
     public func begin() {
         let now = clock.now()

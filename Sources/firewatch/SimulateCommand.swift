@@ -38,6 +38,14 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seed of the model's noise (same seed, same readings).")
     var seed: UInt64 = 1
 
+    @Flag(
+        name: .long,
+        help: """
+            Hold the scenario at its first moment until every device has been polled twice (a daemon is \
+            watching), then start it and print its start in site time.
+            """)
+    var waitForPolls = false
+
     func validate() throws {
         guard speed > 0, speed.isFinite, speed <= 1000 else {
             throw ValidationError("--speed must be a number above 0 and at most 1000, not \(speed)")
@@ -47,12 +55,20 @@ struct SimulateCommand: AsyncParsableCommand {
     func run() async throws {
         let site = try loadSite(config)
         let scenario = try scenario.map(loadScenario)
-        let clock = ScaledSiteClock(speed: speed)
+        let clock: ScaledSiteClock
+        do {
+            // FIREWATCH_SITE_CLOCK wins: it is how a simulator and a daemon in two processes share site time.
+            clock = try ScaledSiteClock.fromEnvironment() ?? ScaledSiteClock(speed: speed)
+        } catch {
+            reportError("firewatch: \(error)")
+            throw ExitCode(78)
+        }
+        let speed = clock.speed
         let out = LinePrinter()
         let host: SimulatorHost
         do {
             host = try SimulatorHost(
-                site: site, scenario: scenario, clock: clock, seed: seed,
+                site: site, scenario: scenario, clock: clock, seed: seed, held: waitForPolls,
                 onEvent: { event in out.print(event.description) })
         } catch {
             for problem in error.problems { reportError(problem) }
@@ -69,8 +85,19 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         let end = scenario.map { $0.duration + Self.grace }
         let signals = TerminationSignals()
+        let waitForPolls = self.waitForPolls
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await host.run(until: end) }
+            group.addTask {
+                guard waitForPolls else { return await signals.wait() }
+                // Twice: after the first round the daemon may still be judging the last device's readings.
+                while !host.everyPortServed(atLeast: 2) {
+                    do { try await Task.sleep(for: .milliseconds(20)) } catch { return }
+                }
+                host.begin()
+                out.print("scenario starts now: site time \(host.start.nanoseconds) ns (\(host.start))")
+                await signals.wait()
+            }
             group.addTask { await signals.wait() }
             await group.next()
             group.cancelAll()

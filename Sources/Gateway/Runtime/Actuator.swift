@@ -37,7 +37,9 @@ final class Actuator: Sendable {
     private let jobs: AsyncStream<Job>
     private let input: AsyncStream<Job>.Continuation
     private let running = Mutex<[String: Running]>([:])
-    /// Jobs cancelled before they started, by zone.
+    /// Jobs queued and not started yet, by zone (keys, in order).
+    private let queued = Mutex<[String: [String]]>([:])
+    /// Queued jobs cancelled before they started, by zone.
     private let cancelledEarly = Mutex<[String: Set<String>]>([:])
 
     init(
@@ -62,6 +64,7 @@ final class Actuator: Sendable {
 
     /// Queues a step on its zone's runner. Never blocks.
     func enqueue(_ job: Job) {
+        queued.withLock { $0[job.zone, default: []].append(job.key) }
         input.yield(job)
     }
 
@@ -75,7 +78,11 @@ final class Actuator: Sendable {
             entry.task.cancel()
             return true
         }
-        if !hit { cancelledEarly.withLock { _ = $0[zone, default: []].insert(key) } }
+        // Only a job still waiting in the queue can be cancelled ahead; a step that already finished (its report
+        // racing the abort) must not make a later run of the same step be skipped.
+        if !hit, queued.withLock({ $0[zone]?.contains(key) ?? false }) {
+            cancelledEarly.withLock { _ = $0[zone, default: []].insert(key) }
+        }
     }
 
     /// Runs the zone runners until cancelled.
@@ -97,6 +104,9 @@ final class Actuator: Sendable {
     }
 
     private func runOne(_ job: Job) async {
+        queued.withLock { queued in
+            if let at = queued[job.zone]?.firstIndex(of: job.key) { queued[job.zone]?.remove(at: at) }
+        }
         let skip = cancelledEarly.withLock { $0[job.zone]?.remove(job.key) != nil }
         if skip || Task.isCancelled { return }
         let task = Task { await self.perform(job) }
@@ -189,14 +199,19 @@ final class Actuator: Sendable {
                 try await client.write(spec.table, address: spec.address, values: values)
             } catch {
                 problem = "writing \(spec.value) to \(target) failed: \(error.description)"
-                logger.warning("command write failed", metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "error": "\(error)"])
+                logger.warning(
+                    "command write failed",
+                    metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "error": "\(error)"])
                 continue
             }
             guard let verify = spec.verify else {
                 return (.succeeded, "wrote \(spec.value) to \(target), acknowledged by the device (attempt \(attempt))")
             }
             guard let point = profile.point(named: verify.point) else {
-                return (.failed, "wrote \(spec.value) to \(target) but the verify point \(verify.point) is not in the profile")
+                return (
+                    .failed,
+                    "wrote \(spec.value) to \(target) but the verify point \(verify.point) is not in the profile"
+                )
             }
             let started = time.now()
             let deadline = started + verify.within
@@ -229,7 +244,9 @@ final class Actuator: Sendable {
             problem =
                 "read back \(device).\(verify.reference) = \(seen), expected \(verify.equals) within "
                 + DurationText.format(verify.within)
-            logger.warning("command not confirmed", metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "seen": "\(seen)"])
+            logger.warning(
+                "command not confirmed",
+                metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "seen": "\(seen)"])
         }
         return (.failed, "not confirmed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(problem)")
     }

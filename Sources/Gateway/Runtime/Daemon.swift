@@ -35,6 +35,8 @@ public final class Daemon: Sendable {
     let startedAt: Timestamp
     let statusSource: StatusSource
     let stoppedLogged = Mutex(false)
+    /// The running group, for `shutdown()`.
+    let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens the alert log (a failure to open is not fatal: records are held in memory and the status says so)
     /// and binds the control socket. Throws `ControlServerError` when the socket cannot be set up, for example
@@ -44,6 +46,12 @@ public final class Daemon: Sendable {
         self.options = options
         self.initialSite = site
         let logger = options.logger
+        // The alert log's folder is made if missing (systemd's StateDirectory= does it on a gateway).
+        let folder = (site.alertLog as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            try? FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        }
         let time = MonotonicSiteTime(clock: options.clock)
         self.time = time
         self.startedAt = time.now()
@@ -106,17 +114,21 @@ public final class Daemon: Sendable {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosureService { await self.runJournal() }, serviceName: "journal"),
-            .init(service: ClosureService { await quietly { try await self.notifier.run() } }, serviceName: "notifier"),
-            .init(service: ClosureService { await quietly { await self.actuator.run() } }, serviceName: "actuator"),
             .init(
-                service: ClosureService { await quietly { await self.poller.run(initial: self.initialSite) } },
+                service: ClosureService { try await quietly { try await self.notifier.run() } }, serviceName: "notifier"
+            ),
+            .init(service: ClosureService { try await quietly { await self.actuator.run() } }, serviceName: "actuator"),
+            .init(
+                service: ClosureService { try await quietly { await self.poller.run(initial: self.initialSite) } },
                 serviceName: "poller"),
-            .init(service: ClosureService { await quietly { try await self.control.run() } }, serviceName: "control"),
-            .init(service: ClosureService { await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
+            .init(
+                service: ClosureService { try await quietly { try await self.control.run() } }, serviceName: "control"),
+            .init(
+                service: ClosureService { try await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
         ]
         if options.handleSignals {
             services.append(
-                .init(service: ClosureService { await quietly { await self.runReloads() } }, serviceName: "sighup"))
+                .init(service: ClosureService { try await quietly { await self.runReloads() } }, serviceName: "sighup"))
         }
         services.append(
             .init(
@@ -130,8 +142,17 @@ public final class Daemon: Sendable {
             configuration: ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: options.handleSignals ? [.sigterm, .sigint] : [],
                 cancellationSignals: [], logger: logger))
+        self.group.withLock { $0 = group }
         try await group.run()
         await logStopped()
+    }
+
+    /// Stops the daemon as SIGTERM does: STOPPING=1, services stop in reverse order, the journal logs what is
+    /// still queued and `daemon.stopped` last; `run()` then returns. (Cancelling `run()` instead stops at once,
+    /// like a crash: a restart recovers from the log.)
+    public func shutdown() async {
+        let group = self.group.withLock { $0 }
+        await group?.triggerGracefulShutdown()
     }
 
     /// A snapshot of zones, devices and the alert log.
@@ -227,9 +248,14 @@ public final class Daemon: Sendable {
         var lastPing = ContinuousClock.now - .seconds(3600)
         while !Task.isCancelled {
             let now = ContinuousClock.now
-            if let ping, now - lastPing >= ping, health.progressing(now: now) {
+            let ready = statusSource.ready.withLock { $0 }
+            if let ping, ready, now - lastPing >= ping, health.progressing(now: now) {
                 lastPing = now
                 do { try systemd.watchdog() } catch { options.logger.warning("sd_notify WATCHDOG=1 failed: \(error)") }
+            }
+            // Records held in memory are also retried without waiting for the next record to come along.
+            if writer.isDegraded, writer.retry() {
+                options.logger.notice("alert log writable again; held records written")
             }
             let line = await status().summary
             if line != lastStatus {
@@ -248,12 +274,13 @@ public final class Daemon: Sendable {
     }
 }
 
-/// Runs a service body until graceful shutdown cancels it; cancellation is how these services end, not a failure.
-private func quietly(_ body: @escaping @Sendable () async throws -> Void) async {
+/// Runs a service body until graceful shutdown cancels it. Cancellation is how these services end, not a
+/// failure; any other error propagates, so the group stops and `firewatch run` exits 1.
+private func quietly(_ body: @escaping @Sendable () async throws -> Void) async throws {
     do {
         try await cancelWhenGracefulShutdown { try await body() }
-    } catch {
-        // CancellationError on shutdown; anything else has been logged by the service itself.
+    } catch is CancellationError {
+        return
     }
 }
 
@@ -305,8 +332,8 @@ final class StatusSource: Sendable {
     static func zone(_ zone: ZoneStatus, model: SiteModel) -> DaemonStatus.Zone {
         var causes: [String] = []
         for signal in zone.signals where signal.condition != .normal || signal.degraded {
-            causes.append(
-                "\(signal.name): \(signal.condition.rawValue)\(signal.degraded ? " (degraded: a source is failed or stale)" : "")")
+            let degraded = signal.degraded ? " (degraded: a source is failed or stale)" : ""
+            causes.append("\(signal.name): \(signal.condition.rawValue)\(degraded)")
         }
         func phase(_ phase: ProcedurePhase) -> String {
             switch phase {

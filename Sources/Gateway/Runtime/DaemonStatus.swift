@@ -116,7 +116,8 @@ extension DaemonStatus {
                 overlays.append("inhibited until \(until)" + (zone.inhibitReason.map { " (\($0))" } ?? ""))
             }
             if zone.acknowledged { overlays.append("acknowledged") }
-            lines.append("zone \(zone.name): \(zone.state)" + (overlays.isEmpty ? "" : " [\(overlays.joined(separator: ", "))]"))
+            lines.append(
+                "zone \(zone.name): \(zone.state)" + (overlays.isEmpty ? "" : " [\(overlays.joined(separator: ", "))]"))
             lines.append("  causes: " + (zone.causes.isEmpty ? "none" : zone.causes.joined(separator: "; ")))
             lines.append("  isolate \(zone.isolate), suppress \(zone.suppress), power_cut \(zone.powerCut)")
             if let step = zone.running {

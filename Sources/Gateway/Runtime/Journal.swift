@@ -33,7 +33,10 @@ final class Journal: Sendable {
     }
 
     func submit(_ entry: JournalEntry) {
-        input.yield(entry)
+        // After shutdown nothing is logged any more; whoever waits for the entry must not wait forever.
+        if case .terminated = input.yield(entry) {
+            entry.done?.finish()
+        }
     }
 
     /// Stops taking entries; `drain` returns once the queued ones are done.
@@ -65,7 +68,8 @@ final class Journal: Sendable {
                     metadata: ["backlog": "\(backlog)", "event": "\(record.event.rawValue)"])
             case .refused(let backlog):
                 logger.critical(
-                    "alert log backlog full; record lost", metadata: ["backlog": "\(backlog)", "message": "\(record.message)"])
+                    "alert log backlog full; record lost",
+                    metadata: ["backlog": "\(backlog)", "message": "\(record.message)"])
             }
         }
     }

@@ -58,7 +58,8 @@ final class Poller: Sendable {
                 // Real time a poll may take before the watchdog calls the poller stuck: three intervals, every
                 // request timing out, and the client's longest reconnect back-off.
                 let requests = site.readPlan(for: device).requests.count
-                let limit = site.pollInterval(of: device) / speed * 3 + site.timeout(of: device) * (requests + 2)
+                let limit =
+                    site.pollInterval(of: device) / speed * 3 + site.timeout(of: device) * (requests + 2)
                     + .seconds(5)
                 return (device.name, device.endpoint, limit)
             })
@@ -100,7 +101,7 @@ final class Poller: Sendable {
                             metadata: ["device": "\(device.name)", "error": "\(firstError?.description ?? "?")"])
                     }
                 }
-                await core.ingest(readings, generation: generation)
+                await core.ingest(readings, from: device.name, generation: generation)
                 if complete { onFirstCycle() }
                 // The schedule is start + k × interval, so polls never drift; after a stall the missed ticks
                 // are skipped rather than run back to back.

@@ -43,10 +43,15 @@ actor SafetyCore {
     private var timer: Task<Void, Never>?
     private var timerDeadline: Timestamp?
     private var stopped = false
+    /// Devices whose first poll of this configuration has not arrived yet. Until all have, readings are held
+    /// and evaluated together, so a start (or reload) does not report every not-yet-polled source as stale.
+    private var awaitingFirstPoll: Set<String>
+    private var heldReadings: [SlottedReading] = []
 
     init(site: LoadedSite, time: MonotonicSiteTime, journal: Journal, observer: any RuntimeObserver, logger: Logger) {
         self.site = site
         self.engine = Engine(model: site.model)
+        self.awaitingFirstPoll = Set(site.devices.map(\.name))
         self.time = time
         self.journal = journal
         self.observer = observer
@@ -65,7 +70,8 @@ actor SafetyCore {
         for record in records where record.event == .zoneState {
             if let zone = record.zone { latestZoneRecord[zone] = record }
         }
-        var message = "firewatch \(BuildInfo.version) started for site \(site.model.site); "
+        var message =
+            "firewatch \(BuildInfo.version) started for site \(site.model.site); "
             + "\(records.count) record\(records.count == 1 ? "" : "s") read from the alert log"
         if let readProblem { message += "; the log could not be read back in full: \(readProblem)" }
         let started = AlertRecord(
@@ -119,6 +125,8 @@ actor SafetyCore {
         engine = rebuilt
         site = newSite
         generation += 1
+        awaitingFirstPoll = Set(newSite.devices.map(\.name))
+        heldReadings = []
         emit(out)
     }
 
@@ -160,11 +168,18 @@ actor SafetyCore {
 
     /// One poll's readings. Their time is the core's (monotonic) now, so a clock stepped back cannot make the
     /// engine take fresh readings for late ones.
-    func ingest(_ readings: [SlottedReading], generation: Int) {
+    func ingest(_ readings: [SlottedReading], from device: String, generation: Int) {
         guard generation == self.generation, !stopped else { return }
         let now = time.now()
         var stamped = readings
         for index in stamped.indices { stamped[index].reading.time = now }
+        if !awaitingFirstPoll.isEmpty {
+            awaitingFirstPoll.remove(device)
+            heldReadings += stamped
+            guard awaitingFirstPoll.isEmpty else { return }
+            stamped = heldReadings
+            heldReadings = []
+        }
         let out = engine.evaluate(slotted: stamped, at: now)
         emit(out)
         observer.engineEvaluated(zones: engine.status, at: now)
@@ -255,6 +270,8 @@ actor SafetyCore {
         guard deadline == timerDeadline, !stopped else { return }
         timer = nil
         timerDeadline = nil
+        // The evaluation of the first full poll cycle advances every timer anyway.
+        guard awaitingFirstPoll.isEmpty else { return }
         let now = time.now()
         let out = engine.evaluate(slotted: [], at: now)
         emit(out)
