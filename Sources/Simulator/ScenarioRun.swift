@@ -103,8 +103,11 @@ public struct ScenarioRun: Sendable {
     {
         let records = try AlertRecord.readLog(at: alertLog)
         let start = host.start
+        // The scenario's own time only: before it the daemon was starting up, after it everything stops.
+        let end = start + scenario.duration
         let observations =
-            Observation.fromAlertLog(records.filter { $0.time >= start }, since: start) + host.observations
+            Observation.fromAlertLog(records.filter { $0.time >= start && $0.time <= end }, since: start)
+            + host.observations
         let evaluator = ExpectationEvaluator(escalation: ZoneState.allCases.map(\.rawValue))
         return ScenarioReport(
             scenario: scenario, start: start, speed: speed, realDuration: realDuration,

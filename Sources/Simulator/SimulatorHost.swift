@@ -30,15 +30,20 @@ public struct SimWrite: Sendable, Hashable, CustomStringConvertible {
     /// What the model did with it: `accepted`, `not answered`, `not simulated`, or nil for unknown writes.
     public var outcome: String?
 
+    /// `83.661s write feed-a.start_exhaust (accepted)`, or `… write feed-a coil 4 = 1 (no such command)`.
     public var description: String {
-        let what = command ?? "\(table.rawValue) \(address) = \(values.map(String.init).joined(separator: ","))"
-        return "\(DurationText.format(at)) write \(device).\(what)\(outcome.map { " (\($0))" } ?? "")"
+        guard let command else {
+            let values = values.map(String.init).joined(separator: ",")
+            return "\(DurationText.format(at)) write \(device) \(table.rawValue) \(address) = \(values) (no such command)"
+        }
+        return "\(DurationText.format(at)) write \(device).\(command)\(outcome.map { " (\($0))" } ?? "")"
     }
 }
 
 /// Something the host saw happen, in site time since it started: a scenario event coming due, the
 /// model acting on its own (venting, runaway, ignition, an effect taking hold), or a client's write.
 public struct HostEvent: Sendable, Hashable, CustomStringConvertible {
+    /// Where the event came from.
     public enum Kind: Sendable, Hashable {
         case scenario(ScheduledEvent)
         case model(ModelEvent)

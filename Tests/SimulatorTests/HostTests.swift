@@ -7,7 +7,7 @@ import Testing
 @testable import Simulator
 
 /// The simulator host over real sockets: the example site's devices on free loopback ports.
-@Suite("Simulator host")
+@Suite("Simulator host", .serialized)
 struct HostTests {
     let site: LoadedSite
     let clock = ManualSiteClock()

@@ -47,8 +47,11 @@ struct TwoProcessTests {
         let daemonErrors = (try? String(contentsOfFile: folder.path + "/run.err", encoding: .utf8)) ?? ""
         let start = try #require(Self.scenarioStart(output), "no start line in the simulator's output:\n\(output)")
         let records = try AlertRecord.readLog(at: folder.path + "/alerts.jsonl")
+        // The scenario's own time only: before it FireWatch was starting up, after it the simulator was going away.
+        let end = start + scenario.duration
         let observations =
-            Observation.fromAlertLog(records.filter { $0.time >= start }, since: start) + Self.writes(output)
+            Observation.fromAlertLog(records.filter { $0.time >= start && $0.time <= end }, since: start)
+            + Self.writes(output)
         let results = scenario.evaluate(
             observations, with: ExpectationEvaluator(escalation: ZoneState.allCases.map(\.rawValue)))
         #expect(!results.isEmpty)
@@ -60,11 +63,37 @@ struct TwoProcessTests {
         #expect(records.last?.event == .daemonStopped)
     }
 
+    @Test(
+        "firewatch demo runs a scenario to its summary and leaves only the alert log behind",
+        .enabled(if: built, "build the firewatch executable first"))
+    func demo() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = folder.path
+        environment["NO_COLOR"] = "1"
+        let demo = try Self.start(
+            ["demo", "--scenario", "quiet-day", "--speed", "30"], environment: environment,
+            output: folder.path + "/demo.out")
+        defer { if demo.isRunning { demo.terminate() } }
+        #expect(await Self.waitForExit(demo, seconds: 120), "the demo did not finish")
+        let output = (try? String(contentsOfFile: folder.path + "/demo.out", encoding: .utf8)) ?? ""
+        #expect(demo.terminationStatus == 0, "\(output)")
+        #expect(output.contains("All 10 expectations hold."), "\(output)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != "demo.out" }
+        #expect(left.count == 1 && left[0].hasPrefix("firewatch-demo-"), "\(left)")
+        if let directory = left.first {
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder.path + "/" + directory)
+            #expect(files == ["alerts.jsonl"], "left behind: \(files)")
+        }
+    }
+
     /// The example site with its own free ports, its state in `folder`, and no metrics listener.
     static func writeSite(into folder: String) throws -> String {
         var text = try String(contentsOfFile: repositoryRoot + "/examples/site.yaml", encoding: .utf8)
-        for port in (15020...15038).reversed() where text.contains("port: \(port)") {
-            text = text.replacingOccurrences(of: "port: \(port)", with: "port: \(try freePort())")
+        let configured = (15020...15038).filter { text.contains("port: \($0)") }
+        for (port, free) in zip(configured, try freePorts(configured.count)) {
+            text = text.replacingOccurrences(of: "port: \(port)", with: "port: \(free)")
         }
         text = text.replacingOccurrences(of: "alert_log: state/alerts.jsonl", with: "alert_log: \(folder)/alerts.jsonl")
         text = text.replacingOccurrences(
@@ -79,23 +108,30 @@ struct TwoProcessTests {
         return path
     }
 
-    /// A port the system hands out for 127.0.0.1 right now (bound on port 0, then released).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+    /// Ports the system hands out for 127.0.0.1 right now: all bound on port 0 at once (so no two are the same),
+    /// then released for the simulator to take.
+    static func freePorts(_ count: Int) throws -> [Int] {
+        var descriptors: [Int32] = []
+        defer { for fd in descriptors { close(fd) } }
+        var ports: [Int] = []
+        for _ in 0..<count {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
+            descriptors.append(fd)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = 0
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let bound = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                    bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+                }
             }
+            guard bound else { throw CocoaError(.fileWriteUnknown) }
+            ports.append(Int(UInt16(bigEndian: address.sin_port)))
         }
-        guard bound else { throw CocoaError(.fileWriteUnknown) }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return ports
     }
 
     static func start(_ arguments: [String], environment: [String: String], output: String) throws -> Process {
