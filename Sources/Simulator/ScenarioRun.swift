@@ -88,7 +88,8 @@ public struct ScenarioRun: Sendable {
             }
             await host.run(until: duration)
             if let afterScenario {
-                await afterScenario(try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began))
+                await afterScenario(
+                    try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began))
             }
             // As SIGTERM does: the queued records are logged and `daemon.stopped` is the last line.
             await daemon.shutdown()

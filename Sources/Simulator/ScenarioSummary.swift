@@ -9,7 +9,8 @@ public enum ScenarioSummary {
     public static func render(_ report: ScenarioReport, site: LoadedSite) -> String {
         var lines: [String] = []
         let scenario = report.scenario
-        let real = Double(report.realDuration.components.seconds)
+        let real =
+            Double(report.realDuration.components.seconds)
             + Double(report.realDuration.components.attoseconds) / 1e18
         lines.append(
             "━━ \(scenario.name): \(spoken(scenario.duration)) of site time in "
@@ -30,7 +31,8 @@ public enum ScenarioSummary {
                 let name = write.command ?? "\(write.table.rawValue) \(write.address) (no such command)"
                 return "\(name) \(offset(write.at))"
             }
-            lines.append("  \(device.padding(toLength: 9, withPad: " ", startingAt: 0))\(items.joined(separator: ", "))")
+            lines.append(
+                "  \(device.padding(toLength: 9, withPad: " ", startingAt: 0))\(items.joined(separator: ", "))")
         }
         lines.append("")
         lines.append("Never touched:")
@@ -46,7 +48,8 @@ public enum ScenarioSummary {
             let feeds =
                 closed.count == zone.feedsClosed.count
                 ? "all \(closed.count) feeds still closed (powered)"
-                : "feeds closed: \(closed.isEmpty ? "none" : closed.joined(separator: ", ")) of \(zone.feedsClosed.count)"
+                : "feeds closed: \(closed.isEmpty ? "none" : closed.joined(separator: ", "))"
+                    + " of \(zone.feedsClosed.count)"
             if states.isEmpty {
                 lines.append(
                     "  \(zone.name): stayed normal; \(feeds); \(connected) of \(zone.strings.count) strings connected")
@@ -71,7 +74,8 @@ public enum ScenarioSummary {
 
     /// `+01:20.5`: minutes and seconds since the scenario started.
     public static func offset(_ duration: Duration) -> String {
-        let tenths = max(0, Int((Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18) * 10))
+        let tenths = max(
+            0, Int((Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18) * 10))
         let minutes = tenths / 600
         let seconds = Double(tenths % 600) / 10
         return "+" + String(format: "%02d:%04.1f", minutes, seconds)
@@ -166,8 +170,13 @@ public enum ScenarioSummary {
         var line = "Off-gas to isolation: \(string) of \(vent.zone) vented at \(offset(vent.at))"
         if let acted { line += "; FireWatch acted at \(offset(acted))" }
         guard let isolated else { return [line + "; the zone was never isolated."] }
-        let seconds = Double((isolated - vent.at).components.seconds)
+        let seconds =
+            Double((isolated - vent.at).components.seconds)
             + Double((isolated - vent.at).components.attoseconds) / 1e18
-        return [line + "; isolated at \(offset(isolated)): \(String(format: "%.1f", seconds)) s from first off-gas to isolation."]
+        return [
+            line
+                + "; isolated at \(offset(isolated)): \(String(format: "%.1f", seconds)) s"
+                + " from first off-gas to isolation."
+        ]
     }
 }

@@ -9,7 +9,9 @@ extension SimulatorHost {
     func publish(_ slot: DeviceSlot, _ state: inout HostState) {
         let site = state.site
         var condition = site.condition(device: slot.name)
-        if condition != .silent, slot.bindings.points.keys.contains(where: { site.value(device: slot.name, point: $0) == .offline }) {
+        if condition != .silent,
+            slot.bindings.points.keys.contains(where: { site.value(device: slot.name, point: $0) == .offline })
+        {
             // One dead point cannot be left out of a Modbus answer: the device as a whole stops answering.
             condition = .silent
         }
@@ -66,7 +68,8 @@ extension SimulatorHost {
     ) -> [UInt16]? {
         if value == .invalid {
             guard let raw = Self.invalidRaw(for: point) else {
-                note("\(key): \(point.type.rawValue) without a range has no invalid value; keeps its last value", &state)
+                note(
+                    "\(key): \(point.type.rawValue) without a range has no invalid value; keeps its last value", &state)
                 return nil
             }
             return raw

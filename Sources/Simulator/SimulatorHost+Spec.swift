@@ -49,7 +49,9 @@ extension SimSiteSpec {
                 guard site.model.zones.contains(where: { $0.name == named.text }) else {
                     let known = site.model.zones.map(\.name).joined(separator: ", ")
                     problems.append(
-                        Self.locate(named, fallback: site.file, "zone '\(named.text)' is not on the site; use one of: \(known)"))
+                        Self.locate(
+                            named, fallback: site.file, "zone '\(named.text)' is not on the site; use one of: \(known)")
+                    )
                     continue
                 }
                 zoneName = named.text
@@ -57,7 +59,8 @@ extension SimSiteSpec {
                 zoneName = used
             } else {
                 problems.append(
-                    "\(site.file): devices.\(device.name): no zone uses this device, so the simulator cannot tell which "
+                    "\(site.file): devices.\(device.name): no zone uses this device, so the simulator cannot tell "
+                        + "which "
                         + "room it sits in; add `simulate: { zone: <zone> }` to the device")
                 continue
             }
@@ -67,7 +70,8 @@ extension SimSiteSpec {
                     poweredBy = number
                 } else if feed.text != "none" {
                     problems.append(
-                        Self.locate(feed, fallback: site.file, "'\(feed.text)' is not a feed number; write e.g. 1, or none"))
+                        Self.locate(
+                            feed, fallback: site.file, "'\(feed.text)' is not a feed number; write e.g. 1, or none"))
                 }
             }
             for key in device.simulate.keys.sorted() where !["zone", "powered_by_feed"].contains(key) {
@@ -76,7 +80,8 @@ extension SimSiteSpec {
                         device.simulate[key], fallback: site.file,
                         "unknown simulate setting '\(key)' on device \(device.name); use zone or powered_by_feed"))
             }
-            devices.append(SimDeviceSpec(name: device.name, zone: zoneName, bindings: bindings, poweredByFeed: poweredBy))
+            devices.append(
+                SimDeviceSpec(name: device.name, zone: zoneName, bindings: bindings, poweredByFeed: poweredBy))
         }
         let spec = SimSiteSpec(zones: zones, devices: devices)
         problems += spec.problems().map { "\(site.file): \($0)" }

@@ -34,7 +34,8 @@ public struct SimWrite: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         guard let command else {
             let values = values.map(String.init).joined(separator: ",")
-            return "\(DurationText.format(at)) write \(device) \(table.rawValue) \(address) = \(values) (no such command)"
+            return
+                "\(DurationText.format(at)) write \(device) \(table.rawValue) \(address) = \(values) (no such command)"
         }
         return "\(DurationText.format(at)) write \(device).\(command)\(outcome.map { " (\($0))" } ?? "")"
     }
@@ -55,8 +56,13 @@ public struct HostEvent: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch kind {
-        case .scenario(let item): return "\(DurationText.format(at)) scenario: \(ScenarioEventText.describe(item.event))"
-        case .model(let event): return "\(DurationText.format(at)) model: \(event.description.split(separator: " ").dropFirst().joined(separator: " "))"
+        case .scenario(let item):
+            return "\(DurationText.format(at)) scenario: \(ScenarioEventText.describe(item.event))"
+        case .model(let event):
+            return
+                // ModelEvent's description starts with its own time; this line has one already.
+                "\(DurationText.format(at)) model: "
+                + event.description.split(separator: " ").dropFirst().joined(separator: " ")
         case .write(let write): return write.description
         }
     }
@@ -128,7 +134,8 @@ public final class SimulatorHost: Sendable {
             }
         }
         for device in site.devices where !(0...255).contains(device.unit) {
-            problems.append("\(site.file): devices.\(device.name).unit: \(device.unit) is not a Modbus unit id (0…255)")
+            problems.append(
+                "\(site.file): devices.\(device.name).unit: \(device.unit) is not a Modbus unit id (0…255)")
         }
         guard problems.isEmpty else { throw SimulatorSetupError(problems: problems) }
 

@@ -25,10 +25,13 @@ struct DemoCommand: AsyncParsableCommand {
 
     static let environmentVariable = "FIREWATCH_EXAMPLES"
 
-    @Option(name: .long, help: "A shipped scenario (pangyo-2022, offgas-caught-early, quiet-day, …) or a scenario file.")
+    @Option(
+        name: .long, help: "A shipped scenario (pangyo-2022, offgas-caught-early, quiet-day, …) or a scenario file.")
     var scenario: String = "pangyo-2022"
 
-    @Option(name: .long, help: "Site seconds per real second (default: the scenario's, fast enough to end within a minute).")
+    @Option(
+        name: .long, help: "Site seconds per real second (default: the scenario's, fast enough to end within a minute)."
+    )
     var speed: Double?
 
     @Flag(name: .long, help: "After the summary, keep the simulator and the daemon running until Ctrl-C.")
@@ -78,7 +81,8 @@ struct DemoCommand: AsyncParsableCommand {
         let keep = self.keep
         let summarised = SummaryMark()
         let signals = TerminationSignals()
-        let report = try await withThrowingTaskGroup(of: ScenarioReport?.self, returning: ScenarioReport?.self) { group in
+        let report = try await withThrowingTaskGroup(of: ScenarioReport?.self, returning: ScenarioReport?.self) {
+            group in
             group.addTask {
                 try await run.run(
                     onEvent: { event in view.simulator(event) },
@@ -163,9 +167,11 @@ struct DemoCommand: AsyncParsableCommand {
 
     static func makeTemporaryDirectory() throws -> String {
         // Short: the control socket path must fit in 107 bytes.
-        var template = Array(((NSTemporaryDirectory() as NSString).appendingPathComponent("firewatch-demo-XXXXXX")).utf8CString)
+        var template = Array(
+            ((NSTemporaryDirectory() as NSString).appendingPathComponent("firewatch-demo-XXXXXX")).utf8CString)
         guard let made = mkdtemp(&template) else {
-            reportError("cannot create a temporary directory in \(NSTemporaryDirectory()); set TMPDIR to a writable one")
+            reportError(
+                "cannot create a temporary directory in \(NSTemporaryDirectory()); set TMPDIR to a writable one")
             throw ExitCode(1)
         }
         return URL(fileURLWithPath: String(cString: made)).standardizedFileURL.path

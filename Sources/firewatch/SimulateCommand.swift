@@ -78,8 +78,9 @@ struct SimulateCommand: AsyncParsableCommand {
         for device in host.devices { out.print("serving \(device)") }
         if let scenario {
             out.print(
-                "scenario \(scenario.name): \(Simulator.DurationText.format(scenario.duration)) of site time at \(speed)x "
-                    + "(\(String(format: "%.1f", Double(scenario.duration.components.seconds) / speed)) s); Ctrl-C stops")
+                "scenario \(scenario.name): \(ScenarioSummary.spoken(scenario.duration)) of site time at \(speed)x "
+                    + "(\(String(format: "%.1f", Double(scenario.duration.components.seconds) / speed)) s)"
+                    + "; Ctrl-C stops")
         } else {
             out.print("no scenario: serving a quiet site at \(speed)x until Ctrl-C")
         }
@@ -105,7 +106,10 @@ struct SimulateCommand: AsyncParsableCommand {
         host.stop()
         signals.restore()
         let writes = host.writes
-        out.print("served \(host.devices.count) devices for \(Simulator.DurationText.format(host.elapsed)); \(writes.count) writes")
+        out.print(
+            "served \(host.devices.count) devices for \(Simulator.DurationText.format(host.elapsed)) of site time; "
+                + "\(writes.count) writes"
+        )
         for problem in host.servingProblems { reportError("warning: \(problem)") }
     }
 }
@@ -160,7 +164,8 @@ func loadSite(_ path: String) throws -> LoadedSite {
         return try SiteLoader().load(path: path)
     } catch {
         for problem in error.errors { reportError(problem.description) }
-        reportError("\(error.errors.count) error\(error.errors.count == 1 ? "" : "s") in \(path); `firewatch check` explains")
+        reportError(
+            "\(error.errors.count) error\(error.errors.count == 1 ? "" : "s") in \(path); `firewatch check` explains")
         throw ExitCode(78)
     }
 }

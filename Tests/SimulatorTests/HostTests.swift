@@ -38,7 +38,8 @@ struct HostTests {
                     #expect(reading.isValid, "\(served.name).\(reading.point): \(reading.validity)")
                     #expect(
                         sameValue(reading.value, modelValue, resolution: abs(point.scale)),
-                        "\(served.name).\(reading.point): read \(String(describing: reading.value)), model \(modelValue)")
+                        "\(served.name).\(reading.point): read \(reading.value as Any), model \(modelValue)"
+                    )
                     compared += 1
                 }
                 for (bit, on) in reading.bits {
@@ -119,7 +120,8 @@ struct HostTests {
         let raw = try #require(Int(line.dropFirst(4).trimmingCharacters(in: .whitespaces).split(separator: " ")[0]))
         let model = try #require(host.value(device: "temp-a1", point: "temperature")?.number)
         // int16, scale 0.1 (the XY-MD02 map).
-        #expect(abs(Double(Int16(truncatingIfNeeded: raw)) * 0.1 - model) <= 0.05 + 1e-9, "mbpoll \(raw), model \(model)")
+        #expect(
+            abs(Double(Int16(truncatingIfNeeded: raw)) * 0.1 - model) <= 0.05 + 1e-9, "mbpoll \(raw), model \(model)")
     }
 
     @Test("malformed traffic on a device's port while a well-behaved client keeps reading it")

@@ -20,7 +20,8 @@ struct ScenarioDaemonTests {
         let scenario = try Scenario(contentsOf: "\(repositoryRoot)/examples/scenarios/\(name).yaml")
         let directory = try TemporaryFolder()
         defer { directory.remove() }
-        var run = ScenarioRun(site: try loadExampleSite(), scenario: scenario, speed: Self.speed, directory: directory.path)
+        var run = ScenarioRun(
+            site: try loadExampleSite(), scenario: scenario, speed: Self.speed, directory: directory.path)
         // Six runs share a machine other builds load too; a stall of a few hundred milliseconds must not
         // read as a site-wide sensor failure (30 s of site time at 30x; offline devices are caught by timeouts).
         run.staleFloor = .seconds(1)
@@ -39,9 +40,13 @@ struct ScenarioDaemonTests {
         }
         if !report.passed {
             let lines = report.records.filter { $0.event != .signalLevel }.map {
-                "+\(Simulator.DurationText.format(report.offset($0))) \($0.event.rawValue) \($0.zone ?? "-") \($0.device ?? "") \($0.message)"
+                "\(ScenarioSummary.offset(report.offset($0))) \($0.event.rawValue) \($0.zone ?? "-") "
+                    + "\($0.device ?? "") \($0.message)"
             }
-            Issue.record("alert log:\n\(lines.joined(separator: "\n"))\nwrites:\n\(report.writes.map(\.description).joined(separator: "\n"))")
+            let writes = report.writes.map(\.description).joined(separator: "\n")
+            Issue.record(
+                "alert log:\n\(lines.joined(separator: "\n"))\nwrites:\n\(writes)"
+            )
         }
     }
 }

@@ -25,7 +25,8 @@ extension ScaledSiteClock {
         else {
             throw SiteClockSettingError(
                 text: text,
-                message: "\(environmentVariable)=\(text) is not SPEED@ANCHOR; write e.g. 20@\(realtimeNow().nanoseconds) "
+                message:
+                    "\(environmentVariable)=\(text) is not SPEED@ANCHOR; write e.g. 20@\(realtimeNow().nanoseconds) "
                     + "(speed above 0 up to 1000, anchor a Unix time in nanoseconds), or unset it for real time")
         }
         return ScaledSiteClock(speed: speed, anchor: Timestamp(nanoseconds: anchor))
