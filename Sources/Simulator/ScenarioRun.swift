@@ -111,7 +111,7 @@ public struct ScenarioRun: Sendable {
             + host.observations
         let evaluator = ExpectationEvaluator(escalation: ZoneState.allCases.map(\.rawValue))
         return ScenarioReport(
-            scenario: scenario, start: start, speed: speed, realDuration: realDuration,
+            scenario: scenario, start: start, speed: speed, realDuration: realDuration, ran: host.elapsed,
             records: records, events: host.events, writes: host.writes, observations: observations,
             results: scenario.evaluate(observations, with: evaluator),
             zones: site.model.zones.compactMap { host.zone($0.name) }, devices: host.devices,
@@ -126,6 +126,8 @@ public struct ScenarioReport: Sendable {
     public var start: Timestamp
     public var speed: Double
     public var realDuration: Duration
+    /// How much of the scenario ran (less than its duration when the run was interrupted).
+    public var ran: Duration
     /// The alert log, oldest first.
     public var records: [AlertRecord]
     /// The simulator's events: scenario, model, writes.
@@ -140,8 +142,11 @@ public struct ScenarioReport: Sendable {
     public var notifications: [SentNotification]
     public var alertLog: String
 
-    /// Whether every expectation held.
-    public var passed: Bool { results.allSatisfy(\.passed) }
+    /// Whether every expectation held, over the whole scenario.
+    public var passed: Bool { !interrupted && results.allSatisfy(\.passed) }
+
+    /// Whether the run stopped before the scenario's end (Ctrl-C).
+    public var interrupted: Bool { ran < scenario.duration }
 
     /// Site time of a record since the scenario started.
     public func offset(_ record: AlertRecord) -> Duration { max(.zero, record.time - start) }

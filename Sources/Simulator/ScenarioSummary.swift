@@ -15,6 +15,11 @@ public enum ScenarioSummary {
         lines.append(
             "━━ \(scenario.name): \(spoken(scenario.duration)) of site time in "
                 + "\(String(format: "%.1f", real)) s (\(speedText(report.speed))x) ━━")
+        if report.interrupted {
+            lines.append(
+                "Interrupted at \(offset(report.ran)): everything below is about the part that ran, and the "
+                    + "expectations are not judged as a whole.")
+        }
         lines.append("")
         lines.append("What happened (site time since the scenario started):")
         for (at, source, text) in timeline(report) {
@@ -65,10 +70,14 @@ public enum ScenarioSummary {
             lines.append("  \(result.passed ? "PASS" : "FAIL")  \(result.expectation) — \(result.detail)")
         }
         let failed = report.results.filter { !$0.passed }.count
-        lines.append(
-            failed == 0
-                ? "All \(report.results.count) expectations hold."
-                : "\(failed) of \(report.results.count) expectations FAILED.")
+        if report.interrupted {
+            lines.append("Interrupted: \(failed) of \(report.results.count) expectations failed in the part that ran.")
+        } else {
+            lines.append(
+                failed == 0
+                    ? "All \(report.results.count) expectations hold."
+                    : "\(failed) of \(report.results.count) expectations FAILED.")
+        }
         return lines.joined(separator: "\n")
     }
 
