@@ -63,7 +63,10 @@ let package = Package(
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety"]),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Modbus", "FireSafety", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "Gateway", "Modbus", "FireSafety", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "CModbus"]),
     ],

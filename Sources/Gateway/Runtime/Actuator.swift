@@ -2,6 +2,7 @@ import FireSafety
 import Foundation
 import Logging
 import Modbus
+import ServiceLifecycle
 import Synchronization
 
 /// Performs the engine's `runStep` actions: `command` (write, verify by reading back, retry), `run` (a program,
@@ -37,6 +38,8 @@ final class Actuator: Sendable {
     private let jobs: AsyncStream<Job>
     private let input: AsyncStream<Job>.Continuation
     private let running = Mutex<[String: Running]>([:])
+    /// Set on graceful shutdown: queued steps are not started any more.
+    private let stopping = Mutex(false)
     /// Jobs queued and not started yet, by zone (keys, in order).
     private let queued = Mutex<[String: [String]]>([:])
     /// Queued jobs cancelled before they started, by zone.
@@ -62,6 +65,16 @@ final class Actuator: Sendable {
         site.withLock { $0 = newSite }
     }
 
+    /// Cuts off every step under way (shutdown took too long); nothing is reported for them.
+    private func cancelRunning() {
+        running.withLock { running in
+            for zone in running.keys {
+                running[zone]?.cancelled = true
+                running[zone]?.task.cancel()
+            }
+        }
+    }
+
     /// Queues a step on its zone's runner. Never blocks.
     func enqueue(_ job: Job) {
         queued.withLock { $0[job.zone, default: []].append(job.key) }
@@ -85,21 +98,31 @@ final class Actuator: Sendable {
         }
     }
 
-    /// Runs the zone runners until cancelled.
-    func run() async {
-        await withDiscardingTaskGroup { group in
-            var zones: [String: AsyncStream<Job>.Continuation] = [:]
-            for await job in jobs {
-                if zones[job.zone] == nil {
-                    let (stream, continuation) = AsyncStream.makeStream(of: Job.self)
-                    zones[job.zone] = continuation
-                    group.addTask {
-                        for await job in stream { await self.runOne(job) }
+    /// Runs the zone runners until cancelled, or until graceful shutdown: then no new step starts, and the
+    /// steps under way finish (their outcome is logged) for at most `finishLimit` before they are cut off.
+    func run(finishLimit: Duration = .seconds(10)) async {
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                var zones: [String: AsyncStream<Job>.Continuation] = [:]
+                for await job in jobs {
+                    if zones[job.zone] == nil {
+                        let (stream, continuation) = AsyncStream.makeStream(of: Job.self)
+                        zones[job.zone] = continuation
+                        group.addTask {
+                            for await job in stream where !self.stopping.withLock({ $0 }) { await self.runOne(job) }
+                        }
                     }
+                    zones[job.zone]?.yield(job)
                 }
-                zones[job.zone]?.yield(job)
+                for continuation in zones.values { continuation.finish() }
             }
-            for continuation in zones.values { continuation.finish() }
+        } onGracefulShutdown: {
+            self.stopping.withLock { $0 = true }
+            self.input.finish()
+            Task {
+                try? await Task.sleep(for: finishLimit)
+                self.cancelRunning()
+            }
         }
     }
 

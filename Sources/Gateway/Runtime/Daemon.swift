@@ -52,7 +52,11 @@ public final class Daemon: Sendable {
             try? FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         }
-        let time = MonotonicSiteTime(clock: options.clock)
+        let time = MonotonicSiteTime(clock: options.clock) { step in
+            logger.warning(
+                "the wall clock stepped back; site time keeps running ahead of it so timers do not stall",
+                metadata: ["step": "\(step)"])
+        }
         self.time = time
         self.startedAt = time.now()
         writer = AlertLogWriter(
@@ -89,8 +93,12 @@ public final class Daemon: Sendable {
     }
 
     /// Recovers from the alert log, then runs every service until SIGTERM/SIGINT (graceful: `daemon.stopped` is
-    /// logged last, STOPPING=1 is sent) or until the calling task is cancelled. Throws when a service fails.
-    public func run() async throws {
+    /// logged last, STOPPING=1 is sent), `shutdown()`, or until the calling task is cancelled. Throws when a
+    /// service fails.
+    ///
+    /// - Parameter alongside: services run and stopped with the daemon, after `DaemonOptions.extraServices`; for
+    ///   one that needs the daemon itself (a metrics server serving `status()`), made after `init`.
+    public func run(alongside: [any Service] = []) async throws {
         let logger = options.logger
         var records: [AlertRecord] = []
         var problem: String?
@@ -115,9 +123,16 @@ public final class Daemon: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosureService { await self.runJournal() }, serviceName: "journal"),
             .init(
-                service: ClosureService { try await quietly { try await self.notifier.run() } }, serviceName: "notifier"
+                service: ClosureService {
+                    // A notifier whose run() returns early must not stop the daemon.
+                    try await quietly {
+                        try await self.notifier.run()
+                        try await gracefulShutdown()
+                    }
+                }, serviceName: "notifier"
             ),
-            .init(service: ClosureService { try await quietly { await self.actuator.run() } }, serviceName: "actuator"),
+            // Not cancelled on shutdown: the step under way finishes, so its outcome is logged.
+            .init(service: ClosureService { await self.actuator.run() }, serviceName: "actuator"),
             .init(
                 service: ClosureService { try await quietly { await self.poller.run(initial: self.initialSite) } },
                 serviceName: "poller"),
@@ -137,7 +152,7 @@ public final class Daemon: Sendable {
                     logger.notice("stopping")
                     do { try self.options.systemd.stopping() } catch { logger.warning("sd_notify failed: \(error)") }
                 }, serviceName: "stopping"))
-        services += options.extraServices.map { .init(service: $0) }
+        services += (options.extraServices + alongside).map { .init(service: $0) }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services, gracefulShutdownSignals: options.handleSignals ? [.sigterm, .sigint] : [],
@@ -318,11 +333,13 @@ final class StatusSource: Sendable {
                 polls: entry.polls, failedPolls: entry.failedPolls, lastError: entry.lastError)
         }
         let log = writer.status
+        var summary = DaemonStatus.summaryLine(
+            zones: zones, devicesUp: devices.filter { $0.up == true }.count, devices: devices.count)
+        if log.isDegraded { summary += "; ALERT LOG NOT DURABLE (\(log.backlogCount) records held in memory)" }
         return DaemonStatus(
             site: site.model.site, version: BuildInfo.version, configFile: site.file,
             startedAt: startedAt.description, now: now.description, dryRun: dryRun, ready: ready.withLock { $0 },
-            summary: DaemonStatus.summaryLine(
-                zones: zones, devicesUp: devices.filter { $0.up == true }.count, devices: devices.count),
+            summary: summary,
             zones: zones.map { Self.zone($0, model: site.model) }, devices: devices,
             alertLog: DaemonStatus.AlertLogState(
                 path: writer.configuration.path, degraded: log.isDegraded, backlog: log.backlogCount,

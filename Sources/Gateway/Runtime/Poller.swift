@@ -103,14 +103,17 @@ final class Poller: Sendable {
                 }
                 await core.ingest(readings, from: device.name, generation: generation)
                 if complete { onFirstCycle() }
-                // The schedule is start + k × interval, so polls never drift; after a stall the missed ticks
-                // are skipped rather than run back to back.
-                let elapsed = time.now() - start
-                let due = Int((elapsed / interval).rounded(.down)) + 1
-                tick = max(tick + 1, due)
+                tick = Self.nextTick(after: tick, elapsed: time.now() - start, interval: interval)
                 do { try await time.clock.sleep(until: start + interval * tick) } catch { break }
             }
         }
+    }
+
+    /// The tick to poll at next: the schedule is start + k × interval, so polls never drift, and after a stall
+    /// the ticks already missed are skipped rather than run back to back.
+    static func nextTick(after tick: Int, elapsed: Duration, interval: Duration) -> Int {
+        let due = Int((elapsed / interval).rounded(.down)) + 1
+        return max(tick + 1, due)
     }
 
     /// One reading per source of the device: a value, `.invalid` (the device answered but the value cannot be

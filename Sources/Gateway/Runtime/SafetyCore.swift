@@ -3,22 +3,46 @@ import Logging
 import Synchronization
 
 /// Site time that never goes backwards: the engine's timers and the log's order rely on it, and a wall clock
-/// can be stepped back (NTP, an operator). A step back holds time still until the clock catches up.
+/// can be stepped back (NTP, an operator).
+///
+/// While the clock reads at or past the last time given out it is followed as is (a step forward included).
+/// When it reads earlier, time does not freeze — a frozen clock would stop delays, inhibit expiry and staleness
+/// for as long as the step was — it keeps running at the monotonic clock's rate from the last time given out,
+/// ahead of the wall clock by the step, and `onStepBack` is told once per step.
 final class MonotonicSiteTime: Sendable {
     let clock: any SiteClock
-    private let last: Mutex<Timestamp>
+    private struct State {
+        var last: Timestamp
+        var lastInstant: ContinuousClock.Instant
+        var behind = false
+    }
+    private let state: Mutex<State>
+    private let onStepBack: @Sendable (Duration) -> Void
 
-    init(clock: any SiteClock) {
+    init(clock: any SiteClock, onStepBack: @escaping @Sendable (Duration) -> Void = { _ in }) {
         self.clock = clock
-        self.last = Mutex(clock.now())
+        self.state = Mutex(State(last: clock.now(), lastInstant: .now))
+        self.onStepBack = onStepBack
     }
 
     func now() -> Timestamp {
         let reading = clock.now()
-        return last.withLock { last in
-            if reading > last { last = reading }
-            return last
+        let instant = ContinuousClock.now
+        let (time, stepped) = state.withLock { state -> (Timestamp, Duration?) in
+            var stepped: Duration?
+            if reading >= state.last {
+                state.last = reading
+                state.behind = false
+            } else {
+                if !state.behind { stepped = state.last - reading }
+                state.behind = true
+                state.last = state.last + (instant - state.lastInstant) * clock.speed
+            }
+            state.lastInstant = instant
+            return (state.last, stepped)
         }
+        if let stepped { onStepBack(stepped) }
+        return time
     }
 }
 
@@ -43,6 +67,8 @@ actor SafetyCore {
     private var timer: Task<Void, Never>?
     private var timerDeadline: Timestamp?
     private var stopped = false
+    /// Building every zone's status for an observer that ignores it would cost each poll for nothing.
+    private let observes: Bool
     /// Devices whose first poll of this configuration has not arrived yet. Until all have, readings are held
     /// and evaluated together, so a start (or reload) does not report every not-yet-polled source as stale.
     private var awaitingFirstPoll: Set<String>
@@ -55,6 +81,7 @@ actor SafetyCore {
         self.time = time
         self.journal = journal
         self.observer = observer
+        self.observes = !(observer is NoRuntimeObserver)
         self.logger = logger
     }
 
@@ -182,7 +209,7 @@ actor SafetyCore {
         }
         let out = engine.evaluate(slotted: stamped, at: now)
         emit(out)
-        observer.engineEvaluated(zones: engine.status, at: now)
+        if observes { observer.engineEvaluated(zones: engine.status, at: now) }
     }
 
     /// An operator command; returns once its records are logged, so the answer follows the record.
@@ -275,6 +302,6 @@ actor SafetyCore {
         let now = time.now()
         let out = engine.evaluate(slotted: [], at: now)
         emit(out)
-        observer.engineEvaluated(zones: engine.status, at: now)
+        if observes { observer.engineEvaluated(zones: engine.status, at: now) }
     }
 }

@@ -1,7 +1,7 @@
 import FireSafety
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// Wall time as the daemon and the simulator see it.

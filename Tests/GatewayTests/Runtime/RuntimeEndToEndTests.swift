@@ -24,6 +24,12 @@ struct RuntimeEndToEndTests {
                 "event": "step.succeeded", "procedure": "isolate", "step": "0", "zone": "room",
             ]))
         #expect(await site.waitForRecord(["event": "zone.state", "to": "isolated"]))
+        // The failover hook ran (argv, no shell) in the site's folder; its exit status and output are logged.
+        let hook = site.records().first {
+            RuntimeHarness.matches($0, ["event": "step.succeeded", "procedure": "isolate", "step": "2"])
+        }
+        #expect(hook?["detail"]?.stringValue == "exit status 0; output: failover --from room")
+        #expect(FileManager.default.fileExists(atPath: site.directory.file("failover.ran")))
         // Isolation writes only the exhaust relay: no panel write, no HVAC, no feed trip.
         #expect(site.writes(to: "panel").isEmpty)
         #expect(site.writes(to: "feed").map(\.address) == [0])

@@ -2,6 +2,8 @@ import FireSafety
 import Foundation
 import Gateway
 import Modbus
+import ServiceLifecycle
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -33,6 +35,16 @@ extension RuntimeEndToEndTests {
         // Trouble never actuates.
         #expect(site.recorder.all.isEmpty)
         #expect(site.count(["event": "step.started"]) == 0)
+        site.servers["smoke"]!.setFault(nil)
+        // The gas detector comes back on the same port: restored, once.
+        let gasPort = site.servers["gas"]!.port
+        let back = try Server(host: "127.0.0.1", port: gasPort)
+        defer { back.stop() }
+        try back.set(.input, address: 0, values: [0, 0, 0])
+        #expect(await site.waitForRecord(["event": "device.comm_restored", "device": "gas"], limit: .seconds(30)))
+        #expect(await site.waitForPolls(3))
+        #expect(site.count(["event": "device.comm_restored", "device": "gas"]) == 1)
+        #expect(site.count(["event": "device.comm_lost", "device": "gas"]) == 1)
     }
 
     @Test func writeNeverConfirmedIsRetriedThenFailed() async throws {
@@ -86,7 +98,7 @@ extension RuntimeEndToEndTests {
         #expect(inhibit.status == 0, "\(inhibit.stderr)")
         #expect(
             await site.waitForRecord(["event": "operator.inhibit", "reason": "detector swap", "outcome": "accepted"]))
-        let json = try site.cli(["status", "--json", "--socket", site.socket])
+        let json = try site.cli(["status", "--json", "--config", site.siteFile])  // the socket found from the site
         #expect(json.stdout.contains(#""inhibit_reason":"detector swap""#))
         #expect(try site.cli(["enable", "room", "--socket", site.socket]).status == 0)
         #expect(try site.cli(["ack", "attic", "--socket", site.socket]).status == 1)
@@ -117,11 +129,19 @@ extension RuntimeEndToEndTests {
         let site = try RuntimeHarness()
         defer { site.remove() }
         let loaded = try SiteLoader(shippedDevices: RuntimeHarness.packageRoot + "/devices").load(path: site.siteFile)
+        let observer = CountingObserver()
         let daemon = try Daemon(
             site: loaded,
             options: DaemonOptions(
-                clock: ScaledSiteClock(speed: 4), systemd: SystemdNotifier(environment: [:]), handleSignals: false))
-        let running = Task { try await daemon.run() }
+                clock: ScaledSiteClock(speed: 4), observer: observer, systemd: SystemdNotifier(environment: [:]),
+                handleSignals: false))
+        // A service made after the daemon (a metrics server would serve daemon.status()) runs and stops with it.
+        let extra = ClosureService {
+            _ = await daemon.status()
+            try await gracefulShutdown()
+            observer.bump("extra stopped")
+        }
+        let running = Task { try await daemon.run(alongside: [extra]) }
         #expect(await site.waitReady() != nil)
         try site.set("gas", .input, 0, [1])
         #expect(await site.waitForRecord(["event": "zone.state", "to": "isolated"]))
@@ -134,6 +154,70 @@ extension RuntimeEndToEndTests {
         await daemon.shutdown()
         try await running.value
         #expect(site.records().last?["event"]?.stringValue == "daemon.stopped")
+        // The observer (metrics) heard about polls, availability, steps, records and evaluations.
+        let counts = observer.counts.withLock { $0 }
+        #expect(counts["poll", default: 0] >= 6)
+        #expect(counts["availability", default: 0] == 6)
+        #expect(counts["step", default: 0] == 3)
+        #expect(counts["record", default: 0] == site.records().count - site.count(["event": "log.rotated"]))
+        #expect(counts["evaluated", default: 0] > 0)
+        #expect(counts["extra stopped"] == 1)
         #expect(site.chainVerifies)
+    }
+}
+
+extension RuntimeEndToEndTests {
+    @Test func sigtermLetsTheStepUnderWayFinishAndLogsItBeforeStopping() async throws {
+        let site = try RuntimeHarness()
+        defer { site.remove() }
+        site.recorder.revertFeedCoils.withLock { $0 = [0] }  // the step takes its three attempts
+        let daemon = try site.start()
+        defer { Task { await daemon.stop() } }
+        #expect(await site.waitReady() != nil)
+        try site.set("gas", .input, 0, [1])
+        #expect(await site.waitForRecord(["event": "step.started", "procedure": "isolate", "step": "0"]))
+        daemon.signal(SIGTERM)
+        let exit = await daemon.waitExit(limit: .seconds(30))
+        #expect(exit?.status == 0 && exit?.signalled == false)
+        let events = site.records().compactMap { $0["event"]?.stringValue }
+        #expect(events.last == "daemon.stopped")
+        #expect(events.contains("step.failed"))
+        #expect(site.writes(to: "feed").filter { $0.address == 0 }.count == 3)
+        #expect(site.chainVerifies)
+    }
+}
+
+/// Counts what the daemon tells its observer.
+final class CountingObserver: RuntimeObserver {
+    let counts = Mutex<[String: Int]>([:])
+    func bump(_ key: String) { counts.withLock { $0[key, default: 0] += 1 } }
+    func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp) { bump("poll") }
+    func deviceAvailability(device: String, up: Bool, at: Timestamp) { bump("availability") }
+    func stepFinished(zone: String, procedure: ProcedureKind, index: Int, outcome: StepOutcome) { bump("step") }
+    func recordAppended(_ record: AlertRecord, fsyncLatency: Duration, durable: Bool) { bump("record") }
+    func engineEvaluated(zones: [ZoneStatus], at: Timestamp) { bump("evaluated") }
+}
+
+extension RuntimeEndToEndTests {
+    @Test func anUnwritableAlertLogStillActsAndSaysSo() async throws {
+        // The log's folder is a regular file: the log can never be opened.
+        let site = try RuntimeHarness(alertLog: "blocked/alerts.jsonl")
+        defer { site.remove() }
+        try "not a folder".write(toFile: site.directory.file("blocked"), atomically: true, encoding: .utf8)
+        let daemon = try site.start()
+        defer { Task { await daemon.stop() } }
+        #expect(await site.waitReady() != nil, "\(daemon.stderr)")
+        try site.set("gas", .input, 0, [1])
+        // Actuation does not wait for the disk.
+        for _ in 0..<400 {
+            if !site.writes(to: "feed").isEmpty { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(site.writes(to: "feed").map(\.address) == [0])
+        let status = try #require(await site.status())
+        #expect(status.alertLog.degraded)
+        #expect(status.alertLog.backlog > 0)
+        #expect(status.summary.contains("ALERT LOG NOT DURABLE"))
+        #expect(daemon.stderr.contains("alert log"))
     }
 }

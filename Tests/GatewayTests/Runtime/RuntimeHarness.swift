@@ -52,7 +52,11 @@ final class RuntimeHarness: Sendable {
     let socket: String
 
     /// - Parameter deviceSettings: extra settings per device, e.g. `["smoke": "poll_interval: 3s"]`.
-    init(suppressDelay: String = "1s", pollInterval: String = "150ms", deviceSettings: [String: String] = [:]) throws {
+    /// - Parameter alertLog: the `alert_log:` setting, relative to the site's folder.
+    init(
+        suppressDelay: String = "1s", pollInterval: String = "150ms", deviceSettings: [String: String] = [:],
+        alertLog: String = "state/alerts.jsonl"
+    ) throws {
         directory = try TemporaryDirectory()
         var servers: [String: Server] = [:]
         let recorder = self.recorder
@@ -76,15 +80,26 @@ final class RuntimeHarness: Sendable {
         }
         self.servers = servers
         siteFile = directory.file("site.yaml")
-        alertLog = directory.file("state/alerts.jsonl")
+        self.alertLog = directory.file(alertLog)
         socket = directory.file("state/control.sock")
         try FileManager.default.createDirectory(atPath: directory.file("state"), withIntermediateDirectories: true)
+        // The failover hook of the isolate procedure: says what it was asked and leaves a mark.
+        let hook = directory.file("failover")
+        try "#!/bin/sh\necho \"failover $*\"\necho \"$*\" > failover.ran\n".write(
+            toFile: hook, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
         try normal()
-        try siteYAML(suppressDelay: suppressDelay, pollInterval: pollInterval, deviceSettings: deviceSettings)
-            .write(toFile: siteFile, atomically: true, encoding: .utf8)
+        try siteYAML(
+            suppressDelay: suppressDelay, pollInterval: pollInterval, deviceSettings: deviceSettings,
+            alertLog: alertLog
+        )
+        .write(toFile: siteFile, atomically: true, encoding: .utf8)
     }
 
-    func siteYAML(suppressDelay: String, pollInterval: String, deviceSettings: [String: String] = [:]) -> String {
+    func siteYAML(
+        suppressDelay: String, pollInterval: String, deviceSettings: [String: String] = [:],
+        alertLog: String = "state/alerts.jsonl"
+    ) -> String {
         func port(_ name: String) -> String {
             "\(servers[name]!.port)" + (deviceSettings[name].map { ", \($0)" } ?? "")
         }
@@ -93,7 +108,7 @@ final class RuntimeHarness: Sendable {
             poll_interval: \(pollInterval)
             stale_after: 2s
             timeout: 300ms
-            alert_log: state/alerts.jsonl
+            alert_log: \(alertLog)
             control_socket: state/control.sock
             notify:
               pager: { command: [/bin/true], timeout: 2s }
@@ -114,6 +129,8 @@ final class RuntimeHarness: Sendable {
                 isolate:
                   - command: feed.start_exhaust
                   - notify: [pager]
+                  - run: [./failover, --from, room]
+                    timeout: 10s
                 suppress:
                   - command: feed.stop_hvac
                   - delay: \(suppressDelay)
@@ -163,7 +180,7 @@ final class RuntimeHarness: Sendable {
         for (key, value) in environment { env[key] = value }
         process.environment = env
         let stderrPath = directory.file("daemon-\(UUID().uuidString.prefix(8)).stderr")
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
