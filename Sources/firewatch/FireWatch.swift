@@ -15,6 +15,7 @@ struct FireWatch: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, CheckCommand.self, ReadCommand.self, AlertsCommand.self, StatusCommand.self,
             AckCommand.self, ResetCommand.self, AbortCommand.self, InhibitCommand.self, EnableCommand.self,
+            SimulateCommand.self, DemoCommand.self,
         ]
     )
 }
