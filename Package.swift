@@ -44,11 +44,19 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .target(name: "Simulator", dependencies: ["FireSafety", .product(name: "Yams", package: "Yams")]),
+        // The simulator serves devices from the very profiles the daemon reads, so it reuses Gateway's
+        // loader (and Modbus's Server) instead of duplicating them; Gateway never imports Simulator.
+        .target(
+            name: "Simulator",
+            dependencies: [
+                "FireSafety", "Gateway", "Modbus", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "firewatch",
             dependencies: [
-                "Gateway", "Modbus", "FireSafety",
+                "Gateway", "Modbus", "FireSafety", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -62,7 +70,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "CModbus"]),
     ],
     swiftLanguageModes: [.v6]
 )

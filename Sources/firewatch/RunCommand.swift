@@ -50,6 +50,13 @@ struct RunCommand: AsyncParsableCommand {
         }
         var options = DaemonOptions(dryRun: dryRun, logger: logger)
         if let alertLogMaxBytes { options.alertLogMaxBytes = alertLogMaxBytes }
+        // FIREWATCH_SITE_CLOCK: compressed site time shared with a `firewatch simulate` (tests, rehearsals).
+        do {
+            if let clock = try ScaledSiteClock.fromEnvironment() { options.clock = clock }
+        } catch {
+            stderrLine("firewatch: \(error)")
+            throw ExitCode(78)
+        }
         let daemon: Daemon
         do {
             daemon = try Daemon(site: site, options: options)

@@ -138,7 +138,8 @@ final class Poller: Sendable {
                 }
             } else if let error = failed[ref.point] {
                 // A device that answers with an exception is reachable: the point is unreadable, not the device.
-                status = error.isUnreachable ? .lost(reason: error.description) : .invalid(reason: error.description)
+                // The short reason goes into records (one per point); the full one, with its hint, is logged per device.
+                status = error.isUnreachable ? .lost(reason: error.summary) : .invalid(reason: error.summary)
             } else {
                 status = .invalid(reason: "\(ref) was not read")
             }
