@@ -30,7 +30,7 @@ struct Orchestrator {
         if wants("alertlog") { sections.append(try alertLogSection()) }
         sections.append(contentsOf: try extraSections())
         let elapsed = Date().timeIntervalSince(started)
-        let document = header(started: started, elapsed: elapsed) + sections.joined(separator: "\n")
+        let document = header(started: started, elapsed: elapsed) + "\n" + sections.joined(separator: "\n")
         print("\n" + sections.joined(separator: "\n"))
         try document.write(toFile: options.string("out"), atomically: true, encoding: .utf8)
         log("wrote \(options.string("out")) (\(Int(elapsed)) s)")
