@@ -50,14 +50,14 @@ public enum SiteSummary {
                     + (settings.isEmpty ? "" : "; " + settings.joined(separator: ", ")))
         }
 
-        let used = Set(
-            model.zones.flatMap { zone in
-                zone.signals.flatMap { $0.sources.map(\.device) }
-                    + (zone.isolate + zone.suppress + zone.powerCut).compactMap { step -> String? in
-                        if case .command(let device, _) = step { return device }
-                        return nil
-                    }
-            })
+        // Spelled out in statements: as one expression it times out the type checker once hummingbird's and
+        // async-http-client's operator overloads are in scope.
+        var used: Set<String> = []
+        for zone in model.zones {
+            for signal in zone.signals { used.formUnion(signal.sources.map(\.device)) }
+            let steps: [Step] = zone.isolate + zone.suppress + zone.powerCut
+            for case .command(let device, _) in steps { used.insert(device) }
+        }
         let unused = site.devices.map(\.name).filter { !used.contains($0) }
         if !unused.isEmpty {
             out.append(
