@@ -77,7 +77,8 @@ public final class MetricsObserver: RuntimeObserver {
         lastPoll.withLock { $0[device] = at }
         histogram(Name.pollDuration, Help.pollDuration, [("device", device)], buckets: pollBuckets).record(duration)
         if let error {
-            counter(Name.pollErrors, Help.pollErrors, [("device", device), ("kind", Self.kind(of: error.code))]).increment()
+            counter(Name.pollErrors, Help.pollErrors, [("device", device), ("kind", Self.kind(of: error.code))])
+                .increment()
         } else {
             gauge(Name.lastPollSuccess, Help.lastPollSuccess, [("device", device)])
                 .set(to: Double(at.nanoseconds) / 1e9)
@@ -101,12 +102,13 @@ public final class MetricsObserver: RuntimeObserver {
     }
 
     public func stepFinished(zone: String, procedure: ProcedureKind, index: Int, outcome: StepOutcome) {
-        counter(Name.steps, Help.steps, [("zone", zone), ("procedure", procedure.rawValue), ("outcome", outcome.rawValue)])
-            .increment()
+        let labels = [("zone", zone), ("procedure", procedure.rawValue), ("outcome", outcome.rawValue)]
+        counter(Name.steps, Help.steps, labels).increment()
     }
 
     public func recordAppended(_ record: AlertRecord, fsyncLatency: Duration, durable: Bool) {
-        counter(Name.records, Help.records, [("severity", record.severity.name), ("durable", durable ? "true" : "false")]).increment()
+        let labels = [("severity", record.severity.name), ("durable", durable ? "true" : "false")]
+        counter(Name.records, Help.records, labels).increment()
         gauge(Name.logDegraded, Help.logDegraded).set(to: durable ? 0 : 1)
         if durable {
             histogram(Name.fsync, Help.fsync, buckets: fsyncBuckets)
@@ -117,7 +119,8 @@ public final class MetricsObserver: RuntimeObserver {
     public func engineEvaluated(zones: [ZoneStatus], at: Timestamp) {
         for zone in zones {
             for state in ZoneState.allCases {
-                gauge(Name.zoneState, Help.zoneState, [("zone", zone.name), ("state", state.rawValue)]).set(to: state == zone.state ? 1 : 0)
+                let labels = [("zone", zone.name), ("state", state.rawValue)]
+                gauge(Name.zoneState, Help.zoneState, labels).set(to: state == zone.state ? 1 : 0)
             }
             let code = ZoneState.allCases.firstIndex(of: zone.state).map(Double.init) ?? -1
             gauge(Name.zoneStateCode, Help.zoneStateCode, [("zone", zone.name)])
@@ -132,7 +135,8 @@ public final class MetricsObserver: RuntimeObserver {
             for signal in zone.signals {
                 let labels = [("zone", zone.name), ("signal", signal.name)]
                 for condition in SignalCondition.allCases {
-                    gauge(Name.signalLevel, Help.signalLevel, labels + [("level", condition.rawValue)]).set(to: condition == signal.condition ? 1 : 0)
+                    let level = labels + [("level", condition.rawValue)]
+                    gauge(Name.signalLevel, Help.signalLevel, level).set(to: condition == signal.condition ? 1 : 0)
                 }
                 gauge(Name.signalDegraded, Help.signalDegraded, labels)
                     .set(to: signal.degraded ? 1 : 0)

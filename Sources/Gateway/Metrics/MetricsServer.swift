@@ -83,7 +83,7 @@ public struct MetricsServer: Service {
         )
         do {
             try await application.run()
-        } catch where !listening.isSet {
+        } catch let error where !listening.isSet {
             throw MetricsServerError(address: address, underlying: "\(error)")
         }
     }

@@ -317,6 +317,9 @@ private func nanoseconds(_ duration: Duration) -> Int64 {
     return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
 }
 
+/// The daemon can put the notifier straight into its `ServiceGroup`.
+extension ChannelNotifier: Service {}
+
 /// Runs `operation`, cancelling it when `timeout` passes first (the HTTP client honours cancellation).
 private func withTimeout<T: Sendable>(
     _ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T

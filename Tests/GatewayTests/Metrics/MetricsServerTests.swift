@@ -21,7 +21,9 @@ func parseExposition(_ text: String) -> [Sample] {
             return nil
         }
         let series = line[..<space]
-        guard let brace = series.firstIndex(of: "{") else { return Sample(name: String(series), labels: [:], value: value) }
+        guard let brace = series.firstIndex(of: "{") else {
+            return Sample(name: String(series), labels: [:], value: value)
+        }
         var labels: [String: String] = [:]
         for pair in series[series.index(after: brace)..<series.index(before: series.endIndex)].split(separator: ",") {
             let parts = pair.split(separator: "=", maxSplits: 1)
@@ -119,8 +121,10 @@ struct MetricsServerTests {
         #expect(samples.value("firewatch_zone_state_code", zone) == 2)
         #expect(samples.value("firewatch_zone_trouble", zone) == 1)
         #expect(samples.value("firewatch_zone_inhibited", zone) == 0)
-        #expect(samples.value("firewatch_signal_level", zone.merging(["signal": "offgas", "level": "alarm"]) { $1 }) == 1)
-        #expect(samples.value("firewatch_signal_level", zone.merging(["signal": "offgas", "level": "normal"]) { $1 }) == 0)
+        #expect(
+            samples.value("firewatch_signal_level", zone.merging(["signal": "offgas", "level": "alarm"]) { $1 }) == 1)
+        #expect(
+            samples.value("firewatch_signal_level", zone.merging(["signal": "offgas", "level": "normal"]) { $1 }) == 0)
         #expect(
             samples.value("firewatch_signal_level", zone.merging(["signal": "temperature", "level": "trouble"]) { $1 })
                 == 1)

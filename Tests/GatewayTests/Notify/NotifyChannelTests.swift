@@ -14,7 +14,8 @@ struct NotifyChannelTests {
     }
 
     static func notifier(
-        _ channels: [NotifyChannel], log: EventLog, options: ChannelNotifier.Options = .init(
+        _ channels: [NotifyChannel], log: EventLog,
+        options: ChannelNotifier.Options = .init(
             queueCapacity: 8, webhookAttempts: 3, retryBackoff: .milliseconds(10), commandKillGrace: .seconds(1))
     ) -> ChannelNotifier {
         ChannelNotifier(
