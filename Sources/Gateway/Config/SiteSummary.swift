@@ -50,9 +50,9 @@ public enum SiteSummary {
                     + (settings.isEmpty ? "" : "; " + settings.joined(separator: ", ")))
         }
 
-        // Spelled out in statements: as one expression it times out the type checker once hummingbird's and
-        // async-http-client's operator overloads are in scope.
-        var used: Set<String> = []
+        // Split up: with ServiceLifecycle's modules linked into Gateway, the one-expression form no longer
+        // type-checks in reasonable time.
+        var used = Set<String>()
         for zone in model.zones {
             for signal in zone.signals { used.formUnion(signal.sources.map(\.device)) }
             let steps: [Step] = zone.isolate + zone.suppress + zone.powerCut
