@@ -43,7 +43,11 @@ public final class ChannelNotifier: AlertNotifier {
     }
 
     /// Called once per failed delivery with the channel's name, the record and why, in a person's words.
-    public typealias FailureHandler = @Sendable (_ channel: String, _ record: AlertRecord, _ reason: String) -> Void
+    ///
+    /// Async so the daemon can await `Daemon.notificationFailed` (which logs `notify.failed`) directly: failures are
+    /// reported one at a time, in order, from the notifier's own reporting task, never from `send`.
+    public typealias FailureHandler =
+        @Sendable (_ channel: String, _ record: AlertRecord, _ reason: String) async -> Void
 
     private let options: Options
     private let logger: Logger
@@ -58,7 +62,7 @@ public final class ChannelNotifier: AlertNotifier {
     /// - Parameters:
     ///   - channels: the site's channels (`LoadedSite.notify`); a channel first named in `send` gets a lane then.
     ///   - onDelivered: called after each successful delivery, on that channel's worker (tests, counters).
-    ///   - onFailure: see `FailureHandler`; must return quickly (it runs on the notifier's reporting task).
+    ///   - onFailure: see `FailureHandler`; while it runs, later failures wait (deliveries do not).
     public init(
         channels: [NotifyChannel], options: Options = Options(), logger: Logger,
         onDelivered: (@Sendable (_ channel: String, _ record: AlertRecord) -> Void)? = nil,
@@ -144,7 +148,7 @@ public final class ChannelNotifier: AlertNotifier {
                         self.logger.warning(
                             "notification failed",
                             metadata: ["channel": "\(failure.channel)", "reason": "\(failure.reason)"])
-                        self.onFailure(failure.channel, failure.record, failure.reason)
+                        await self.onFailure(failure.channel, failure.record, failure.reason)
                     }
                 }
                 await withTaskGroup(of: Void.self) { workers in
