@@ -40,7 +40,7 @@ final class EventLog: Sendable {
 
     /// Waits until `count` entries start with `prefix`, or `limit` passes; returns the entries with that prefix.
     @discardableResult
-    func wait(for count: Int, _ prefix: String, limit: Duration = .seconds(20)) async -> [String] {
+    func wait(for count: Int, _ prefix: String, limit: Duration = .seconds(60)) async -> [String] {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in
