@@ -27,7 +27,8 @@ import Synchronization
 ///   `firewatch_poll_errors_total{device,kind}` with `kind` one of `exception`, `timeout`, `connection_refused`,
 ///   `connection_reset`, `host_unreachable`, `invalid_response`, `invalid_request`, `closed`, `other`.
 /// - `firewatch_steps_total{zone,procedure,outcome}` (`succeeded|failed|skipped`).
-/// - `firewatch_notification_failures_total{channel}`.
+/// - `firewatch_notification_failures_total{channel}`; `firewatch_notifications_delivered_total{channel}` (from
+///   `notificationDelivered`, which the wiring calls from `ChannelNotifier`'s `onDelivered`).
 /// - `firewatch_alert_log_records_total{severity,durable}` (`durable="false"`: held in the in-memory backlog),
 ///   `firewatch_alert_log_degraded` (1 while the latest append was not durable),
 ///   `firewatch_alert_log_fsync_duration_seconds` histogram (durable appends only).
@@ -149,6 +150,11 @@ public final class MetricsObserver: RuntimeObserver {
             .increment()
     }
 
+    /// A notification channel delivered a record (not part of `RuntimeObserver`: the notifier reports it).
+    public func notificationDelivered(channel: String) {
+        counter(Name.notifyDelivered, Help.notifyDelivered, [("channel", channel)]).increment()
+    }
+
     // MARK: Health
 
     /// Whether polling makes progress at site time `now`: every configured device (and every device seen) has
@@ -244,6 +250,7 @@ public final class MetricsObserver: RuntimeObserver {
         static let pollErrors = "firewatch_poll_errors_total"
         static let steps = "firewatch_steps_total"
         static let notifyFailures = "firewatch_notification_failures_total"
+        static let notifyDelivered = "firewatch_notifications_delivered_total"
         static let records = "firewatch_alert_log_records_total"
         static let logDegraded = "firewatch_alert_log_degraded"
         static let fsync = "firewatch_alert_log_fsync_duration_seconds"
@@ -270,6 +277,7 @@ public final class MetricsObserver: RuntimeObserver {
         static let pollErrors = "Failed polls by device and kind of error."
         static let steps = "Procedure steps finished, by zone, procedure and outcome."
         static let notifyFailures = "Notifications a channel failed to deliver (after retries) or dropped."
+        static let notifyDelivered = "Notifications a channel delivered."
         static let records = "Alert log records appended, by severity and whether they reached the disk."
         static let logDegraded = "1 while the alert log holds records only in memory (disk full or failing)."
         static let fsync = "Time to write and fsync one alert log record, in seconds."

@@ -108,6 +108,7 @@ struct MetricsServerTests {
         observer.recordAppended(record, fsyncLatency: .microseconds(800), durable: true)
         observer.recordAppended(record, fsyncLatency: .microseconds(900), durable: true)
         observer.notificationFailed(channel: "pager")
+        observer.notificationDelivered(channel: "ops-webhook")
 
         let (status, text) = try await withServer(observer) { port in try await httpGet(port: port, "/metrics") }
         #expect(status == 200)
@@ -152,6 +153,7 @@ struct MetricsServerTests {
         #expect(samples.value("firewatch_steps_total", isolate.merging(["outcome": "succeeded"]) { $1 }) == 1)
         #expect(samples.value("firewatch_steps_total", isolate.merging(["outcome": "failed"]) { $1 }) == 1)
         #expect(samples.value("firewatch_notification_failures_total", ["channel": "pager"]) == 1)
+        #expect(samples.value("firewatch_notifications_delivered_total", ["channel": "ops-webhook"]) == 1)
         #expect(samples.value("firewatch_alert_log_records_total", ["severity": "alarm", "durable": "true"]) == 2)
         #expect(samples.value("firewatch_alert_log_degraded") == 0)
         #expect(samples.value("firewatch_alert_log_fsync_duration_seconds_count") == 2)
