@@ -24,7 +24,8 @@ public struct MetricsServer: Service {
     /// - Parameters:
     ///   - address: where to listen (`metrics:`); port 0 picks a free port, reported to `onListening`.
     ///   - registry: what `/metrics` serves (`MetricsObserver.registry`).
-    ///   - status: what `/status` serves, encoded with `JSONEncoder` (sorted keys, ISO 8601 dates).
+    ///   - status: what `/status` serves, encoded with `JSONEncoder`: snake_case keys (as the control socket's
+    ///     `status` answer), sorted, ISO 8601 dates.
     ///   - health: what `/healthz` answers (e.g. `MetricsObserver.pollProgress(now:maxAge:)`).
     ///   - onListening: called once the socket is bound, with the actual address.
     public init<Status: Encodable & Sendable>(
@@ -37,6 +38,7 @@ public struct MetricsServer: Service {
             statusBytes: {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                encoder.keyEncodingStrategy = .convertToSnakeCase
                 encoder.dateEncodingStrategy = .iso8601
                 return Array(try encoder.encode(await status()))
             }, health: health, onListening: onListening)

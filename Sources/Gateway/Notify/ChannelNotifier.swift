@@ -213,7 +213,9 @@ public final class ChannelNotifier: AlertNotifier {
         var backoff = options.retryBackoff
         for attempt in 1...options.webhookAttempts {
             do {
-                let status = try await withTimeout(timeout) {
+                // The client's own deadline fires first and says why (a refused connection is retried by its
+                // pool until then); the outer bound only catches an answer whose body never ends.
+                let status = try await withTimeout(timeout + .milliseconds(500)) {
                     let response = try await client.execute(request, timeout: .nanoseconds(nanoseconds(timeout)))
                     // Read (and discard) a bounded answer so the connection can be reused.
                     _ = try? await response.body.collect(upTo: 64 * 1024)
@@ -227,7 +229,9 @@ public final class ChannelNotifier: AlertNotifier {
                 why = "no answer within \(timeout)"
             } catch {
                 if Task.isCancelled { return "cancelled" }
-                why = "\(error)"
+                // NIO's IOError reads "connection reset (error set): Connection refused) (errno: 111)".
+                let text = "\(error)"
+                why = text.contains("Connection refused") ? "connection refused (is the receiver running?)" : text
             }
             if attempt < options.webhookAttempts {
                 do { try await Task.sleep(for: backoff) } catch { return "cancelled" }

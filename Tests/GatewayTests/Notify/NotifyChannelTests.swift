@@ -166,4 +166,19 @@ struct NotifyChannelTests {
         #expect(lines.count == 2)
         #expect(lines.allSatisfy { $0.contains("\"message\":\"m3\"") || $0.contains("\"message\":\"m4\"") })
     }
+
+    @Test("a webhook nobody listens on fails with the reason a person can act on")
+    func refused() async throws {
+        let log = EventLog()
+        let port = try freeLoopbackPort()
+        let channel = Self.webhook("dead", port: port, path: "/hook", timeout: .seconds(1))
+        let notifier = Self.notifier([channel], log: log)
+        let failures = try await withRunning(notifier.run) {
+            notifier.send(Self.record(), to: [channel])
+            return await log.wait(for: 1, "failed dead")
+        }
+        try #require(failures.count == 1)
+        #expect(failures[0].contains("connection refused"))
+        #expect(failures[0].contains("127.0.0.1:\(port)/hook"))
+    }
 }
