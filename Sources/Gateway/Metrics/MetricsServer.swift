@@ -20,6 +20,7 @@ public struct MetricsServer: Service {
     private let health: @Sendable () async -> Health
     private let onListening: @Sendable (HostPort) async -> Void
     private let logger: Logger
+    private let bindRetry: Duration?
 
     /// - Parameters:
     ///   - address: where to listen (`metrics:`); port 0 picks a free port, reported to `onListening`.
@@ -27,14 +28,15 @@ public struct MetricsServer: Service {
     ///   - status: what `/status` serves, encoded with `JSONEncoder`: snake_case keys (as the control socket's
     ///     `status` answer), sorted, ISO 8601 dates.
     ///   - health: what `/healthz` answers (e.g. `MetricsObserver.pollProgress(now:maxAge:)`).
+    ///   - bindRetry: nil to fail when the address cannot be bound; else how often to try again meanwhile.
     ///   - onListening: called once the socket is bound, with the actual address.
     public init<Status: Encodable & Sendable>(
         address: HostPort, registry: PrometheusCollectorRegistry, logger: Logger,
         status: @escaping @Sendable () async -> Status, health: @escaping @Sendable () async -> Health,
-        onListening: @escaping @Sendable (HostPort) async -> Void = { _ in }
+        bindRetry: Duration? = nil, onListening: @escaping @Sendable (HostPort) async -> Void = { _ in }
     ) {
         self.init(
-            address: address, registry: registry, logger: logger,
+            address: address, registry: registry, logger: logger, bindRetry: bindRetry,
             statusBytes: {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -48,16 +50,16 @@ public struct MetricsServer: Service {
     public init(
         address: HostPort, registry: PrometheusCollectorRegistry, logger: Logger,
         status: @escaping @Sendable () async -> JSONValue, health: @escaping @Sendable () async -> Health,
-        onListening: @escaping @Sendable (HostPort) async -> Void = { _ in }
+        bindRetry: Duration? = nil, onListening: @escaping @Sendable (HostPort) async -> Void = { _ in }
     ) {
         self.init(
-            address: address, registry: registry, logger: logger,
+            address: address, registry: registry, logger: logger, bindRetry: bindRetry,
             statusBytes: { Array(JSONWriter.serialize(await status()).utf8) }, health: health,
             onListening: onListening)
     }
 
     private init(
-        address: HostPort, registry: PrometheusCollectorRegistry, logger: Logger,
+        address: HostPort, registry: PrometheusCollectorRegistry, logger: Logger, bindRetry: Duration?,
         statusBytes: @escaping @Sendable () async throws -> [UInt8], health: @escaping @Sendable () async -> Health,
         onListening: @escaping @Sendable (HostPort) async -> Void
     ) {
@@ -67,10 +69,31 @@ public struct MetricsServer: Service {
         self.health = health
         self.onListening = onListening
         self.logger = logger
+        self.bindRetry = bindRetry
     }
 
-    /// Serves until graceful shutdown or cancellation; throws `MetricsServerError` when the address cannot be bound.
+    /// Serves until graceful shutdown or cancellation.
+    ///
+    /// When the address cannot be bound: with `bindRetry` nil, throws `MetricsServerError`; otherwise logs it and
+    /// tries again every `bindRetry`, so a taken port never stops the daemon's safety work (Prometheus sees the
+    /// target down and `FireWatchDown` fires instead).
     public func run() async throws {
+        guard let bindRetry else { return try await serve() }
+        while !Task.isCancelled {
+            do {
+                return try await serve()
+            } catch let error as MetricsServerError {
+                logger.error("\(error); trying again every \(bindRetry)")
+                do {
+                    try await cancelWhenGracefulShutdown { try await Task.sleep(for: bindRetry) }
+                } catch {
+                    return
+                }
+            }
+        }
+    }
+
+    private func serve() async throws {
         let listening = ListeningFlag()
         let application = Application(
             router: makeRouter(),

@@ -225,4 +225,56 @@ struct MetricsServerTests {
             }
         }
     }
+
+    @Test("with bindRetry a taken port is retried, not fatal: the server binds once the port is free")
+    func bindRetry() async throws {
+        let observer = MetricsObserver()
+        let (ports, portInput) = AsyncStream.makeStream(of: Int.self)
+        let waiting = EventLog()
+        // Hold a port with a first server, start the second on it, then stop the first.
+        let (blocker, blockerInput) = AsyncStream.makeStream(of: Int.self)
+        let first = MetricsServer(
+            address: HostPort(host: "127.0.0.1", port: 0), registry: observer.registry, logger: Self.logger,
+            status: { TestStatus(site: "first", zones: [:]) }, health: { .healthy },
+            onListening: { blockerInput.yield($0.port) })
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await first.run() }
+            var blockerPorts = blocker.makeAsyncIterator()
+            let port = try #require(await blockerPorts.next())
+            let second = MetricsServer(
+                address: HostPort(host: "127.0.0.1", port: port), registry: observer.registry,
+                logger: Logger(label: "test", factory: { _ in RecordingLogHandler(log: waiting) }),
+                status: { TestStatus(site: "second", zones: [:]) }, health: { .healthy },
+                bindRetry: .milliseconds(20), onListening: { portInput.yield($0.port) })
+            let secondTask = Task { try await second.run() }
+            // The second server said why it waits; then the port is freed.
+            let complaints = await waiting.wait(for: 1, "error ")
+            #expect(complaints.first?.contains("metrics: cannot listen on 127.0.0.1:\(port)") == true)
+            group.cancelAll()
+            try? await group.waitForAll()
+            var secondPorts = ports.makeAsyncIterator()
+            #expect(await secondPorts.next() == port)
+            let (code, body) = try await httpGet(port: port, "/status")
+            #expect(code == 200)
+            #expect(body.contains("\"site\":\"second\""))
+            secondTask.cancel()
+            _ = await secondTask.result
+        }
+    }
+}
+
+/// A log handler that appends `"<level> <message>"` to an `EventLog`.
+struct RecordingLogHandler: LogHandler {
+    let log: EventLog
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        log.append("\(event.level) \(event.message)")
+    }
 }
