@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := libmodbus-dev mbpoll
 
-.PHONY: build test deps clean
+.PHONY: build test deps clean demo run
 
 # Install libmodbus-dev (and mbpoll, used by the interop tests) when missing.
 deps:
@@ -26,3 +26,15 @@ test: deps
 
 clean:
 	rm -rf .build
+
+# One command, nothing to set up: simulator + daemon + live alert view on examples/site.yaml, then a summary.
+demo: deps
+	$(SWIFT) build
+	.build/debug/firewatch demo
+
+# The daemon on examples/site.yaml against a simulator of it (real time). Ctrl-C stops both.
+run: deps
+	$(SWIFT) build
+	@.build/debug/firewatch simulate --config examples/site.yaml & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \
+	sleep 1; .build/debug/firewatch run --config examples/site.yaml

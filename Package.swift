@@ -43,17 +43,26 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .target(name: "Simulator", dependencies: ["FireSafety", .product(name: "Yams", package: "Yams")]),
+        // The simulator serves devices from the very profiles the daemon reads, so it reuses Gateway's
+        // loader (and Modbus's Server) instead of duplicating them; Gateway never imports Simulator.
+        .target(
+            name: "Simulator",
+            dependencies: [
+                "FireSafety", "Gateway", "Modbus", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "firewatch",
             dependencies: [
-                "Gateway", "Modbus", "FireSafety",
+                "Gateway", "Modbus", "FireSafety", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -64,11 +73,12 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "Modbus", "FireSafety", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "CModbus"]),
     ],
     swiftLanguageModes: [.v6]
 )

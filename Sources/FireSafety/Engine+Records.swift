@@ -71,10 +71,17 @@ extension Engine {
                 zone, severity: .info, from: "trouble", to: state,
                 message: "trouble cleared in \(name): every signal votes on all its sources", at: now)
         }
+        // One line an operator can read: which signals cannot be judged, then how the degraded ones vote.
+        // The per-source reasons are in the signal.level records just before this one.
         var problems: [String] = []
+        let blind = zones[zone].signals.filter { signals[$0].degraded && signals[$0].condition == .trouble }
+        if !blind.isEmpty {
+            let names = blind.map { signalSpecs[$0].name }.joined(separator: ", ")
+            problems.append("no healthy source for \(names)")
+        }
         for signal in zones[zone].signals where signals[signal].degraded {
             if signals[signal].condition == .trouble {
-                problems.append(noHealthySource(signal))
+                continue
             } else {
                 let healthy = signals[signal].members.filter(isHealthy).count
                 problems.append(

@@ -105,6 +105,10 @@ public struct ModbusError: Error, Sendable, Hashable, CustomStringConvertible {
         return text
     }
 
+    /// The failure in a few words ("connection refused", "Modbus exception 2 (illegal data address)"),
+    /// without the request, the endpoint or the hint: for alert-log messages an operator reads per point.
+    public var summary: String { reason }
+
     private var reason: String {
         switch code {
         case .exception(let exception):

@@ -12,6 +12,10 @@ struct FireWatch: AsyncParsableCommand {
             78 bad configuration.
             """,
         version: BuildInfo.version,
-        subcommands: [CheckCommand.self, ReadCommand.self, AlertsCommand.self]
+        subcommands: [
+            RunCommand.self, CheckCommand.self, ReadCommand.self, AlertsCommand.self, StatusCommand.self,
+            AckCommand.self, ResetCommand.self, AbortCommand.self, InhibitCommand.self, EnableCommand.self,
+            SimulateCommand.self, DemoCommand.self,
+        ]
     )
 }

@@ -79,6 +79,9 @@ struct SignalTests {
             #expect(record.message.hasPrefix("no healthy source of temperature in battery-room-a"))
         }
         #expect(rig.actions.contains { if case .notify(let r) = $0 { return r.to == "trouble" } else { return false } })
+        // The zone's trouble line names the blind signals once, not every source's reason again.
+        let zoneTrouble = rig.events(.zoneState).last { $0.to == "trouble" }
+        #expect(zoneTrouble?.message == "trouble in battery-room-a: no healthy source for temperature")
         #expect(rig.events(fault == "stale" ? .pointStale : .pointInvalid).count == (fault == "lost" ? 0 : 3))
         #expect(rig.state() == .normal && rig.zone().latched == nil)
         #expect(rig.ranSteps().isEmpty)

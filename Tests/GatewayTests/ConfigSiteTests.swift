@@ -49,7 +49,7 @@ struct ConfigSiteTests {
         #expect(text.contains("devices/ups/apc-smart-ups.yaml (shipped)"))
         #expect(text.contains("requests per poll: holding 0+2, holding 18+5, holding 128+24"))
         #expect(text.contains("2oo3 of temp-a1.temperature, temp-a2.temperature, temp-a3.temperature (°C)"))
-        #expect(text.contains("alert ≥ 35, alarm ≥ 50, fire ≥ 70"))
+        #expect(text.contains("alert ≥ 35, alarm ≥ 45, fire ≥ 55"))
         #expect(
             text.contains(
                 "command bms-a.disconnect_string: write holding 40171 = 2 (0x2), "

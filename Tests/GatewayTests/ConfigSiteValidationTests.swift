@@ -106,6 +106,14 @@ let siteRules: [SiteRule] = [
         "thresholds out of order", [("alert: 35, alarm: 50", "alert: 55, alarm: 50")], at: "temperature: {",
         field: "zones.room.signals.temperature.alarm", ["alarm (50) is below alert (55)", "alert ≤ alarm ≤ fire"]),
     SiteRule(
+        "a threshold above the sensor's range can never be reached", [("fire: 55 }", "fire: 70 }")],
+        at: "temperature: {", field: "zones.room.signals.temperature.fire",
+        ["70 is above what temperature can report", "-40…60 °C", "never be reached", "covers the threshold"]),
+    SiteRule(
+        "a threshold below the sensor's range is always reached", [("alert: 35,", "alert: -50,")],
+        at: "temperature: {", field: "zones.room.signals.temperature.alert",
+        ["-50 is below the range of temperature", "every valid reading reaches it"]),
+    SiteRule(
         "ordered enum thresholds out of order",
         [("alert: alert, alarm: action, fire: fire1", "alert: alert, alarm: fire1, fire: action")],
         at: "smoke: { sources", field: "zones.room.signals.smoke.fire", ["below alarm"]),
@@ -129,7 +137,7 @@ let siteRules: [SiteRule] = [
         "a signal without thresholds", [("[gas.offgas], alert: detected, alarm: detected", "[gas.offgas]")],
         at: "offgas: {", field: "zones.room.signals.offgas", ["no threshold"]),
     SiteRule(
-        "malformed rate of rise", [("fire: 70 }", "fire: 70, rate_of_rise: fast }")], at: "temperature: {",
+        "malformed rate of rise", [("fire: 55 }", "fire: 55, rate_of_rise: fast }")], at: "temperature: {",
         field: "zones.room.signals.temperature.rate_of_rise", ["'fast' is not a rate", "5/min"]),
     SiteRule(
         "rate of rise on an enum",

@@ -81,7 +81,7 @@ let configBaseSite = """
     zones:
       room:
         signals:
-          temperature: { sources: [t1.temperature, t2.temperature, t3.temperature], vote: 2oo3, alert: 35, alarm: 50, fire: 70 }
+          temperature: { sources: [t1.temperature, t2.temperature, t3.temperature], vote: 2oo3, alert: 35, alarm: 50, fire: 55 }
           offgas: { sources: [gas.offgas], alert: detected, alarm: detected }
           smoke: { sources: [smoke.level], alert: alert, alarm: action, fire: fire1 }
           battery: { sources: [bms.events.over_temp_alarm, ups.battery_overtemp], alarm: true }

@@ -1,0 +1,445 @@
+import FireSafety
+import Foundation
+import Logging
+import Modbus
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// `firewatch run`: polls the site's devices, feeds the engine, logs every decision before acting on it,
+/// performs procedure steps, and answers the control socket — until SIGTERM (or cancellation of `run()`).
+///
+/// A swift-service-lifecycle `ServiceGroup` of: the journal (engine output → alert log → actuator, plus the
+/// engine's timers), the notifier, the actuator, the poller, the control socket, systemd notifications, the
+/// SIGHUP reloader, and `DaemonOptions.extraServices`. Shutdown runs in reverse: STOPPING=1 first, the journal
+/// last, so every record produced while stopping is logged and `daemon.stopped` is the final line.
+///
+/// ```swift
+/// let site = try SiteLoader().load(path: "site.yaml")
+/// let daemon = try Daemon(site: site, options: DaemonOptions(clock: ScaledSiteClock(speed: 10)))
+/// try await daemon.run()
+/// ```
+public final class Daemon: Sendable {
+    public let options: DaemonOptions
+    let time: MonotonicSiteTime
+    let writer: AlertLogWriter
+    let journal: Journal
+    let core: SafetyCore
+    let clients = DeviceClients()
+    let health = DeviceHealth()
+    let actuator: Actuator
+    let poller: Poller
+    let notifier: any AlertNotifier
+    let control: ControlServer
+    let initialSite: LoadedSite
+    let startedAt: Timestamp
+    let statusSource: StatusSource
+    let stoppedLogged = Mutex(false)
+    /// The running group, for `shutdown()`.
+    let group = Mutex<ServiceGroup?>(nil)
+
+    /// Opens the alert log (a failure to open is not fatal: records are held in memory and the status says so)
+    /// and binds the control socket. Throws `ControlServerError` when the socket cannot be set up, for example
+    /// because another daemon answers on it.
+    public init(site: LoadedSite, options: DaemonOptions) throws {
+        ignoreBrokenPipes()
+        self.options = options
+        self.initialSite = site
+        let logger = options.logger
+        // The alert log's folder is made if missing (systemd's StateDirectory= does it on a gateway).
+        let folder = (site.alertLog as NSString).deletingLastPathComponent
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            try? FileManager.default.createDirectory(
+                atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        }
+        let time = MonotonicSiteTime(clock: options.clock) { step in
+            logger.warning(
+                "the wall clock stepped back; site time keeps running ahead of it so timers do not stall",
+                metadata: ["step": "\(step)"])
+        }
+        self.time = time
+        self.startedAt = time.now()
+        writer = AlertLogWriter(
+            configuration: AlertLogConfiguration(
+                path: site.alertLog, maxBytes: options.alertLogMaxBytes, keep: options.alertLogKeep,
+                site: site.model.site,
+                now: { Date(timeIntervalSince1970: Double(time.now().nanoseconds) / 1e9) }),
+            logger: logger)
+        journal = Journal(writer: writer, observer: options.observer, logger: logger)
+        core = SafetyCore(site: site, time: time, journal: journal, observer: options.observer, logger: logger)
+        let notifier = options.notifier ?? LoggingNotifier(logger: logger)
+        self.notifier = notifier
+        actuator = Actuator(
+            core: core, clients: clients, site: site, time: time, notifier: notifier, dryRun: options.dryRun,
+            attempts: options.commandAttempts, logger: logger)
+        let systemd = options.systemd
+        let statusSource = StatusSource(
+            time: time, core: core, health: health, writer: writer, startedAt: startedAt, dryRun: options.dryRun)
+        self.statusSource = statusSource
+        poller = Poller(
+            core: core, clients: clients, health: health, time: time, observer: options.observer, logger: logger,
+            onFirstCycle: {
+                let first = statusSource.ready.withLock { ready in
+                    defer { ready = true }
+                    return !ready
+                }
+                if first { logger.notice("every device has been polled once; ready") }
+                do { try systemd.ready() } catch { logger.warning("sd_notify READY=1 failed: \(error)") }
+            })
+        let handler = ControlHandler(core: core, status: statusSource)
+        control = try ControlServer(path: site.controlSocket, logger: logger) { request, peer in
+            await handler.handle(request, peer: peer)
+        }
+    }
+
+    /// Recovers from the alert log, then runs every service until SIGTERM/SIGINT (graceful: `daemon.stopped` is
+    /// logged last, STOPPING=1 is sent), `shutdown()`, or until the calling task is cancelled. Throws when a
+    /// service fails.
+    ///
+    /// - Parameter alongside: services run and stopped with the daemon, after `DaemonOptions.extraServices`; for
+    ///   one that needs the daemon itself (a metrics server serving `status()`), made after `init`.
+    public func run(alongside: [any Service] = []) async throws {
+        let logger = options.logger
+        var records: [AlertRecord] = []
+        var problem: String?
+        do {
+            records = try AlertRecord.readLog(at: initialSite.alertLog)
+        } catch {
+            // Protecting the site without its history beats not protecting it: latched zones re-latch if their
+            // cause is still present. The record and the status say so.
+            problem = "\(error)"
+            logger.critical(
+                "the alert log could not be read back; starting without its history",
+                metadata: ["path": "\(initialSite.alertLog)", "error": "\(error)"])
+        }
+        await core.recover(from: records, readProblem: problem)
+        logger.notice(
+            "firewatch started",
+            metadata: [
+                "site": "\(initialSite.model.site)", "records": "\(records.count)", "dry_run": "\(options.dryRun)",
+                "devices": "\(initialSite.devices.count)", "zones": "\(initialSite.model.zones.count)",
+            ])
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ClosureService { await self.runJournal() }, serviceName: "journal"),
+            .init(
+                service: ClosureService {
+                    // A notifier whose run() returns early must not stop the daemon.
+                    try await quietly {
+                        try await self.notifier.run()
+                        try await gracefulShutdown()
+                    }
+                }, serviceName: "notifier"
+            ),
+            // Not cancelled on shutdown: the step under way finishes, so its outcome is logged.
+            .init(service: ClosureService { await self.actuator.run() }, serviceName: "actuator"),
+            .init(
+                service: ClosureService { try await quietly { await self.poller.run(initial: self.initialSite) } },
+                serviceName: "poller"),
+            .init(
+                service: ClosureService { try await quietly { try await self.control.run() } }, serviceName: "control"),
+            .init(
+                service: ClosureService { try await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
+        ]
+        if options.handleSignals {
+            services.append(
+                .init(service: ClosureService { try await quietly { await self.runReloads() } }, serviceName: "sighup"))
+        }
+        services.append(
+            .init(
+                service: ClosureService {
+                    do { try await gracefulShutdown() } catch { return }
+                    logger.notice("stopping")
+                    do { try self.options.systemd.stopping() } catch { logger.warning("sd_notify failed: \(error)") }
+                }, serviceName: "stopping"))
+        services += (options.extraServices + alongside).map { .init(service: $0) }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services, gracefulShutdownSignals: options.handleSignals ? [.sigterm, .sigint] : [],
+                cancellationSignals: [], logger: logger))
+        self.group.withLock { $0 = group }
+        try await group.run()
+        await logStopped()
+    }
+
+    /// Stops the daemon as SIGTERM does: STOPPING=1, services stop in reverse order, the journal logs what is
+    /// still queued and `daemon.stopped` last; `run()` then returns. (Cancelling `run()` instead stops at once,
+    /// like a crash: a restart recovers from the log.)
+    public func shutdown() async {
+        let group = self.group.withLock { $0 }
+        await group?.triggerGracefulShutdown()
+    }
+
+    /// A snapshot of zones, devices and the alert log.
+    public func status() async -> DaemonStatus {
+        await statusSource.status()
+    }
+
+    /// Applies an operator command (what the control socket does); answers once its records are logged.
+    public func submit(_ command: OperatorCommand) async -> ControlResponse {
+        await ControlHandler.submit(command, to: core)
+    }
+
+    /// Reloads the site file (what SIGHUP does). A bad file keeps the running configuration and logs why (each
+    /// error with its file:line) in a `daemon.config_reloaded` record with outcome `refused`.
+    public func reload() async {
+        let logger = options.logger
+        let systemd = options.systemd
+        do { try systemd.reloading() } catch { logger.warning("sd_notify RELOADING=1 failed: \(error)") }
+        let current = await core.site
+        let file = current.file
+        do {
+            let next = try SiteLoader().load(path: file)
+            if next.alertLog != current.alertLog || next.controlSocket != current.controlSocket {
+                logger.warning(
+                    "alert_log and control_socket changes take effect only after a restart",
+                    metadata: ["file": "\(file)"])
+            }
+            await core.reload(next, file: file)
+            actuator.update(site: next)
+            poller.restart(with: next)
+            logger.notice("configuration reloaded", metadata: ["file": "\(file)"])
+        } catch {
+            for problem in error.errors { logger.error("\(problem.description)") }
+            logger.error(
+                "configuration reload refused; the previous configuration keeps running",
+                metadata: ["file": "\(file)", "errors": "\(error.errors.count)"])
+            await core.reloadRefused(file: file, errors: error.errors.map(\.description))
+        }
+        do { try systemd.ready() } catch { logger.warning("sd_notify READY=1 failed: \(error)") }
+    }
+
+    /// For a notifier: a channel failed to deliver `record`. Logs a `notify.failed` record (fail open).
+    public func notificationFailed(channel: String, record: AlertRecord?, error: String) async {
+        await core.notificationFailed(channel: channel, about: record, error: error)
+    }
+
+    // MARK: - Services
+
+    private func runJournal() async {
+        await withGracefulShutdownHandler {
+            await journal.drain { action in self.dispatch(action) }
+        } onGracefulShutdown: {
+            self.journal.finish()
+        }
+        await logStopped()
+    }
+
+    /// Logs `daemon.stopped` once, as the last record, and closes the log and the device connections.
+    private func logStopped() async {
+        let first = stoppedLogged.withLock { logged in
+            defer { logged = true }
+            return !logged
+        }
+        guard first else { return }
+        await core.stop()
+        let site = await core.site
+        let record = AlertRecord(
+            time: time.now(), site: site.model.site, severity: .info, event: .daemonStopped,
+            message: "firewatch \(BuildInfo.version) stopped")
+        await journal.write(JournalEntry(records: [record], actions: []))
+        writer.close()
+        await clients.closeAll()
+        options.logger.notice("stopped")
+    }
+
+    private func dispatch(_ action: Action) {
+        switch action {
+        case .runStep(let zone, let procedure, let index, let step):
+            actuator.enqueue(Actuator.Job(zone: zone, procedure: procedure, index: index, step: step))
+        case .cancelStep(let zone, let procedure, let index):
+            actuator.cancel(zone: zone, procedure: procedure, index: index)
+        case .notify(let record):
+            notifier.send(record, to: actuator.site.withLock { $0.notify })
+        }
+    }
+
+    /// WATCHDOG=1 every `watchdogPingInterval` while every device keeps finishing polls; STATUS= on change.
+    private func runSystemd() async throws {
+        let systemd = options.systemd
+        let ping = systemd.watchdogPingInterval
+        let period = min(ping ?? .seconds(1), .seconds(1))
+        var lastStatus = ""
+        var lastPing = ContinuousClock.now - .seconds(3600)
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let ready = statusSource.ready.withLock { $0 }
+            if let ping, ready, now - lastPing >= ping, health.progressing(now: now) {
+                lastPing = now
+                do { try systemd.watchdog() } catch { options.logger.warning("sd_notify WATCHDOG=1 failed: \(error)") }
+            }
+            // Records held in memory are also retried without waiting for the next record to come along.
+            if writer.isDegraded, writer.retry() {
+                options.logger.notice("alert log writable again; held records written")
+            }
+            let line = await status().summary
+            if line != lastStatus {
+                lastStatus = line
+                do { try systemd.status(line) } catch { options.logger.warning("sd_notify STATUS failed: \(error)") }
+            }
+            try await Task.sleep(for: period)
+        }
+    }
+
+    private func runReloads() async {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+            options.logger.notice("SIGHUP: reloading the configuration")
+            await reload()
+        }
+    }
+}
+
+/// Runs a service body until graceful shutdown cancels it. Cancellation is how these services end, not a
+/// failure; any other error propagates, so the group stops and `firewatch run` exits 1.
+private func quietly(_ body: @escaping @Sendable () async throws -> Void) async throws {
+    do {
+        try await cancelWhenGracefulShutdown { try await body() }
+    } catch is CancellationError {
+        return
+    }
+}
+
+/// Builds `DaemonStatus` from the parts that know it; shared by `Daemon.status()` and the control socket.
+final class StatusSource: Sendable {
+    let time: MonotonicSiteTime
+    let core: SafetyCore
+    let health: DeviceHealth
+    let writer: AlertLogWriter
+    let startedAt: Timestamp
+    let dryRun: Bool
+    /// Every device has finished its first poll.
+    let ready = Mutex(false)
+
+    init(
+        time: MonotonicSiteTime, core: SafetyCore, health: DeviceHealth, writer: AlertLogWriter,
+        startedAt: Timestamp, dryRun: Bool
+    ) {
+        self.time = time
+        self.core = core
+        self.health = health
+        self.writer = writer
+        self.startedAt = startedAt
+        self.dryRun = dryRun
+    }
+
+    func status() async -> DaemonStatus {
+        let zones = await core.zoneStatus
+        let site = await core.site
+        let now = time.now()
+        let devices = health.snapshot().map { name, entry in
+            DaemonStatus.Device(
+                name: name, endpoint: entry.endpoint, up: entry.up, lastPoll: entry.lastPoll?.description,
+                lastPollAgeSeconds: entry.lastPoll.map { max(0, Double((now - $0).nanosecondsValue) / 1e9) },
+                polls: entry.polls, failedPolls: entry.failedPolls, lastError: entry.lastError)
+        }
+        let log = writer.status
+        var summary = DaemonStatus.summaryLine(
+            zones: zones, devicesUp: devices.filter { $0.up == true }.count, devices: devices.count)
+        if log.isDegraded { summary += "; ALERT LOG NOT DURABLE (\(log.backlogCount) records held in memory)" }
+        return DaemonStatus(
+            site: site.model.site, version: BuildInfo.version, configFile: site.file,
+            startedAt: startedAt.description, now: now.description, dryRun: dryRun, ready: ready.withLock { $0 },
+            summary: summary,
+            zones: zones.map { Self.zone($0, model: site.model) }, devices: devices,
+            alertLog: DaemonStatus.AlertLogState(
+                path: writer.configuration.path, degraded: log.isDegraded, backlog: log.backlogCount,
+                lastError: log.lastError?.description, nextSeq: log.nextSeq))
+    }
+
+    static func zone(_ zone: ZoneStatus, model: SiteModel) -> DaemonStatus.Zone {
+        var causes: [String] = []
+        for signal in zone.signals where signal.condition != .normal || signal.degraded {
+            let degraded = signal.degraded ? " (degraded: a source is failed or stale)" : ""
+            causes.append("\(signal.name): \(signal.condition.rawValue)\(degraded)")
+        }
+        func phase(_ phase: ProcedurePhase) -> String {
+            switch phase {
+            case .idle: return "idle"
+            case .running(let next): return "running step \(next + 1)"
+            case .done: return "done"
+            case .aborted: return "aborted"
+            }
+        }
+        let running = zone.running.map { running in
+            DaemonStatus.Step(
+                procedure: running.procedure.rawValue, index: running.index,
+                text: SafetyCore.step(in: model, zone.name, running.procedure, running.index)?.description ?? "?",
+                startedAt: running.startedAt.description, until: running.delayEnds?.description)
+        }
+        return DaemonStatus.Zone(
+            name: zone.name, state: zone.state.rawValue, latched: zone.latched?.description, trouble: zone.trouble,
+            acknowledged: zone.acknowledged, inhibitedUntil: zone.inhibitedUntil?.description,
+            inhibitReason: zone.inhibitReason, causes: causes, isolate: phase(zone.isolate),
+            suppress: phase(zone.suppress), powerCut: phase(zone.powerCut), running: running)
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds (saturating), for ages in status.
+    var nanosecondsValue: Int64 {
+        let (seconds, attoseconds) = components
+        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return product &+ attoseconds / 1_000_000_000
+    }
+}
+
+/// Maps control-socket requests to operator commands (the peer's uid from SO_PEERCRED) and `status` to JSON.
+struct ControlHandler: Sendable {
+    let core: SafetyCore
+    let status: StatusSource
+
+    func handle(_ request: ControlRequest, peer: PeerCredentials) async -> ControlResponse {
+        let uid = String(peer.uid)
+        switch request {
+        case .status:
+            let status = await status.status()
+            return .success(status.summary, data: Self.json(status))
+        case .ack(let zone): return await Self.submit(.ack(zone: zone, uid: uid), to: core)
+        case .reset(let zone): return await Self.submit(.reset(zone: zone, uid: uid), to: core)
+        case .abort(let zone): return await Self.submit(.abort(zone: zone, uid: uid), to: core)
+        case .enable(let zone): return await Self.submit(.enable(zone: zone, uid: uid), to: core)
+        case .inhibit(let zone, let duration, let reason):
+            return await Self.submit(.inhibit(zone: zone, uid: uid, duration: duration, reason: reason), to: core)
+        }
+    }
+
+    static func submit(_ command: OperatorCommand, to core: SafetyCore) async -> ControlResponse {
+        let zones = await core.site.model.zones.map(\.name)
+        guard zones.contains(command.zone) else {
+            return .failure(
+                "unknown_zone", "no zone named \(command.zone); zones are \(zones.joined(separator: ", "))")
+        }
+        let out = await core.command(command)
+        if let refused = out.refused { return .failure("refused", refused) }
+        let zone = command.zone
+        switch command {
+        case .ack: return .success("\(zone) acknowledged; reminders are silenced until the next escalation")
+        case .reset: return .success("\(zone) reset")
+        case .abort: return .success("suppression in \(zone) aborted; the zone is held isolated")
+        case .inhibit(_, _, let duration, let reason):
+            return .success("\(zone) inhibited for \(DurationText.format(duration)) (\(reason))")
+        case .enable: return .success("\(zone) enabled; actuation is armed again")
+        }
+    }
+
+    /// `DaemonStatus` as the JSON the socket sends (snake_case keys).
+    static func json(_ status: DaemonStatus) -> JSONValue? {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(status) else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: data)
+    }
+}
+
+extension DaemonStatus {
+    /// Decodes the `data` of a `status` answer.
+    public init?(json: JSONValue) {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let value = try? decoder.decode(DaemonStatus.self, from: Data(JSONWriter.serialize(json).utf8)) else {
+            return nil
+        }
+        self = value
+    }
+}

@@ -1,0 +1,54 @@
+import Logging
+import ServiceLifecycle
+
+/// How a `Daemon` runs: everything that is not the site file.
+///
+/// `firewatch run` uses the defaults (real clock, no metrics, a notifier that logs to stderr); `firewatch demo`
+/// passes a `ScaledSiteClock` shared with the simulator; the metrics helper passes its observer and its HTTP
+/// server in `extraServices`, and the notification helper its `AlertNotifier`.
+public struct DaemonOptions: Sendable {
+    /// Poll and decide, but write nothing and run nothing: every step is logged `skipped`.
+    public var dryRun: Bool
+    /// Site time for records, poll schedules, delays, verify windows and retry backoff.
+    public var clock: any SiteClock
+    /// Told about polls, availability, steps, records and evaluations (metrics). Must never block.
+    public var observer: any RuntimeObserver
+    /// Delivers notifications; nil logs them to stderr only. Its `run()` becomes one of the daemon's services.
+    public var notifier: (any AlertNotifier)?
+    /// For people (stderr/journald); the alert log is the record of truth.
+    public var logger: Logger
+    /// More services to run and shut down with the daemon (e.g. the metrics HTTP server). They are started
+    /// after the daemon's own and shut down before them.
+    public var extraServices: [any Service]
+    /// `sd_notify`; the default reads `NOTIFY_SOCKET`/`WATCHDOG_USEC` from the environment.
+    public var systemd: SystemdNotifier
+    /// Rotate the alert log before it grows past this many bytes.
+    public var alertLogMaxBytes: Int
+    /// Rotated alert-log files kept.
+    public var alertLogKeep: Int
+    /// Attempts of a `command` step (write + verify) before it is logged `failed`.
+    public var commandAttempts: Int
+    /// Whether the daemon reacts to SIGTERM/SIGINT (graceful stop) and SIGHUP (reload) itself. `firewatch demo`,
+    /// which runs the daemon in-process beside other work, may turn it off and cancel `run()` instead.
+    public var handleSignals: Bool
+
+    public init(
+        dryRun: Bool = false, clock: any SiteClock = SystemSiteClock(),
+        observer: any RuntimeObserver = NoRuntimeObserver(), notifier: (any AlertNotifier)? = nil,
+        logger: Logger = Logger(label: "firewatch"), extraServices: [any Service] = [],
+        systemd: SystemdNotifier = SystemdNotifier(), alertLogMaxBytes: Int = 16 << 20, alertLogKeep: Int = 10,
+        commandAttempts: Int = 3, handleSignals: Bool = true
+    ) {
+        self.dryRun = dryRun
+        self.clock = clock
+        self.observer = observer
+        self.notifier = notifier
+        self.logger = logger
+        self.extraServices = extraServices
+        self.systemd = systemd
+        self.alertLogMaxBytes = alertLogMaxBytes
+        self.alertLogKeep = alertLogKeep
+        self.commandAttempts = max(1, commandAttempts)
+        self.handleSignals = handleSignals
+    }
+}

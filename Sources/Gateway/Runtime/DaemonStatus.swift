@@ -1,0 +1,154 @@
+import Foundation
+import FireSafety
+
+/// What `firewatch status` shows: the daemon, every zone and every device. `Codable` with snake_case keys (the
+/// control socket's `status` answer carries it as `data`).
+public struct DaemonStatus: Sendable, Codable, Hashable {
+    /// One zone: its state and overlays, what is causing them, and the procedure under way.
+    public struct Zone: Sendable, Codable, Hashable {
+        public var name: String
+        /// `normal`, `alert`, `isolating`, `isolated`, `suppressing`, `suppressed`, `power_cut`.
+        public var state: String
+        /// `alarm` or `fire` while latched.
+        public var latched: String?
+        public var trouble: Bool
+        public var acknowledged: Bool
+        /// ISO 8601, while inhibited.
+        public var inhibitedUntil: String?
+        public var inhibitReason: String?
+        /// Signals that are not normal: `offgas: alarm`, `temperature: trouble (degraded)`.
+        public var causes: [String]
+        /// `idle`, `running step N`, `done` or `aborted`, per procedure.
+        public var isolate: String
+        public var suppress: String
+        public var powerCut: String
+        /// The step running now, if any.
+        public var running: Step?
+    }
+
+    /// The step a zone is running.
+    public struct Step: Sendable, Codable, Hashable {
+        public var procedure: String
+        /// Zero-based, as in the alert log.
+        public var index: Int
+        /// As configured (`command feed-a.stop_hvac`).
+        public var text: String
+        public var startedAt: String
+        /// End of a delay step.
+        public var until: String?
+    }
+
+    /// One device: is it answering, and when was it last polled.
+    public struct Device: Sendable, Codable, Hashable {
+        public var name: String
+        public var endpoint: String
+        /// Nil until its first poll has finished.
+        public var up: Bool?
+        /// ISO 8601 end of the last poll.
+        public var lastPoll: String?
+        /// Seconds of site time since the last poll ended.
+        public var lastPollAgeSeconds: Double?
+        public var polls: Int
+        public var failedPolls: Int
+        public var lastError: String?
+    }
+
+    /// The alert log's health.
+    public struct AlertLogState: Sendable, Codable, Hashable {
+        public var path: String
+        /// Records are held in memory because the disk does not take them.
+        public var degraded: Bool
+        public var backlog: Int
+        public var lastError: String?
+        public var nextSeq: Int
+    }
+
+    public var site: String
+    public var version: String
+    public var configFile: String
+    public var startedAt: String
+    public var now: String
+    public var dryRun: Bool
+    /// Every device has finished its first poll (systemd `READY=1` was sent).
+    public var ready: Bool
+    /// The `STATUS=` line.
+    public var summary: String
+    public var zones: [Zone]
+    public var devices: [Device]
+    public var alertLog: AlertLogState
+}
+
+extension DaemonStatus {
+    /// `3 zones: 2 normal, 1 isolated; 17/18 devices up` (what systemd shows as STATUS=).
+    public static func summaryLine(zones: [ZoneStatus], devicesUp: Int, devices: Int) -> String {
+        var counts: [(ZoneState, Int)] = []
+        for state in ZoneState.allCases {
+            let n = zones.filter { $0.state == state }.count
+            if n > 0 { counts.append((state, n)) }
+        }
+        let trouble = zones.filter(\.trouble).count
+        var parts = counts.map { "\($0.1) \($0.0.rawValue)" }
+        if trouble > 0 { parts.append("\(trouble) in trouble") }
+        return "\(zones.count) zone\(zones.count == 1 ? "" : "s"): \(parts.joined(separator: ", ")); "
+            + "\(devicesUp)/\(devices) devices up"
+    }
+
+    /// The human form of `firewatch status`: a header, one block per zone, one line per device.
+    public func rendered() -> String {
+        var lines: [String] = []
+        lines.append("firewatch \(version) — site \(site)\(dryRun ? " (dry run: nothing is written)" : "")")
+        lines.append("  \(summary)")
+        lines.append("  config \(configFile); started \(startedAt); \(ready ? "ready" : "waiting for first polls")")
+        let log = alertLog
+        if log.degraded {
+            lines.append(
+                "  ALERT LOG DEGRADED: \(log.backlog) record(s) held in memory"
+                    + (log.lastError.map { " — \($0)" } ?? ""))
+        } else {
+            lines.append("  alert log \(log.path) (next seq \(log.nextSeq))")
+        }
+        for zone in zones {
+            lines.append("")
+            var overlays: [String] = []
+            if let latched = zone.latched { overlays.append("latched \(latched)") }
+            if zone.trouble { overlays.append("TROUBLE") }
+            if let until = zone.inhibitedUntil {
+                overlays.append("inhibited until \(until)" + (zone.inhibitReason.map { " (\($0))" } ?? ""))
+            }
+            if zone.acknowledged { overlays.append("acknowledged") }
+            lines.append(
+                "zone \(zone.name): \(zone.state)" + (overlays.isEmpty ? "" : " [\(overlays.joined(separator: ", "))]"))
+            lines.append("  causes: " + (zone.causes.isEmpty ? "none" : zone.causes.joined(separator: "; ")))
+            lines.append("  isolate \(zone.isolate), suppress \(zone.suppress), power_cut \(zone.powerCut)")
+            if let step = zone.running {
+                lines.append(
+                    "  running: \(step.procedure) step \(step.index + 1): \(step.text) since \(step.startedAt)"
+                        + (step.until.map { " until \($0)" } ?? ""))
+            }
+        }
+        lines.append("")
+        lines.append("devices:")
+        let width = devices.map(\.name.count).max() ?? 0
+        for device in devices {
+            let state: String
+            switch device.up {
+            case nil: state = "pending"
+            case true?: state = "up"
+            case false?: state = "DOWN"
+            }
+            let age = device.lastPollAgeSeconds.map { "last poll \(Self.age($0)) ago" } ?? "not polled yet"
+            let name = device.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            lines.append(
+                "  \(name)  \(state.padding(toLength: 7, withPad: " ", startingAt: 0)) \(age)  \(device.endpoint)"
+                    + (device.up == false ? (device.lastError.map { " — \($0)" } ?? "") : ""))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func age(_ seconds: Double) -> String {
+        if seconds < 10 { return "\((seconds * 10).rounded() / 10) s" }
+        if seconds < 120 { return "\(Int(seconds)) s" }
+        if seconds < 7200 { return "\(Int(seconds / 60)) min" }
+        return "\(Int(seconds / 3600)) h"
+    }
+}

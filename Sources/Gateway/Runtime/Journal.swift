@@ -1,0 +1,76 @@
+import FireSafety
+import Foundation
+import Logging
+
+/// One engine output on its way to the log and then to the actuator: its records are appended and fsynced
+/// before any of its actions is handed on ("logged before it is made").
+struct JournalEntry: Sendable {
+    var records: [AlertRecord]
+    /// Extra members per record (by index), e.g. `version` on `daemon.started`.
+    var extras: [Int: [JSONMember]] = [:]
+    var actions: [Action]
+    /// Finished once the records are logged and the actions handed on.
+    var done: AsyncStream<Void>.Continuation?
+}
+
+/// The single, ordered path from the engine to the disk and on to the actuator and notifier.
+///
+/// One consumer task: entries are logged in exactly the order the engine produced them, which is also the
+/// order their actions run in. A record the disk does not take is kept in the writer's backlog and the
+/// action runs anyway (actuation never waits for the disk).
+final class Journal: Sendable {
+    let writer: AlertLogWriter
+    let entries: AsyncStream<JournalEntry>
+    let input: AsyncStream<JournalEntry>.Continuation
+    let observer: any RuntimeObserver
+    let logger: Logger
+
+    init(writer: AlertLogWriter, observer: any RuntimeObserver, logger: Logger) {
+        self.writer = writer
+        self.observer = observer
+        self.logger = logger
+        (entries, input) = AsyncStream.makeStream(of: JournalEntry.self)
+    }
+
+    func submit(_ entry: JournalEntry) {
+        // After shutdown nothing is logged any more; whoever waits for the entry must not wait forever.
+        if case .terminated = input.yield(entry) {
+            entry.done?.finish()
+        }
+    }
+
+    /// Stops taking entries; `drain` returns once the queued ones are done.
+    func finish() {
+        input.finish()
+    }
+
+    /// Logs each entry's records, then hands its actions to `dispatch`, until `finish()` (or cancellation).
+    func drain(dispatch: @Sendable (Action) -> Void) async {
+        for await entry in entries {
+            await write(entry)
+            for action in entry.actions { dispatch(action) }
+            entry.done?.yield()
+            entry.done?.finish()
+        }
+    }
+
+    func write(_ entry: JournalEntry) async {
+        for (index, record) in entry.records.enumerated() {
+            let start = ContinuousClock.now
+            let outcome = await writer.append(record.jsonMembers(extra: entry.extras[index] ?? []))
+            let latency = ContinuousClock.now - start
+            observer.recordAppended(record, fsyncLatency: latency, durable: outcome.isDurable)
+            switch outcome {
+            case .durable: break
+            case .pending(let backlog):
+                logger.error(
+                    "alert log did not take a record; held in memory and retried",
+                    metadata: ["backlog": "\(backlog)", "event": "\(record.event.rawValue)"])
+            case .refused(let backlog):
+                logger.critical(
+                    "alert log backlog full; record lost",
+                    metadata: ["backlog": "\(backlog)", "message": "\(record.message)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import FireSafety
+import Logging
+import Modbus
+
+/// Polls every device of the site on its own schedule and feeds each poll's readings to the engine.
+///
+/// One task per device, each running on the Modbus I/O pool (`withTaskExecutorPreference(IOPool.shared)`) so a
+/// poll costs no thread hops, and a slow or dead device only ever holds its own task. Each device keeps its
+/// `ReadPlan` (with any fallback splits a device forced) for as long as the configuration lasts. A reload
+/// replaces every poll task with tasks for the new site.
+final class Poller: Sendable {
+    let core: SafetyCore
+    let clients: DeviceClients
+    let health: DeviceHealth
+    let time: MonotonicSiteTime
+    let observer: any RuntimeObserver
+    let logger: Logger
+    /// Called once per configuration, when every device has finished its first poll (successful or not).
+    let onFirstCycle: @Sendable () -> Void
+    private let reloads: AsyncStream<LoadedSite>
+    private let reloadInput: AsyncStream<LoadedSite>.Continuation
+
+    init(
+        core: SafetyCore, clients: DeviceClients, health: DeviceHealth, time: MonotonicSiteTime,
+        observer: any RuntimeObserver, logger: Logger, onFirstCycle: @escaping @Sendable () -> Void
+    ) {
+        self.core = core
+        self.clients = clients
+        self.health = health
+        self.time = time
+        self.observer = observer
+        self.logger = logger
+        self.onFirstCycle = onFirstCycle
+        (reloads, reloadInput) = AsyncStream.makeStream(of: LoadedSite.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Restarts polling with `site` (after the engine has been rebuilt for it).
+    func restart(with site: LoadedSite) {
+        reloadInput.yield(site)
+    }
+
+    /// Polls until cancelled.
+    func run(initial: LoadedSite) async {
+        var current = Task { await self.pollAll(initial) }
+        for await site in reloads {
+            current.cancel()
+            await current.value
+            current = Task { await self.pollAll(site) }
+        }
+        current.cancel()
+        await current.value
+    }
+
+    private func pollAll(_ site: LoadedSite) async {
+        let speed = max(time.clock.speed, 1e-9)
+        health.reset(
+            devices: site.devices.map { device in
+                // Real time a poll may take before the watchdog calls the poller stuck: three intervals, every
+                // request timing out, and the client's longest reconnect back-off.
+                let requests = site.readPlan(for: device).requests.count
+                let limit =
+                    site.pollInterval(of: device) / speed * 3 + site.timeout(of: device) * (requests + 2)
+                    + .seconds(5)
+                return (device.name, device.endpoint, limit)
+            })
+        if site.devices.isEmpty { onFirstCycle() }
+        await withDiscardingTaskGroup { group in
+            for device in site.devices {
+                group.addTask { await self.pollLoop(device, site) }
+            }
+        }
+    }
+
+    private func pollLoop(_ device: DeviceConfig, _ site: LoadedSite) async {
+        let interval = max(site.pollInterval(of: device), .milliseconds(1))
+        let client = clients.client(for: device, timeout: site.timeout(of: device))
+        var plan = site.readPlan(for: device)
+        let (generation, sources) = await core.sources(of: device.name)
+        await withTaskExecutorPreference(IOPool.shared) {
+            let start = time.now()
+            var tick = 0
+            while !Task.isCancelled {
+                let began = ContinuousClock.now
+                let result = await DeviceReader.readAll(client: client, plan: plan)
+                plan = result.plan
+                let duration = ContinuousClock.now - began
+                let readings = Self.readings(result, sources: sources)
+                let now = time.now()
+                let up = !result.unreachable
+                let firstError = result.failures.first?.error
+                let (changed, complete) = health.pollFinished(
+                    device: device.name, up: up, error: firstError?.description, at: now)
+                observer.pollFinished(device: device.name, duration: duration, error: firstError, at: now)
+                if changed {
+                    observer.deviceAvailability(device: device.name, up: up, at: now)
+                    if up {
+                        logger.info("device answers", metadata: ["device": "\(device.name)"])
+                    } else {
+                        logger.warning(
+                            "device does not answer",
+                            metadata: ["device": "\(device.name)", "error": "\(firstError?.description ?? "?")"])
+                    }
+                }
+                await core.ingest(readings, from: device.name, generation: generation)
+                if complete { onFirstCycle() }
+                tick = Self.nextTick(after: tick, elapsed: time.now() - start, interval: interval)
+                do { try await time.clock.sleep(until: start + interval * tick) } catch { break }
+            }
+        }
+    }
+
+    /// The tick to poll at next: the schedule is start + k × interval, so polls never drift, and after a stall
+    /// the ticks already missed are skipped rather than run back to back.
+    static func nextTick(after tick: Int, elapsed: Duration, interval: Duration) -> Int {
+        let due = Int((elapsed / interval).rounded(.down)) + 1
+        return max(tick + 1, due)
+    }
+
+    /// One reading per source of the device: a value, `.invalid` (the device answered but the value cannot be
+    /// trusted) or `.lost` (it did not answer).
+    static func readings(_ result: DeviceReadResult, sources: [(SourceRef, SourceSlot)]) -> [SlottedReading] {
+        var byPoint: [String: PointReading] = [:]
+        for reading in result.readings { byPoint[reading.point] = reading }
+        var failed: [String: ModbusError] = [:]
+        for failure in result.failures {
+            for point in failure.request.points where failed[point] == nil { failed[point] = failure.error }
+        }
+        let placeholder = Timestamp(nanoseconds: 0)  // the core stamps the time
+        return sources.map { ref, slot in
+            let status: Reading.Status
+            if let reading = byPoint[ref.point] {
+                if !reading.isValid {
+                    status = .invalid(reason: "\(ref) \(reading.validity)")
+                } else if let value = reading.value(bit: ref.bit) {
+                    status = .value(value)
+                } else {
+                    status = .invalid(reason: "\(ref): the point has no bit \(ref.bit ?? "?")")
+                }
+            } else if let error = failed[ref.point] {
+                // A device that answers with an exception is reachable: the point is unreadable, not the device.
+                // The short reason goes into records (one per point); the full one, with its hint, is logged per device.
+                status = error.isUnreachable ? .lost(reason: error.summary) : .invalid(reason: error.summary)
+            } else {
+                status = .invalid(reason: "\(ref) was not read")
+            }
+            return SlottedReading(slot: slot, reading: Reading(source: ref, time: placeholder, status: status))
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import FireSafety
+import Foundation
+import Gateway
+import Logging
+import Synchronization
+
+/// One scenario, end to end, in one process: a `SimulatorHost` on free loopback ports and the real
+/// `Daemon` on one `ScaledSiteClock`, with the alert log and control socket in `directory`.
+/// `firewatch demo` runs it with a live view beside it; the scenario tests run it to check expectations.
+public struct ScenarioRun: Sendable {
+    /// The site as loaded from its file; `run()` moves its state into `directory` and its devices to free ports.
+    public var site: LoadedSite
+    public var scenario: Scenario
+    /// Site seconds per real second.
+    public var speed: Double
+    /// Where the alert log (`alerts.jsonl`) and the control socket go; must exist.
+    public var directory: String
+    public var seed: UInt64
+    /// The daemon's logger (people's messages; the alert log is the record).
+    public var logger: Logger
+    /// The least real time a point may go unread before it is stale. Compressing time must not compress
+    /// the tolerance for a busy machine's scheduling jitter: at 40x the site's 3 s would be 75 ms of real
+    /// time, and one slow moment (a loaded 2-core box stalls for a quarter second) would turn every point stale
+    /// and degrade every vote.
+    public var staleFloor: Duration = .milliseconds(500)
+
+    public init(
+        site: LoadedSite, scenario: Scenario, speed: Double, directory: String, seed: UInt64 = 1,
+        logger: Logger = Logger(label: "firewatch", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.site = site
+        self.scenario = scenario
+        self.speed = speed
+        self.directory = directory
+        self.seed = seed
+        self.logger = logger
+    }
+
+    /// The alert log the run writes.
+    public var alertLog: String { directory + "/alerts.jsonl" }
+
+    /// The site as the run's daemon sees it: state in `directory`, no metrics listener (so nothing
+    /// collides with another run or a `make run`).
+    public func isolatedSite() -> LoadedSite {
+        var site = self.site
+        site.alertLog = alertLog
+        site.controlSocket = directory + "/control.sock"
+        site.metrics = nil
+        site.model.staleAfter = max(site.model.staleAfter, staleFloor * speed)
+        return site
+    }
+
+    /// Runs the scenario to its end, then stops the daemon (which logs `daemon.stopped` last) and the
+    /// simulator, and judges the expectations from the alert log and the simulator's writes.
+    /// - Parameters:
+    ///   - onEvent: the simulator's events as they happen (scenario, model, writes).
+    ///   - onStart: called once both are running, with the host (its devices and ports).
+    ///   - afterScenario: called when the scenario's time is up (or the run is cancelled), with the report so
+    ///     far, while the simulator and the daemon still run (`firewatch demo --keep` waits here).
+    public func run(
+        onEvent: (@Sendable (HostEvent) -> Void)? = nil, onStart: (@Sendable (SimulatorHost) -> Void)? = nil,
+        afterScenario: (@Sendable (ScenarioReport) async -> Void)? = nil
+    ) async throws -> ScenarioReport {
+        let clock = ScaledSiteClock(speed: speed)
+        let host = try SimulatorHost(
+            site: site, scenario: scenario, clock: clock, seed: seed, ports: .ephemeral, held: true, onEvent: onEvent)
+        defer { host.stop() }
+        let notifier = RecordingNotifier()
+        let daemon = try Daemon(
+            site: host.rewrite(isolatedSite()),
+            options: DaemonOptions(
+                clock: clock, notifier: notifier, logger: logger, systemd: SystemdNotifier(environment: [:]),
+                handleSignals: false))
+        let began = ContinuousClock.now
+        let duration = scenario.duration
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await daemon.run() }
+            group.addTask {
+                // Until every device has been polled once, the engine rightly reports its points as
+                // "no reading yet" (trouble); the scenario starts once FireWatch is watching.
+                for _ in 0..<3000 {
+                    let status = await daemon.status()
+                    if status.ready, !status.zones.contains(where: \.trouble) { break }
+                    do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
+                }
+                host.begin()
+                onStart?(host)
+            }
+            await host.run(until: duration)
+            if let afterScenario {
+                await afterScenario(
+                    try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began))
+            }
+            // As SIGTERM does: the queued records are logged and `daemon.stopped` is the last line.
+            await daemon.shutdown()
+            try await group.waitForAll()
+        }
+        host.stop()
+        return try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began)
+    }
+
+    private func report(host: SimulatorHost, notifier: RecordingNotifier, realDuration: Duration) throws
+        -> ScenarioReport
+    {
+        let records = try AlertRecord.readLog(at: alertLog)
+        let start = host.start
+        // The scenario's own time only: before it the daemon was starting up, after it everything stops.
+        let end = start + scenario.duration
+        let observations =
+            Observation.fromAlertLog(records.filter { $0.time >= start && $0.time <= end }, since: start)
+            + host.observations
+        let evaluator = ExpectationEvaluator(escalation: ZoneState.allCases.map(\.rawValue))
+        return ScenarioReport(
+            scenario: scenario, start: start, speed: speed, realDuration: realDuration, ran: host.elapsed,
+            records: records, events: host.events, writes: host.writes, observations: observations,
+            results: scenario.evaluate(observations, with: evaluator),
+            zones: site.model.zones.compactMap { host.zone($0.name) }, devices: host.devices,
+            notifications: notifier.sent, alertLog: alertLog)
+    }
+}
+
+/// What a scenario run saw and how its expectations fared.
+public struct ScenarioReport: Sendable {
+    public var scenario: Scenario
+    /// Site time at which the scenario started; record times are offsets from it.
+    public var start: Timestamp
+    public var speed: Double
+    public var realDuration: Duration
+    /// How much of the scenario ran (less than its duration when the run was interrupted).
+    public var ran: Duration
+    /// The alert log, oldest first.
+    public var records: [AlertRecord]
+    /// The simulator's events: scenario, model, writes.
+    public var events: [HostEvent]
+    public var writes: [SimWrite]
+    public var observations: [Observation]
+    public var results: [ExpectationResult]
+    /// Each zone's model at the end.
+    public var zones: [ZoneSnapshot]
+    public var devices: [ServedDevice]
+    /// Notifications the daemon sent (channel names and the record's message).
+    public var notifications: [SentNotification]
+    public var alertLog: String
+
+    /// Whether every expectation held, over the whole scenario.
+    public var passed: Bool { !interrupted && results.allSatisfy(\.passed) }
+
+    /// Whether the run stopped before the scenario's end (Ctrl-C).
+    public var interrupted: Bool { ran < scenario.duration }
+
+    /// Site time of a record since the scenario started.
+    public func offset(_ record: AlertRecord) -> Duration { max(.zero, record.time - start) }
+}
+
+extension Observation {
+    /// What the daemon was seen doing in its alert log: `zone.state` records as zone states, and lost
+    /// devices, stale or invalid points (and any other trouble record naming a device) as trouble.
+    /// Times are site time since `start`.
+    public static func fromAlertLog(_ records: [AlertRecord], since start: Timestamp) -> [Observation] {
+        records.compactMap { record in
+            let at = max(.zero, record.time - start)
+            switch record.event {
+            case .zoneState:
+                // A zone's trouble is a flag beside its tier (`to: trouble`, then `from: trouble` when it
+                // clears), not a state; the device and point records say what the trouble was.
+                guard let zone = record.zone, let state = record.to, state != "trouble", record.from != "trouble"
+                else { return nil }
+                return .zoneState(zone, state, at: at)
+            case .deviceCommLost, .pointInvalid, .pointStale:
+                guard let device = record.device else { return nil }
+                return .trouble(device, point: record.point, at: at)
+            default:
+                guard record.severity == .trouble, let device = record.device else { return nil }
+                return .trouble(device, point: record.point, at: at)
+            }
+        }
+    }
+}
+
+/// A notification the daemon handed to its notifier.
+public struct SentNotification: Sendable, Hashable {
+    public var channels: [String]
+    public var time: Timestamp
+    public var message: String
+}
+
+/// A notifier that sends nothing anywhere and remembers what it was asked to send: the demo and the
+/// scenario tests must not need a webhook or a pager.
+public final class RecordingNotifier: AlertNotifier {
+    private let state = Mutex<[SentNotification]>([])
+
+    public init() {}
+
+    public func send(_ record: AlertRecord, to channels: [NotifyChannel]) {
+        let sent = SentNotification(channels: channels.map(\.name), time: record.time, message: record.message)
+        state.withLock { $0.append(sent) }
+    }
+
+    public func run() async throws {
+        // Nothing is queued, so there is nothing to deliver: wait for the daemon's shutdown.
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(3600))
+        }
+    }
+
+    public var sent: [SentNotification] { state.withLock { $0 } }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import FireSafety
+import Foundation
+import Gateway
+
+/// Where the daemon's control socket is: `--socket`, else `control_socket:` of `--config`, else the default.
+struct ControlSocketOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The daemon's control socket.", valueName: "path"))
+    var socket: String?
+
+    @Option(
+        name: .long, help: ArgumentHelp("Site file whose `control_socket:` names the socket.", valueName: "site.yaml"))
+    var config: String?
+
+    func path() throws -> String {
+        if let socket { return socket }
+        guard let config else { return ControlClient.defaultSocketPath }
+        do {
+            return try SiteLoader().load(path: config).controlSocket
+        } catch {
+            for problem in error.errors { stderrLine(problem.description) }
+            stderrLine("cannot find the control socket: \(config) does not load; pass --socket PATH instead")
+            throw ExitCode(78)
+        }
+    }
+
+    /// Sends `request`, prints the answer's message (or the failure) and exits as CONTRACT.md says: 69 when the
+    /// daemon is not running, 1 when it refused.
+    func send(_ request: ControlRequest) async throws -> ControlResponse {
+        let path = try path()
+        let response: ControlResponse
+        do {
+            response = try await ControlClient.send(request, socketPath: path)
+        } catch {
+            stderrLine("firewatch: \(error.message)")
+            throw ExitCode(error.exitCode)
+        }
+        guard response.ok else {
+            stderrLine("firewatch: \(request.command) refused: \(response.message)")
+            throw ExitCode(1)
+        }
+        return response
+    }
+}
+
+/// `firewatch status [--json]`.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the running daemon's zones (state, overlays, causes, running step) and devices.",
+        discussion: "Exit codes: 0 ok, 1 failure, 69 the daemon is not running.")
+
+    @OptionGroup var socket: ControlSocketOptions
+
+    @Flag(name: .long, help: "Print the status as one JSON object.")
+    var json = false
+
+    func run() async throws {
+        let response = try await socket.send(.status)
+        guard let data = response.data else {
+            print(response.message)
+            return
+        }
+        if json {
+            print(JSONWriter.serialize(data))
+        } else if let status = DaemonStatus(json: data) {
+            print(status.rendered())
+        } else {
+            print(response.message)
+        }
+    }
+}
+
+/// `firewatch ack ZONE`.
+struct AckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ack", abstract: "Acknowledge a zone: silence reminders of its current state (the latch stays).")
+    @Argument(help: "The zone.") var zone: String
+    @OptionGroup var socket: ControlSocketOptions
+    func run() async throws { print(try await socket.send(.ack(zone: zone)).message) }
+}
+
+/// `firewatch reset ZONE`.
+struct ResetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reset",
+        abstract: "Clear a zone's latched alarm or fire; refused (exit 1) while the cause is still present.")
+    @Argument(help: "The zone.") var zone: String
+    @OptionGroup var socket: ControlSocketOptions
+    func run() async throws { print(try await socket.send(.reset(zone: zone)).message) }
+}
+
+/// `firewatch abort ZONE`.
+struct AbortCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "abort", abstract: "Stop a zone's pre-discharge countdown; the zone is held isolated.")
+    @Argument(help: "The zone.") var zone: String
+    @OptionGroup var socket: ControlSocketOptions
+    func run() async throws { print(try await socket.send(.abort(zone: zone)).message) }
+}
+
+/// `firewatch inhibit ZONE --for 2h --reason TEXT`.
+struct InhibitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inhibit",
+        abstract: "Hold a zone's actuation for a while (detection and records go on), with a reason that is logged.")
+    @Argument(help: "The zone.") var zone: String
+    @Option(name: .customLong("for"), help: ArgumentHelp("How long: 30m, 2h, 1d (at most 7d).", valueName: "duration"))
+    var duration: String
+    @Option(help: "Why; recorded in the alert log.") var reason: String
+    @OptionGroup var socket: ControlSocketOptions
+
+    func validate() throws {
+        guard let parsed = DurationText.parse(duration), parsed > .zero else {
+            throw ValidationError("--for must be a duration like 30m, 2h or 1d, not '\(duration)'")
+        }
+        if reason.trimmingCharacters(in: .whitespaces).isEmpty {
+            throw ValidationError("--reason must say why the zone is inhibited")
+        }
+    }
+
+    func run() async throws {
+        let parsed = DurationText.parse(duration) ?? .zero
+        print(try await socket.send(.inhibit(zone: zone, duration: parsed, reason: reason)).message)
+    }
+}
+
+/// `firewatch enable ZONE`.
+struct EnableCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enable", abstract: "End a zone's inhibit early; held procedures start if still latched.")
+    @Argument(help: "The zone.") var zone: String
+    @OptionGroup var socket: ControlSocketOptions
+    func run() async throws { print(try await socket.send(.enable(zone: zone)).message) }
+}
