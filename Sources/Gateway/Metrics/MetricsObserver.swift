@@ -45,6 +45,12 @@ public final class MetricsObserver: RuntimeObserver {
     private let expectedDevices: [String]
     /// Per device, the site time its last poll finished (any outcome): what `pollProgress` judges.
     private let lastPoll = Mutex<[String: Timestamp]>([:])
+    /// Series touched on every poll, looked up once: the registry validates names and labels on each lookup,
+    /// and a site polls dozens of devices several times a second.
+    private let deviceSeries = Mutex<[String: DeviceSeries]>([:])
+    private let pointSeries = Mutex<[PointKey: PointSeries]>([:])
+    /// What each zone's gauges show now; an evaluation that changes nothing for a zone costs one comparison.
+    private let shownZones = Mutex<[String: ShownZone]>([:])
 
     /// - Parameters:
     ///   - registry: where the metrics go; a fresh one by default.
@@ -76,15 +82,15 @@ public final class MetricsObserver: RuntimeObserver {
 
     public func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp) {
         lastPoll.withLock { $0[device] = at }
-        histogram(Name.pollDuration, Help.pollDuration, [("device", device)], buckets: pollBuckets).record(duration)
+        let series = series(of: device)
+        series.duration.record(duration)
         if let error {
             counter(Name.pollErrors, Help.pollErrors, [("device", device), ("kind", Self.kind(of: error.code))])
                 .increment()
         } else {
-            gauge(Name.lastPollSuccess, Help.lastPollSuccess, [("device", device)])
-                .set(to: Double(at.nanoseconds) / 1e9)
+            series.lastSuccess.set(to: Double(at.nanoseconds) / 1e9)
             // A completed poll proves reachability; losing it is the daemon's call (it may debounce).
-            gauge(Name.deviceUp, Help.deviceUp, [("device", device)]).set(to: 1)
+            series.up.set(to: 1)
         }
     }
 
@@ -99,7 +105,7 @@ public final class MetricsObserver: RuntimeObserver {
     }
 
     public func deviceAvailability(device: String, up: Bool, at: Timestamp) {
-        gauge(Name.deviceUp, Help.deviceUp, [("device", device)]).set(to: up ? 1 : 0)
+        series(of: device).up.set(to: up ? 1 : 0)
     }
 
     public func stepFinished(zone: String, procedure: ProcedureKind, index: Int, outcome: StepOutcome) {
@@ -118,7 +124,15 @@ public final class MetricsObserver: RuntimeObserver {
     }
 
     public func engineEvaluated(zones: [ZoneStatus], at: Timestamp) {
-        for zone in zones {
+        let changed = shownZones.withLock { shown in
+            zones.filter { zone in
+                let now = ShownZone(status: zone, inhibited: zone.inhibitedUntil.map { $0 > at } ?? false)
+                if shown[zone.name] == now { return false }
+                shown[zone.name] = now
+                return true
+            }
+        }
+        for zone in changed {
             for state in ZoneState.allCases {
                 let labels = [("zone", zone.name), ("state", state.rawValue)]
                 gauge(Name.zoneState, Help.zoneState, labels).set(to: state == zone.state ? 1 : 0)
@@ -199,9 +213,31 @@ public final class MetricsObserver: RuntimeObserver {
     }
 
     private func setPoint(device: String, point: String, value: Double, valid: Double) {
-        let labels = [("device", device), ("point", point)]
-        gauge(Name.pointValue, Help.pointValue, labels).set(to: value)
-        gauge(Name.pointValid, Help.pointValid, labels).set(to: valid)
+        let series = pointSeries.withLock { all in
+            let key = PointKey(device: device, point: point)
+            if let known = all[key] { return known }
+            let labels = [("device", device), ("point", point)]
+            let made = PointSeries(
+                value: gauge(Name.pointValue, Help.pointValue, labels),
+                valid: gauge(Name.pointValid, Help.pointValid, labels))
+            all[key] = made
+            return made
+        }
+        series.value.set(to: value)
+        series.valid.set(to: valid)
+    }
+
+    private func series(of device: String) -> DeviceSeries {
+        deviceSeries.withLock { all in
+            if let known = all[device] { return known }
+            let labels = [("device", device)]
+            let made = DeviceSeries(
+                duration: histogram(Name.pollDuration, Help.pollDuration, labels, buckets: pollBuckets),
+                lastSuccess: gauge(Name.lastPollSuccess, Help.lastPollSuccess, labels),
+                up: gauge(Name.deviceUp, Help.deviceUp, labels))
+            all[device] = made
+            return made
+        }
     }
 
     /// The number a point's gauge shows; NaN when nothing decoded.
@@ -282,6 +318,27 @@ public final class MetricsObserver: RuntimeObserver {
         static let logDegraded = "1 while the alert log holds records only in memory (disk full or failing)."
         static let fsync = "Time to write and fsync one alert log record, in seconds."
     }
+}
+
+private struct DeviceSeries: Sendable {
+    var duration: DurationHistogram
+    var lastSuccess: Prometheus.Gauge
+    var up: Prometheus.Gauge
+}
+
+private struct PointKey: Hashable, Sendable {
+    var device: String
+    var point: String
+}
+
+private struct PointSeries: Sendable {
+    var value: Prometheus.Gauge
+    var valid: Prometheus.Gauge
+}
+
+private struct ShownZone: Equatable, Sendable {
+    var status: ZoneStatus
+    var inhibited: Bool
 }
 
 /// What `/healthz` answers: healthy, or unhealthy with the reason a person reads.
