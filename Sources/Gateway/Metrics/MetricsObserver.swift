@@ -23,7 +23,8 @@ import Synchronization
 ///   0/1, enums their raw register value; NaN when undecodable); `point` is `point.bit` for named bits.
 ///   `firewatch_point_valid{device,point}` 0/1 (out of range, unknown enum and undecodable are 0).
 /// - `firewatch_device_up{device}` 0/1; `firewatch_device_last_poll_success_timestamp_seconds{device}` (site
-///   time, Unix seconds: age is `time() - …`); `firewatch_poll_duration_seconds{device}` histogram;
+///   time, Unix seconds: age is `time() - …`; 0 until the first success, so a device that never answered alerts
+///   too); `firewatch_poll_duration_seconds{device}` histogram;
 ///   `firewatch_poll_errors_total{device,kind}` with `kind` one of `exception`, `timeout`, `connection_refused`,
 ///   `connection_reset`, `host_unreachable`, `invalid_response`, `invalid_request`, `closed`, `other`.
 /// - `firewatch_steps_total{zone,procedure,outcome}` (`succeeded|failed|skipped`).
@@ -308,7 +309,7 @@ public final class MetricsObserver: RuntimeObserver {
             "Last decoded value of a device point (bools and bits 0/1, enums their raw value, NaN when undecodable)."
         static let pointValid = "1 when the point's last reading was valid (decoded, in range, known enum value)."
         static let deviceUp = "1 while the device answers its polls, 0 after communication loss."
-        static let lastPollSuccess = "Site time of the device's last successful poll, in Unix seconds."
+        static let lastPollSuccess = "Site time of the device's last successful poll, in Unix seconds; 0 until one."
         static let pollDuration = "Time one poll of a device took, in seconds."
         static let pollErrors = "Failed polls by device and kind of error."
         static let steps = "Procedure steps finished, by zone, procedure and outcome."
