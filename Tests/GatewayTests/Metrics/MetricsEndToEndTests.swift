@@ -74,9 +74,9 @@ final class DaemonFixture {
 
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
-    /// Polls `check` up to 300 times, 100 ms apart (30 s at most), until it returns a value.
+    /// Polls `check` up to 600 times, 100 ms apart (60 s at most: the machine may be loaded), until it returns a value.
     func eventually<T>(_ what: String, _ check: () async throws -> T?) async throws -> T {
-        for _ in 0..<300 {
+        for _ in 0..<600 {
             if !process.isRunning { throw TestFailure("daemon exited while waiting for \(what):\n\(stderr)") }
             if let value = try? await check() { return value }
             try await Task.sleep(for: .milliseconds(100))
@@ -130,7 +130,8 @@ struct MetricsEndToEndTests {
                 #expect(try await httpGet(port: daemon.metricsPort, "/healthz").status == 200)
 
                 try daemon.gas.set(.discrete, address: 0, values: [1])
-                let state = try await daemon.eventually("zone room isolating in /status") { () async throws -> String? in
+                let state = try await daemon.eventually("zone room isolating in /status") {
+                    () async throws -> String? in
                     let state = try await daemon.zoneState("room")
                     return state == "isolating" || state == "isolated" ? state : nil
                 }
