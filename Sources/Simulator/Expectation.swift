@@ -1,3 +1,4 @@
+import Gateway
 /// What a scenario expects FireWatch to have done, in a small readable grammar (one line each):
 ///
 /// ```

@@ -1,5 +1,6 @@
 import Foundation
 import Yams
+import Gateway
 
 extension Scenario {
     /// Reads a scenario file. Errors name file:line and the field.

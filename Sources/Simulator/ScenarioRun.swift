@@ -22,7 +22,7 @@ public struct ScenarioRun: Sendable {
     /// the tolerance for a busy machine's scheduling jitter: at 40x the site's 3 s would be 75 ms of real
     /// time, and one slow moment (a loaded 2-core box stalls for a quarter second) would turn every point stale
     /// and degrade every vote.
-    public var staleFloor: Duration = .milliseconds(500)
+    public var staleFloor: Duration = .milliseconds(1500)
 
     public init(
         site: LoadedSite, scenario: Scenario, speed: Double, directory: String, seed: UInt64 = 1,

@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 
 /// Where a battery string is on the road from normal to burnt.
 public enum StringState: String, Sendable, Hashable, CaseIterable, Comparable {

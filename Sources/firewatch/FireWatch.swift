@@ -8,8 +8,8 @@ struct FireWatch: AsyncParsableCommand {
         commandName: "firewatch",
         abstract: "Watches lithium-ion battery rooms over Modbus/TCP and acts before a fire: detect, isolate, suppress.",
         discussion: """
-            Exit codes: 0 ok, 1 runtime failure, 64 usage, 65 bad data, 69 daemon or device unreachable,
-            78 bad configuration.
+            Exit codes: 0 ok, 1 runtime failure, 64 usage, 65 bad data, 66 alert log missing, \
+            69 daemon or device unreachable, 78 bad configuration.
             """,
         version: BuildInfo.version,
         subcommands: [

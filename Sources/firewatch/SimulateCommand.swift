@@ -107,7 +107,7 @@ struct SimulateCommand: AsyncParsableCommand {
         signals.restore()
         let writes = host.writes
         out.print(
-            "served \(host.devices.count) devices for \(Simulator.DurationText.format(host.elapsed)) of site time; "
+            "served \(host.devices.count) devices for \(DurationText.format(host.elapsed)) of site time; "
                 + "\(writes.count) writes"
         )
         for problem in host.servingProblems { reportError("warning: \(problem)") }

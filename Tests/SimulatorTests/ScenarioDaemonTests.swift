@@ -24,7 +24,7 @@ struct ScenarioDaemonTests {
             site: try loadExampleSite(), scenario: scenario, speed: Self.speed, directory: directory.path)
         // Six runs share a machine other builds load too; a stall of a few hundred milliseconds must not
         // read as a site-wide sensor failure (30 s of site time at 30x; offline devices are caught by timeouts).
-        run.staleFloor = .seconds(1)
+        run.staleFloor = .seconds(2)
         let report = try await run.run()
         for result in report.results {
             #expect(result.passed, "\(scenario.file):\(result.line): \(result)")

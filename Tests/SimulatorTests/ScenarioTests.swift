@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Gateway
 @testable import Simulator
 
 @Suite("Scenario files")

@@ -99,9 +99,9 @@ struct TwoProcessTests {
         text = text.replacingOccurrences(
             of: "control_socket: state/control.sock", with: "control_socket: \(folder)/control.sock")
         text = text.replacingOccurrences(of: "metrics: 127.0.0.1:9780", with: "")
-        // As in process (ScenarioRun.staleFloor): 1 s of real time at 20x, so a busy machine's stall is no
+        // As in process (ScenarioRun.staleFloor): 2 s of real time at 20x, so a busy machine's stall is no
         // site-wide sensor failure; lost devices are still caught by their request timeouts.
-        text = text.replacingOccurrences(of: "stale_after: 3s", with: "stale_after: 20s")
+        text = text.replacingOccurrences(of: "stale_after: 3s", with: "stale_after: 40s")
         text = text.replacingOccurrences(of: "./hooks/", with: "\(repositoryRoot)/examples/hooks/")
         let path = folder + "/site.yaml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -168,7 +168,7 @@ struct TwoProcessTests {
     static func writes(_ output: String) -> [Observation] {
         output.split(separator: "\n").compactMap { line in
             let words = line.split(separator: " ")
-            guard words.count >= 3, words[1] == "write", let at = Simulator.DurationText.parse(String(words[0])) else {
+            guard words.count >= 3, words[1] == "write", let at = DurationText.parse(String(words[0])) else {
                 return nil
             }
             let target = words[2].split(separator: ".", maxSplits: 1)

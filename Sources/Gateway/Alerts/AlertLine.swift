@@ -76,6 +76,8 @@ extension AlertLine {
         "seq", "time", "site", "zone", "severity", "event", "from", "to", "device", "point", "value",
         "uid", "procedure", "step", "message", "prev", "signal", "level", "command", "attempt", "error",
         "channel", "reason", "until", "for", "version", "detail", "duration", "run", "exit", "bytes", "fragment",
+        // What the daemon writes beyond the contract's example (AlertRecord.jsonMembers, daemon.started).
+        "step_text", "outcome", "records_read",
     ]
 
     /// Parses one line. Returns nil (with `.notJSON`) when the bytes are not a JSON object; otherwise the

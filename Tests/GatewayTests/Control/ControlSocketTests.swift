@@ -329,7 +329,7 @@ struct ControlRequestTests {
         for bad in ["", "5", "h", "5x", "-1h", "1h 5", "tomorrow"] { #expect(DurationText.parse(bad) == nil, "\(bad)") }
         #expect(DurationText.format(.seconds(7200)) == "2h")
         #expect(DurationText.format(.seconds(90)) == "90s")
-        #expect(DurationText.format(.milliseconds(1500)) == "1500ms")
+        #expect(DurationText.format(.milliseconds(1500)) == "1.5s")
     }
 
     @Test("responses round-trip through their JSON line")

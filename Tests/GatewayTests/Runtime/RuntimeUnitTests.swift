@@ -24,6 +24,8 @@ struct RuntimeUnitTests {
                 "signal", "level", "procedure", "step", "step_text", "uid", "until", "reason", "outcome", "detail",
                 "version",
             ])
+        // `firewatch alerts` knows every key the daemon writes (an unknown one is warned about).
+        #expect(Set(keys + ["records_read", "seq", "prev"]).subtracting(AlertLine.knownFields).isEmpty)
         // Through the bytes the log holds, and back.
         let line = JSONWriter.serialize(members: members + [JSONMember("unknown_field", 7)])
         let fields = try JSONDecoder().decode(JSONValue.self, from: Data(line.utf8))
