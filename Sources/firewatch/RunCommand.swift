@@ -58,7 +58,7 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(78)
         }
         // Metrics, /status, /healthz and the notification channels of the site file.
-        let monitoring = SiteMonitoring(site: site, clock: options.clock, logger: logger)
+        let monitoring = SiteMonitoring(site: site, logger: logger)
         monitoring.configure(&options)
         let daemon: Daemon
         do {

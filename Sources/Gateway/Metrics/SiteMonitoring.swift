@@ -7,14 +7,14 @@ import Synchronization
 /// `LoadedSite` and bound to the daemon they watch once it exists.
 ///
 /// ```swift
-/// let monitoring = SiteMonitoring(site: site, clock: options.clock, logger: logger)
+/// let monitoring = SiteMonitoring(site: site, logger: logger)
 /// monitoring.configure(&options)
 /// let daemon = try Daemon(site: site, options: options)
 /// monitoring.attach(daemon)
 /// ```
 /// Failures of a channel go to `Daemon.notificationFailed` (a `notify.failed` record and the failure metric);
-/// `/status` serves `Daemon.status()`; `/healthz` is healthy while every device finished a poll within
-/// `healthMaxAge` of site time.
+/// `/status` serves `Daemon.status()`; `/healthz` is healthy while every device of the running configuration
+/// finished a poll within `healthMaxAge` of site time.
 public final class SiteMonitoring: Sendable {
     public let observer: MetricsObserver
     public let notifier: ChannelNotifier
@@ -26,7 +26,7 @@ public final class SiteMonitoring: Sendable {
     ///   says 503; nil derives it from the site (three poll intervals plus the slowest device's request
     ///   timeouts, at least 30 s, the unit's `WatchdogSec=`).
     public init(
-        site: LoadedSite, clock: any SiteClock, logger: Logger, healthMaxAge: Duration? = nil,
+        site: LoadedSite, logger: Logger, healthMaxAge: Duration? = nil,
         notifierOptions: ChannelNotifier.Options = ChannelNotifier.Options(),
         onListening: @escaping @Sendable (HostPort) async -> Void = { _ in }
     ) {
@@ -53,7 +53,9 @@ public final class SiteMonitoring: Sendable {
                     guard let target = daemon.get() else { return nil }
                     return await target.status()
                 },
-                health: { observer.pollProgress(now: clock.now(), maxAge: maxAge) },
+                // From the daemon's own device list, which follows SIGHUP reloads (a removed device must not
+                // keep /healthz at 503).
+                health: { await Self.health(of: daemon.get(), maxAge: maxAge) },
                 // A taken metrics port must never stop fire safety: log it, retry, let Prometheus see the gap.
                 bindRetry: .seconds(30), onListening: onListening)
         }
@@ -69,6 +71,23 @@ public final class SiteMonitoring: Sendable {
     /// Binds failure reports and `/status` to the daemon.
     public func attach(_ daemon: Daemon) {
         self.daemon.set(daemon)
+    }
+
+    /// Healthy while every device of the running configuration finished a poll within `maxAge` (site time).
+    static func health(of daemon: Daemon?, maxAge: Duration) async -> Health {
+        guard let daemon else { return .unhealthy("the daemon is starting") }
+        let status = await daemon.status()
+        let limit = Double(maxAge.components.seconds) + Double(maxAge.components.attoseconds) / 1e18
+        var late: [String] = []
+        for device in status.devices {
+            guard let age = device.lastPollAgeSeconds else {
+                late.append("\(device.name) (never polled)")
+                continue
+            }
+            if age > limit { late.append("\(device.name) (last poll \(Int(age)) s ago)") }
+        }
+        if late.isEmpty { return .healthy }
+        return .unhealthy("no poll finished within \(maxAge) for " + late.joined(separator: ", "))
     }
 
     static func defaultHealthMaxAge(_ site: LoadedSite) -> Duration {

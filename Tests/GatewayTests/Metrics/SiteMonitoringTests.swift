@@ -1,5 +1,5 @@
 import Foundation
-import Gateway
+@testable import Gateway
 import Logging
 import Testing
 
@@ -31,7 +31,7 @@ struct SiteMonitoringTests {
     func configure() throws {
         let (fixture, site) = try Self.site(metrics: "127.0.0.1:0")
         _ = fixture
-        let monitoring = SiteMonitoring(site: site, clock: SystemSiteClock(), logger: Self.logger)
+        let monitoring = SiteMonitoring(site: site, logger: Self.logger)
         var options = DaemonOptions(logger: Self.logger)
         monitoring.configure(&options)
         #expect(options.observer is MetricsObserver)
@@ -44,11 +44,19 @@ struct SiteMonitoringTests {
     func noMetrics() throws {
         let (fixture, site) = try Self.site(metrics: nil)
         _ = fixture
-        let monitoring = SiteMonitoring(site: site, clock: SystemSiteClock(), logger: Self.logger)
+        let monitoring = SiteMonitoring(site: site, logger: Self.logger)
         #expect(monitoring.server == nil)
         var options = DaemonOptions(logger: Self.logger)
         monitoring.configure(&options)
         #expect(options.extraServices.isEmpty)
         #expect(options.notifier is ChannelNotifier)
+    }
+
+    @Test("/healthz before the daemon is attached says it is starting; the default limit is at least 30 s")
+    func healthBeforeAttach() async throws {
+        #expect(await SiteMonitoring.health(of: nil, maxAge: .seconds(30)) == .unhealthy("the daemon is starting"))
+        let (fixture, site) = try Self.site(metrics: nil)
+        _ = fixture
+        #expect(SiteMonitoring.defaultHealthMaxAge(site) == .seconds(30))
     }
 }
