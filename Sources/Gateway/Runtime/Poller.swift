@@ -133,7 +133,7 @@ final class Poller: Sendable {
             let status: Reading.Status
             if let reading = byPoint[ref.point] {
                 if !reading.isValid {
-                    status = .invalid(reason: "\(ref) \(reading.validity)")
+                    status = .invalid(reason: reading.validity.reason)
                 } else if let value = reading.value(bit: ref.bit) {
                     status = .value(value)
                 } else {
