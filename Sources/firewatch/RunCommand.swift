@@ -57,6 +57,9 @@ struct RunCommand: AsyncParsableCommand {
             stderrLine("firewatch: \(error)")
             throw ExitCode(78)
         }
+        // Metrics, /status, /healthz and the notification channels of the site file.
+        let monitoring = SiteMonitoring(site: site, logger: logger)
+        monitoring.configure(&options)
         let daemon: Daemon
         do {
             daemon = try Daemon(site: site, options: options)
@@ -64,6 +67,7 @@ struct RunCommand: AsyncParsableCommand {
             stderrLine("firewatch: cannot start: \(error)")
             throw ExitCode(1)
         }
+        monitoring.attach(daemon)
         do {
             try await daemon.run()
         } catch {

@@ -13,13 +13,16 @@ public struct PointReading: Sendable, Hashable {
         /// An enum register holds a value the profile does not name.
         case unknownEnum(Int)
 
-        public var description: String {
+        public var description: String { self == .ok ? "ok" : "invalid: " + reason }
+
+        /// Why the value cannot be trusted, without the word "invalid" (for messages that already say it).
+        public var reason: String {
             switch self {
             case .ok: return "ok"
             case .outOfRange(let range):
-                return "invalid: out of range \(Value.number(range.lowerBound))…\(Value.number(range.upperBound))"
-            case .decodeError(let why): return "invalid: \(why)"
-            case .unknownEnum(let raw): return "invalid: unknown value \(raw)"
+                return "out of range \(Value.number(range.lowerBound))…\(Value.number(range.upperBound))"
+            case .decodeError(let why): return why
+            case .unknownEnum(let raw): return "unknown value \(raw)"
             }
         }
     }

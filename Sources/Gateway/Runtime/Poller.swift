@@ -91,6 +91,9 @@ final class Poller: Sendable {
                 let (changed, complete) = health.pollFinished(
                     device: device.name, up: up, error: firstError?.description, at: now)
                 observer.pollFinished(device: device.name, duration: duration, error: firstError, at: now)
+                if !result.readings.isEmpty {
+                    observer.pointsRead(device: device.name, readings: result.readings, at: now)
+                }
                 if changed {
                     observer.deviceAvailability(device: device.name, up: up, at: now)
                     if up {
@@ -130,7 +133,7 @@ final class Poller: Sendable {
             let status: Reading.Status
             if let reading = byPoint[ref.point] {
                 if !reading.isValid {
-                    status = .invalid(reason: "\(ref) \(reading.validity)")
+                    status = .invalid(reason: reading.validity.reason)
                 } else if let value = reading.value(bit: ref.bit) {
                     status = .value(value)
                 } else {

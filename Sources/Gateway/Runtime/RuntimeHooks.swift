@@ -6,6 +6,8 @@ import Modbus
 public protocol RuntimeObserver: Sendable {
     /// One poll of a device finished (`error` nil when every request succeeded).
     func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp)
+    /// The points a poll of `device` decoded (after `pollFinished` succeeded), for per-source value metrics.
+    func pointsRead(device: String, readings: [PointReading], at: Timestamp)
     /// A device's reachability changed (once per transition).
     func deviceAvailability(device: String, up: Bool, at: Timestamp)
     /// A procedure step ended.
@@ -20,6 +22,7 @@ public protocol RuntimeObserver: Sendable {
 
 extension RuntimeObserver {
     public func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp) {}
+    public func pointsRead(device: String, readings: [PointReading], at: Timestamp) {}
     public func deviceAvailability(device: String, up: Bool, at: Timestamp) {}
     public func stepFinished(zone: String, procedure: ProcedureKind, index: Int, outcome: StepOutcome) {}
     public func recordAppended(_ record: AlertRecord, fsyncLatency: Duration, durable: Bool) {}

@@ -1,0 +1,345 @@
+import AsyncHTTPClient
+import FireSafety
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers alert records to the site's `notify:` channels: `webhook` (HTTP POST of the record JSON) and
+/// `command` (a program with the record JSON on stdin).
+///
+/// Each channel has its own bounded queue and its own worker, so a slow or dead channel never delays another,
+/// and `send` only enqueues: it never waits, so it never delays actuation. When a queue is full the *oldest*
+/// waiting record is dropped (the newest state of a zone is what people must see once the path recovers), and
+/// the drop is reported as a failure. Every failure (after retries, a timeout, a non-2xx answer, a non-zero
+/// exit, a drop) calls `onFailure`, which the daemon turns into a `notify.failed` record and a metric. Failures
+/// are reported from `run()`'s own task, one at a time, never from inside `send`.
+///
+/// Graceful shutdown stops accepting records and delivers what is queued (each attempt still bounded by the
+/// channel's timeout); cancellation stops at once. The HTTP client lives only inside `run()` and is shut down
+/// when it returns. Call `run()` once.
+public final class ChannelNotifier: AlertNotifier {
+    /// How hard to try.
+    public struct Options: Sendable {
+        /// Records that may wait per channel (beyond the one being delivered).
+        public var queueCapacity: Int
+        /// Tries per webhook delivery; a `command` runs once (a pager program retries on its own, and running it
+        /// twice pages twice).
+        public var webhookAttempts: Int
+        /// Wait before the second webhook attempt; doubled before each later one.
+        public var retryBackoff: Duration
+        /// For `command` channels: time between SIGTERM at the timeout and SIGKILL.
+        public var commandKillGrace: Duration
+
+        public init(
+            queueCapacity: Int = 64, webhookAttempts: Int = 3, retryBackoff: Duration = .milliseconds(500),
+            commandKillGrace: Duration = .seconds(2)
+        ) {
+            self.queueCapacity = max(1, queueCapacity)
+            self.webhookAttempts = max(1, webhookAttempts)
+            self.retryBackoff = retryBackoff
+            self.commandKillGrace = commandKillGrace
+        }
+    }
+
+    /// Called once per failed delivery with the channel's name, the record and why, in a person's words.
+    ///
+    /// Async so the daemon can await `Daemon.notificationFailed` (which logs `notify.failed`) directly: failures are
+    /// reported one at a time, in order, from the notifier's own reporting task, never from `send`.
+    public typealias FailureHandler =
+        @Sendable (_ channel: String, _ record: AlertRecord, _ reason: String) async -> Void
+
+    private let options: Options
+    private let logger: Logger
+    private let onDelivered: (@Sendable (_ channel: String, _ record: AlertRecord) -> Void)?
+    private let onFailure: FailureHandler
+    private let state: Mutex<State>
+    private let newLanes: AsyncStream<Lane>
+    private let newLanesInput: AsyncStream<Lane>.Continuation
+    private let failures: AsyncStream<Failure>
+    private let failuresInput: AsyncStream<Failure>.Continuation
+
+    /// - Parameters:
+    ///   - channels: the site's channels (`LoadedSite.notify`); a channel first named in `send` gets a lane then.
+    ///   - onDelivered: called after each successful delivery, on that channel's worker (tests, counters).
+    ///   - onFailure: see `FailureHandler`; while it runs, later failures wait (deliveries do not).
+    public init(
+        channels: [NotifyChannel], options: Options = Options(), logger: Logger,
+        onDelivered: (@Sendable (_ channel: String, _ record: AlertRecord) -> Void)? = nil,
+        onFailure: @escaping FailureHandler
+    ) {
+        self.options = options
+        self.logger = logger
+        self.onDelivered = onDelivered
+        self.onFailure = onFailure
+        (newLanes, newLanesInput) = AsyncStream.makeStream(of: Lane.self)
+        // Unbounded: failures are at most one per queued record per channel, and each must be reported.
+        (failures, failuresInput) = AsyncStream.makeStream(of: Failure.self)
+        var lanes: [String: Lane] = [:]
+        for channel in channels where lanes[channel.name] == nil {
+            let lane = Lane(name: channel.name, capacity: options.queueCapacity)
+            lanes[channel.name] = lane
+            newLanesInput.yield(lane)
+        }
+        state = Mutex(State(lanes: lanes))
+    }
+
+    /// Counts per channel, for `/status` and tests.
+    public struct ChannelStatistics: Sendable, Equatable, Codable {
+        public var delivered = 0
+        public var failed = 0
+        /// Records dropped because the queue was full (also counted in `failed`).
+        public var dropped = 0
+        /// Records waiting or being delivered now.
+        public var queued = 0
+
+        public init(delivered: Int = 0, failed: Int = 0, dropped: Int = 0, queued: Int = 0) {
+            self.delivered = delivered
+            self.failed = failed
+            self.dropped = dropped
+            self.queued = queued
+        }
+    }
+
+    /// Delivery counts by channel name.
+    public func statistics() -> [String: ChannelStatistics] {
+        state.withLock { $0.statistics }
+    }
+
+    // MARK: AlertNotifier
+
+    public func send(_ record: AlertRecord, to channels: [NotifyChannel]) {
+        for channel in channels {
+            let (lane, isNew) = state.withLock { s -> (Lane?, Bool) in
+                if s.closed { return (nil, false) }
+                if let lane = s.lanes[channel.name] { return (lane, false) }
+                let lane = Lane(name: channel.name, capacity: options.queueCapacity)
+                s.lanes[channel.name] = lane
+                return (lane, true)
+            }
+            guard let lane else {
+                fail(channel.name, record, reason: "the notifier is shutting down; record not sent", dropped: false)
+                continue
+            }
+            if isNew { newLanesInput.yield(lane) }
+            state.withLock { $0.statistics[channel.name, default: ChannelStatistics()].queued += 1 }
+            switch lane.input.yield(Item(record: record, channel: channel)) {
+            case .enqueued:
+                break
+            case .dropped(let oldest):
+                fail(
+                    channel.name, oldest.record,
+                    reason: "queue full (\(options.queueCapacity) waiting): dropped for a newer record; "
+                        + "the channel is too slow or down", dropped: true)
+            case .terminated:
+                fail(channel.name, record, reason: "the notifier is shutting down; record not sent", dropped: false)
+            @unknown default:
+                break
+            }
+        }
+    }
+
+    public func run() async throws {
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await failure in self.failures {
+                        self.logger.warning(
+                            "notification failed",
+                            metadata: ["channel": "\(failure.channel)", "reason": "\(failure.reason)"])
+                        await self.onFailure(failure.channel, failure.record, failure.reason)
+                    }
+                }
+                await withTaskGroup(of: Void.self) { workers in
+                    // Ends on graceful shutdown (the stream is finished) or cancellation.
+                    for await lane in self.newLanes {
+                        workers.addTask { await self.work(lane, client: client) }
+                    }
+                    await workers.waitForAll()
+                }
+                // Every worker is done: no failure can come any more, so the reporter may end.
+                self.failuresInput.finish()
+            }
+        } onGracefulShutdown: {
+            self.close()
+        }
+        do {
+            try await client.shutdown()
+        } catch {
+            logger.warning("notifier HTTP client did not shut down cleanly: \(error)")
+        }
+    }
+
+    // MARK: Delivery
+
+    private func work(_ lane: Lane, client: HTTPClient) async {
+        for await item in lane.output {
+            let failure = await deliver(item, client: client)
+            if Task.isCancelled { return }
+            state.withLock { s in
+                s.statistics[lane.name, default: ChannelStatistics()].queued -= 1
+                if failure == nil { s.statistics[lane.name, default: ChannelStatistics()].delivered += 1 }
+            }
+            if let failure {
+                fail(lane.name, item.record, reason: failure, dropped: false)
+            } else {
+                onDelivered?(lane.name, item.record)
+            }
+        }
+    }
+
+    /// Nil when delivered, else why not.
+    private func deliver(_ item: Item, client: HTTPClient) async -> String? {
+        let body = NotificationPayload.bytes(of: item.record)
+        switch item.channel.target {
+        case .webhook(let url):
+            return await post(body, to: url, timeout: item.channel.timeout, client: client)
+        case .command(let argv):
+            return await runCommand(argv, stdin: body, timeout: item.channel.timeout)
+        }
+    }
+
+    private func post(_ body: [UInt8], to url: URL, timeout: Duration, client: HTTPClient) async -> String? {
+        let request = {
+            var request = HTTPClientRequest(url: url.absoluteString)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "User-Agent", value: "firewatch/\(BuildInfo.version)")
+            request.body = .bytes(body)
+            return request
+        }()
+        var why = ""
+        var backoff = options.retryBackoff
+        for attempt in 1...options.webhookAttempts {
+            do {
+                // The client's own deadline fires first and says why (a refused connection is retried by its
+                // pool until then); the outer bound only catches an answer whose body never ends.
+                let status = try await withTimeout(timeout + .milliseconds(500)) {
+                    let response = try await client.execute(request, timeout: .nanoseconds(nanoseconds(timeout)))
+                    // Read (and discard) a bounded answer so the connection can be reused.
+                    _ = try? await response.body.collect(upTo: 64 * 1024)
+                    return response.status.code
+                }
+                if (200..<300).contains(status) { return nil }
+                why = "HTTP \(status)"
+            } catch is DeliveryTimedOut {
+                why = "no answer within \(timeout)"
+            } catch let error as HTTPClientError where error == .deadlineExceeded {
+                why = "no answer within \(timeout)"
+            } catch {
+                if Task.isCancelled { return "cancelled" }
+                // NIO's IOError reads "connection reset (error set): Connection refused) (errno: 111)".
+                let text = "\(error)"
+                why = text.contains("Connection refused") ? "connection refused (is the receiver running?)" : text
+            }
+            if attempt < options.webhookAttempts {
+                do { try await Task.sleep(for: backoff) } catch { return "cancelled" }
+                backoff *= 2
+            }
+        }
+        let tries = options.webhookAttempts == 1 ? "1 attempt" : "\(options.webhookAttempts) attempts"
+        return "POST \(url.absoluteString): \(why) (\(tries))"
+    }
+
+    private func runCommand(_ argv: [String], stdin: [UInt8], timeout: Duration) async -> String? {
+        let spec = ProcessSpec(
+            argv: argv, stdin: stdin, timeout: timeout, killGrace: options.commandKillGrace, outputTailBytes: 512)
+        let program = argv.first ?? ""
+        do {
+            let outcome = try await ProcessRunner.run(spec)
+            if outcome.succeeded { return nil }
+            var why = "\(outcome.termination)"
+            if outcome.timedOut { why = "did not finish within \(timeout) (\(why))" }
+            let tail = outcome.outputTail.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !tail.isEmpty { why += "; output: " + String(tail.suffix(200)) }
+            return "command \(program): \(why)"
+        } catch {
+            return "command \(program): \(error.message)"
+        }
+    }
+
+    // MARK: State
+
+    private func fail(_ channel: String, _ record: AlertRecord, reason: String, dropped: Bool) {
+        state.withLock { s in
+            var stats = s.statistics[channel, default: ChannelStatistics()]
+            stats.failed += 1
+            if dropped {
+                stats.dropped += 1
+                stats.queued -= 1
+            }
+            s.statistics[channel] = stats
+        }
+        if case .terminated = failuresInput.yield(Failure(channel: channel, record: record, reason: reason)) {
+            // The reporter is gone (shutdown): the journal is the last place left to say it.
+            logger.error(
+                "notification failed after shutdown", metadata: ["channel": "\(channel)", "reason": "\(reason)"])
+        }
+    }
+
+    /// Stops taking records; queued ones are still delivered.
+    private func close() {
+        let lanes = state.withLock { s -> [Lane] in
+            s.closed = true
+            return Array(s.lanes.values)
+        }
+        newLanesInput.finish()
+        for lane in lanes { lane.input.finish() }
+    }
+
+    private struct State {
+        var lanes: [String: Lane]
+        var closed = false
+        var statistics: [String: ChannelStatistics] = [:]
+    }
+}
+
+/// One channel's queue: a bounded stream that keeps the newest records.
+private final class Lane: Sendable {
+    let name: String
+    let output: AsyncStream<Item>
+    let input: AsyncStream<Item>.Continuation
+
+    init(name: String, capacity: Int) {
+        self.name = name
+        (output, input) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingNewest(capacity))
+    }
+}
+
+private struct Item: Sendable {
+    var record: AlertRecord
+    var channel: NotifyChannel
+}
+
+private struct Failure: Sendable {
+    var channel: String
+    var record: AlertRecord
+    var reason: String
+}
+
+private struct DeliveryTimedOut: Error {}
+
+private func nanoseconds(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
+}
+
+/// The daemon can put the notifier straight into its `ServiceGroup`.
+extension ChannelNotifier: Service {}
+
+/// Runs `operation`, cancelling it when `timeout` passes first (the HTTP client honours cancellation).
+private func withTimeout<T: Sendable>(
+    _ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else { throw DeliveryTimedOut() }
+        return value
+    }
+}
