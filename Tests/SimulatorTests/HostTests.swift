@@ -204,7 +204,7 @@ struct HostTests {
     func refusesNonLoopback() throws {
         var site = self.site
         let index = try #require(site.devices.firstIndex { $0.name == "ups-a" })
-        site.devices[index].host = "10.0.1.11"
+        site.devices[index].host = "10.0.1.11"  // must be refused before any socket is opened
         do {
             _ = try SimulatorHost(site: site, clock: clock, ports: .ephemeral)
             Issue.record("a non-loopback device was served")

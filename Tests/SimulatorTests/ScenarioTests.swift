@@ -16,7 +16,8 @@ struct ScenarioTests {
         #expect(scenario.name == name)
         #expect(!scenario.description.isEmpty)
         #expect(!scenario.expectations.isEmpty)
-        #expect(scenario.duration <= .seconds(15 * 60))
+        let longestScenario: Duration = .seconds(15 * 60)  // a length in the file, not a measured time
+        #expect(longestScenario >= scenario.duration)
         // Under a minute of wall time at the scenario's own speed (the demo's promise).
         #expect(scenario.duration / .seconds(1) / scenario.speed <= 60)
         #expect(scenario.problems(against: Fixtures.site()) == [])
