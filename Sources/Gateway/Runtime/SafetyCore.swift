@@ -25,16 +25,22 @@ final class MonotonicSiteTime: Sendable {
         self.onStepBack = onStepBack
     }
 
+    /// A reading behind the last time given out by less than this is jitter between the wall and monotonic
+    /// clocks, not an operator or NTP stepping the clock: time still never goes backwards, but nobody is told.
+    static let reportableStep: Duration = .milliseconds(1)
+
     func now() -> Timestamp {
-        let reading = clock.now()
-        let instant = ContinuousClock.now
         let (time, stepped) = state.withLock { state -> (Timestamp, Duration?) in
+            // Both clocks are read under the lock: read outside it, a caller that lost the race for the lock
+            // would hold an older reading than the last time given out and look like a step back.
+            let reading = clock.now()
+            let instant = ContinuousClock.now
             var stepped: Duration?
             if reading >= state.last {
                 state.last = reading
                 state.behind = false
             } else {
-                if !state.behind { stepped = state.last - reading }
+                if !state.behind, state.last - reading >= Self.reportableStep { stepped = state.last - reading }
                 state.behind = true
                 state.last = state.last + (instant - state.lastInstant) * clock.speed
             }

@@ -132,4 +132,19 @@ extension RuntimeUnitTests {
         clock.set(Timestamp(seconds: 2000))  // the wall clock is ahead again: followed
         #expect(time.now() == Timestamp(seconds: 2000))
     }
+
+    @Test func jitterBelowAMillisecondIsNotReportedAsAStepBack() async {
+        let clock = SetClock(Timestamp(seconds: 1000))
+        let steps = Mutex<[Duration]>([])
+        let time = MonotonicSiteTime(clock: clock) { step in steps.withLock { $0.append(step) } }
+        #expect(time.now() == Timestamp(seconds: 1000))
+        clock.set(Timestamp(nanoseconds: 1000 * 1_000_000_000 - 70))  // 70 ns behind
+        #expect(time.now() >= Timestamp(seconds: 1000))
+        // Many callers at once on the real clock: none may see a step (the clocks are read under the lock).
+        let real = MonotonicSiteTime(clock: SystemSiteClock()) { step in steps.withLock { $0.append(step) } }
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 { group.addTask { for _ in 0..<2_000 { _ = real.now() } } }
+        }
+        #expect(steps.withLock { $0 }.isEmpty)
+    }
 }
