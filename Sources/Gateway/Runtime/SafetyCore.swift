@@ -75,6 +75,8 @@ actor SafetyCore {
     private var stopped = false
     /// Building every zone's status for an observer that ignores it would cost each poll for nothing.
     private let observes: Bool
+    /// Whether the observer has seen the zones once; after that it hears of them only when something changed.
+    private var observedZones = false
     /// Devices whose first poll of this configuration has not arrived yet. Until all have, readings are held
     /// and evaluated together, so a start (or reload) does not report every not-yet-polled source as stale.
     private var awaitingFirstPoll: Set<String>
@@ -215,14 +217,25 @@ actor SafetyCore {
         }
         let out = engine.evaluate(slotted: stamped, at: now)
         emit(out)
-        if observes { observer.engineEvaluated(zones: engine.status, at: now) }
+        observeZones(after: out, at: now)
+    }
+
+    /// Tells the observer the zones' status when it can have changed. A zone's state, latch, overlays, signal
+    /// levels and running step change only with a record, so a quiet poll (nearly all of them) costs nothing
+    /// here: building every zone's status on every device poll made the daemon's CPU grow devices × zones.
+    private func observeZones(after out: Output, at now: Timestamp) {
+        guard observes, !observedZones || !out.records.isEmpty else { return }
+        observedZones = true
+        observer.engineEvaluated(zones: engine.status, at: now)
     }
 
     /// An operator command; returns once its records are logged, so the answer follows the record.
     func command(_ command: OperatorCommand) async -> Output {
-        let out = engine.command(command, at: time.now())
+        let now = time.now()
+        let out = engine.command(command, at: now)
         let (done, signal) = AsyncStream.makeStream(of: Void.self)
         emit(out, done: signal)
+        observeZones(after: out, at: now)
         for await _ in done { break }
         return out
     }
@@ -230,14 +243,16 @@ actor SafetyCore {
     /// The actuator reports a step; the engine's records are logged before its next actions run.
     func stepFinished(zone: String, procedure: ProcedureKind, index: Int, outcome: StepOutcome, detail: String) {
         guard !stopped else { return }
+        let now = time.now()
         let out = engine.stepFinished(
-            zone: zone, procedure: procedure, index: index, outcome: outcome, detail: detail, at: time.now())
+            zone: zone, procedure: procedure, index: index, outcome: outcome, detail: detail, at: now)
         if let refused = out.refused {
             logger.debug("step report not taken", metadata: ["zone": "\(zone)", "why": "\(refused)"])
         } else {
             observer.stepFinished(zone: zone, procedure: procedure, index: index, outcome: outcome)
         }
         emit(out)
+        observeZones(after: out, at: now)
     }
 
     /// Records that a notification channel failed (fail open: people hear about it on the others).
@@ -308,6 +323,6 @@ actor SafetyCore {
         let now = time.now()
         let out = engine.evaluate(slotted: [], at: now)
         emit(out)
-        if observes { observer.engineEvaluated(zones: engine.status, at: now) }
+        observeZones(after: out, at: now)
     }
 }
