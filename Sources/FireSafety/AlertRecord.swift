@@ -22,6 +22,12 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     case operatorInhibit = "operator.inhibit"
     case operatorEnable = "operator.enable"
     case logRotated = "log.rotated"
+    /// The wall clock stepped by more than a second; no timer changed (every duration runs on the monotonic clock).
+    case clockStepped = "clock.stepped"
+    /// Everything restore needs (in its `state` member): the first record of every log file, and hourly.
+    case stateCheckpoint = "state.checkpoint"
+    /// A start after an unclean stop: no `daemon.stopped` after the last `daemon.started`.
+    case daemonRecovered = "daemon.recovered"
 }
 
 /// One alert-log entry without `seq` and `prev`, which the log writer adds when it chains the line.

@@ -28,6 +28,7 @@ extension Engine {
             zones[zone].suppress = .idle
             zones[zone].powerCut = .idle
             zones[zone].acknowledged = false
+            activeSteps[zone] = [:]
             syncState(zone, because: .reset(uid: uid), at: now, into: &out)
         case .abort(_, let uid):
             out.records.append(operatorRecord(zone, command, refused: nil, at: now))
@@ -93,7 +94,7 @@ extension Engine {
                 return "\(name) is \(runtime.reported.rawValue), not in a pre-discharge countdown; nothing to abort"
             }
             guard
-                let last = model.zones[zone].suppress.lastIndex(where: {
+                let last = steps(zone, .suppress).lastIndex(where: {
                     if case .delay(_, true) = $0 { return true }
                     return false
                 })
@@ -102,7 +103,7 @@ extension Engine {
             }
             if case .running(let next) = runtime.suppress, next > last {
                 return "too late: suppression in \(name) is past its countdown "
-                    + "(step \(next + 1), \(model.zones[zone].suppress[next]))"
+                    + "(step \(next + 1), \(steps(zone, .suppress)[next]))"
             }
         case .inhibit(_, _, let duration, _):
             if duration <= .zero {

@@ -326,21 +326,21 @@ extension Engine {
             return "operators notified; nothing actuated"
         case .isolating:
             if let held { return "isolation held: \(held)" }
-            return "isolating (\(model.zones[zone].isolate.count) steps)"
+            return "isolating (\(steps(zone, .isolate).count) steps)"
         case .isolated:
             return "isolation complete"
         case .suppressing:
             if let held { return "suppression held: \(held)" }
             var wait = Duration.zero
-            for case .delay(let duration, _) in model.zones[zone].suppress { wait += duration }
+            for case .delay(let duration, _) in steps(zone, .suppress) { wait += duration }
             let after = runtime.isolate == .done ? "" : " after isolation completes"
             return wait == .zero
                 ? "releasing suppression now\(after)" : "releasing suppression in \(spoken(wait))\(after)"
         case .suppressed:
             return "suppression released"
-                + (model.zones[zone].powerCut.isEmpty ? "" : "; cutting the zone's feeds next")
+                + (steps(zone, .powerCut).isEmpty ? "" : "; cutting the zone's feeds next")
         case .powerCut:
-            return "cutting the zone's power feeds (\(model.zones[zone].powerCut.count) steps)"
+            return "cutting the zone's power feeds (\(steps(zone, .powerCut).count) steps)"
         }
     }
 }

@@ -1,41 +1,37 @@
 extension Engine {
     /// Rebuilds an engine after a restart by folding the alert log, oldest record first.
-    ///
-    /// Restores latched states, plan progress, inhibits (with expiry), acknowledgements, the zone trouble
-    /// overlay and the last logged level of every signal. Source values are not restored: the first
-    /// `evaluate` after a restart judges fresh readings. A step that was started and never finished is
-    /// resumed: the returned `Output` holds a `step.resumed` record for it and, unless it is a delay (which
-    /// keeps its original end time), a `runStep` action to perform it again. A procedure that stopped between
-    /// steps, or a latched tier whose procedure never started, goes on as the live engine would have.
-    /// Records of other zones, refused commands and events the engine does not own are ignored.
     public static func restore(
         model: SiteModel, from records: [AlertRecord], at now: Timestamp, renotifyEvery: Duration = .seconds(300)
     ) -> (Engine, Output) {
+        restore(model: model, from: EngineCheckpoint(folding: records), at: now, renotifyEvery: renotifyEvery)
+    }
+
+    /// Rebuilds an engine after a restart from the state the alert log holds.
+    ///
+    /// Restores latched states, plan progress, inhibits (with expiry), aborts, acknowledgements, the zone trouble
+    /// overlay and the last logged level of every signal. Source values are not restored: the first `evaluate`
+    /// judges fresh readings. Procedure progress is matched to `model` by step identity (`step_text`), never by
+    /// index:
+    /// - a step under way is resumed where the new configuration has it (`step.resumed`, with its reason): a
+    ///   countdown starts over with its full duration (people in the room get the whole warning again and an
+    ///   operator can still abort), a command is handed on again (the actuator reads before it writes again);
+    /// - a step under way that the configuration no longer has is `step.failed` ("configuration changed while it
+    ///   ran"), escalated, and the rest of that procedure is not guessed: it ends there;
+    /// - a procedure stopped between steps goes on after its last finished step, found the same way.
+    /// Zones the model does not have are ignored.
+    public static func restore(
+        model: SiteModel, from state: EngineCheckpoint, at now: Timestamp, renotifyEvery: Duration = .seconds(300)
+    ) -> (Engine, Output) {
         var engine = Engine(model: model, renotifyEvery: renotifyEvery)
-        for record in records {
-            engine.fold(record)
-        }
         var out = Output()
+        for device in engine.devices.indices where state.lostDevices.contains(engine.devices[device].name) {
+            engine.devices[device].lost = true
+        }
+        for saved in state.zones {
+            guard let zone = engine.zoneIndexByName[saved.name] else { continue }
+            engine.take(saved, zone: zone, at: now, into: &out)
+        }
         for zone in engine.zones.indices {
-            engine.zones[zone].alertPresent = engine.zones[zone].signals.contains {
-                engine.signals[$0].condition.level != nil
-            }
-            if engine.zones[zone].reported >= .isolating && !engine.zones[zone].acknowledged {
-                // Reminders resume one interval after the restart, not at once.
-                engine.zones[zone].lastNotified = now
-            }
-            if let running = engine.zones[zone].running {
-                out.records.append(
-                    engine.stepRecord(
-                        zone, running.procedure, running.index, event: .stepResumed, detail: nil, at: now,
-                        until: running.delayEnds))
-                if running.delayEnds == nil {
-                    out.actions.append(
-                        .runStep(
-                            zone: engine.model.zones[zone].name, procedure: running.procedure, index: running.index,
-                            step: engine.steps(zone, running.procedure)[running.index]))
-                }
-            }
             engine.expireInhibit(zone, at: now, into: &out)
             engine.advancePlan(zone, at: now, into: &out)
         }
@@ -43,97 +39,108 @@ extension Engine {
         return (engine, out)
     }
 
-    /// Applies one logged record to the engine's state, the way the live engine changed when it wrote it.
-    mutating func fold(_ record: AlertRecord) {
-        if record.event == .deviceCommLost || record.event == .deviceCommRestored, let name = record.device,
-            let device = devices.firstIndex(where: { $0.name == name })
-        {
-            devices[device].lost = record.event == .deviceCommLost
+    private mutating func take(_ saved: EngineCheckpoint.Zone, zone: Int, at now: Timestamp, into out: inout Output) {
+        zones[zone].latched = saved.latched
+        zones[zone].reported = saved.state
+        zones[zone].trouble = saved.trouble
+        zones[zone].acknowledged = saved.acknowledged
+        zones[zone].inhibitedUntil = saved.inhibitedUntil
+        inhibitReasons[zone] = saved.inhibitReason
+        for signal in zones[zone].signals {
+            if let condition = saved.signals[signalSpecs[signal].name] { signals[signal].condition = condition }
+        }
+        zones[zone].alertPresent = zones[zone].signals.contains { signals[$0].condition.level != nil }
+        if zones[zone].reported >= .isolating && !zones[zone].acknowledged {
+            // Reminders resume one interval after the restart, not at once.
+            zones[zone].lastNotified = now
+        }
+        for kind in ProcedureKind.allCases {
+            let progress = saved[kind]
+            switch progress.phase {
+            case .idle: zones[zone].setPhase(kind, .idle)
+            case .done: zones[zone].setPhase(kind, .done)
+            case .aborted: zones[zone].setPhase(kind, .aborted)
+            case .running: resume(progress, kind, zone: zone, at: now, into: &out)
+            }
+        }
+    }
+
+    /// Places a procedure that was under way onto the model's steps by identity.
+    private mutating func resume(
+        _ progress: EngineCheckpoint.Progress, _ kind: ProcedureKind, zone: Int, at now: Timestamp,
+        into out: inout Output
+    ) {
+        let steps = steps(zone, kind)
+        if let text = progress.running {
+            let occurrence = progress.done.filter { $0 == text }.count + 1
+            guard let index = Self.index(of: text, occurrence: occurrence, in: steps) else {
+                configurationChanged(zone, kind, stepText: text, at: now, into: &out)
+                return
+            }
+            zones[zone].setPhase(kind, .running(next: index))
+            // Procedures run one at a time; a second one "under way" (a damaged log) starts at this step later.
+            guard zones[zone].running == nil else { return }
+            let step = steps[index]
+            var delayEnds: Timestamp? = nil
+            let reason: String
+            if case .delay(let duration, _) = step {
+                delayEnds = now + duration
+                reason =
+                    "the daemon stopped while this \(spoken(duration)) countdown ran; it starts over with its full "
+                    + "duration so people in the room get the whole warning again and an operator can still abort"
+            } else {
+                reason = "the daemon stopped while this step ran; it is performed again (a command first reads "
+                    + "back whether the device already shows it)"
+            }
+            zones[zone].running = RunningStep(procedure: kind, index: index, startedAt: now, delayEnds: delayEnds)
+            var record = stepRecord(zone, kind, index, event: .stepResumed, detail: nil, at: now, until: delayEnds)
+            record.reason = reason
+            out.records.append(record)
+            if delayEnds == nil {
+                out.actions.append(
+                    .runStep(zone: model.zones[zone].name, procedure: kind, index: index, step: step))
+            }
             return
         }
-        guard record.outcome != "refused", let name = record.zone, let zone = zoneIndexByName[name] else { return }
-        switch record.event {
-        case .zoneState:
-            zones[zone].latched = record.level
-            if record.from == "inhibited" {
-                zones[zone].inhibitedUntil = nil
-                inhibitReasons[zone] = nil
-            }
-            if record.from == "trouble" { zones[zone].trouble = false }
-            if record.to == "trouble" { zones[zone].trouble = true }
-            guard let to = record.to.flatMap(ZoneState.init(rawValue:)) else { return }
-            if let from = record.from.flatMap(ZoneState.init(rawValue:)), to > from {
-                zones[zone].acknowledged = false
-            }
-            zones[zone].reported = to
-            switch to {
-            case .isolated:
-                if zones[zone].suppress != .aborted { zones[zone].isolate = .done }
-            case .suppressed:
-                zones[zone].isolate = .done
-                zones[zone].suppress = .done
-            case .powerCut:
-                zones[zone].isolate = .done
-                zones[zone].suppress = .done
-                if zones[zone].powerCut == .idle { zones[zone].powerCut = .running(next: 0) }
-            case .normal, .alert, .isolating, .suppressing:
-                break
-            }
-        case .signalLevel:
-            guard let signal = zones[zone].signals.first(where: { signalSpecs[$0].name == record.signal }),
-                let condition = record.to.flatMap(SignalCondition.init(rawValue:))
-            else { return }
-            signals[signal].condition = condition
-        case .stepStarted, .stepResumed:
-            guard let kind = record.procedure, let index = record.step, index >= 0,
-                index < steps(zone, kind).count
-            else { return }
-            zones[zone].setPhase(kind, .running(next: index))
-            var startedAt = record.time
-            if let running = zones[zone].running, running.procedure == kind, running.index == index {
-                startedAt = running.startedAt
-            }
-            var delayEnds: Timestamp? = nil
-            if case .delay(let duration, _) = steps(zone, kind)[index] {
-                delayEnds = record.until ?? startedAt + duration
-            }
-            zones[zone].running = RunningStep(
-                procedure: kind, index: index, startedAt: startedAt, delayEnds: delayEnds)
-        case .stepSucceeded, .stepFailed, .stepSkipped:
-            guard let kind = record.procedure, let index = record.step, let running = zones[zone].running,
-                running.procedure == kind, running.index == index
-            else { return }
-            zones[zone].running = nil
-            let next = index + 1
-            zones[zone].setPhase(kind, next >= steps(zone, kind).count ? .done : .running(next: next))
-        case .stepAborted:
-            if let running = zones[zone].running, running.procedure == record.procedure,
-                running.index == record.step
-            {
-                zones[zone].running = nil
-            }
-        case .operatorAbort:
-            // Also undoes a countdown whose `step.aborted` line a crash kept out of the log.
-            zones[zone].suppress = .aborted
-            if zones[zone].running?.procedure == .suppress { zones[zone].running = nil }
-        case .operatorReset:
-            // The `zone.state` line that follows says the same; this holds if a crash cut it off.
-            zones[zone].latched = nil
-            zones[zone].isolate = .idle
-            zones[zone].suppress = .idle
-            zones[zone].powerCut = .idle
-            zones[zone].acknowledged = false
-        case .operatorAck:
-            zones[zone].acknowledged = true
-        case .operatorInhibit:
-            zones[zone].inhibitedUntil = record.until
-            inhibitReasons[zone] = record.reason
-        case .operatorEnable:
-            zones[zone].inhibitedUntil = nil
-            inhibitReasons[zone] = nil
-        default:
-            break
+        guard let last = progress.done.last else {
+            zones[zone].setPhase(kind, .running(next: 0))
+            return
         }
+        let occurrence = progress.done.filter { $0 == last }.count
+        guard let index = Self.index(of: last, occurrence: occurrence, in: steps) else {
+            configurationChanged(zone, kind, stepText: last, at: now, into: &out)
+            return
+        }
+        // `advancePlan` starts the next step (an inhibit may hold it); after the last step the procedure is done.
+        zones[zone].setPhase(kind, index + 1 < steps.count ? .running(next: index + 1) : .done)
+    }
+
+    /// The index of the `occurrence`-th (1-based) step whose identity is `text`.
+    static func index(of text: String, occurrence: Int, in steps: [Step]) -> Int? {
+        var seen = 0
+        for (index, step) in steps.enumerated() where step.description == text {
+            seen += 1
+            if seen == occurrence { return index }
+        }
+        return nil
+    }
+
+    /// The log says a step of this procedure was under way (or last finished), and the configuration no longer
+    /// has it: nothing else is guessed. The procedure ends there, failed and escalated.
+    private mutating func configurationChanged(
+        _ zone: Int, _ kind: ProcedureKind, stepText: String, at now: Timestamp, into out: inout Output
+    ) {
+        zones[zone].setPhase(kind, .done)
+        let name = model.zones[zone].name
+        let record = AlertRecord(
+            time: now, site: model.site, zone: name, severity: .fire, event: .stepFailed,
+            message: "\(kind.rawValue) in \(name) was at step `\(stepText)` when the daemon stopped, and the "
+                + "configuration no longer has that step: FAILED (configuration changed while it ran) — escalated; "
+                + "the rest of \(kind.rawValue) is not guessed, check the zone and act by hand",
+            procedure: kind, stepText: stepText, reason: "configuration changed while it ran",
+            detail: "configuration changed while it ran")
+        out.records.append(record)
+        out.actions.append(.notify(record))
     }
 
     /// Ends an inhibit whose time has come, and logs it.
@@ -146,5 +153,58 @@ extension Engine {
             zoneRecord(
                 zone, severity: max(state.severity, .alert), from: "inhibited", to: state.rawValue,
                 message: "inhibit of \(model.zones[zone].name) expired — actuation armed again", at: now))
+    }
+
+    // MARK: - Reload
+
+    /// The engine for a reloaded configuration, carrying this one's state over by zone and signal name.
+    ///
+    /// A procedure under way (or aborted and not yet reset) finishes on the steps it started with, even where the
+    /// new configuration changed them; everything else — signals, thresholds, votes, the procedures that have not
+    /// started — takes the new configuration at once. Returns the zones whose procedure keeps older steps, for the
+    /// `daemon.config_reloaded` record. Source values are not carried: the first evaluation judges fresh readings.
+    public func reloaded(with newModel: SiteModel) -> (engine: Engine, waiting: [String]) {
+        var engine = Engine(model: newModel, renotifyEvery: renotifyEvery)
+        var waiting: [String] = []
+        for device in engine.devices.indices {
+            if let old = devices.first(where: { $0.name == engine.devices[device].name }) {
+                engine.devices[device].lost = old.lost
+            }
+        }
+        for (zone, spec) in newModel.zones.enumerated() {
+            guard let old = zoneIndexByName[spec.name] else { continue }
+            let carried = zones[old]
+            engine.zones[zone].latched = carried.latched
+            engine.zones[zone].alertPresent = carried.alertPresent
+            engine.zones[zone].isolate = carried.isolate
+            engine.zones[zone].suppress = carried.suppress
+            engine.zones[zone].powerCut = carried.powerCut
+            engine.zones[zone].running = carried.running
+            engine.zones[zone].reported = carried.reported
+            engine.zones[zone].trouble = carried.trouble
+            engine.zones[zone].inhibitedUntil = carried.inhibitedUntil
+            engine.zones[zone].acknowledged = carried.acknowledged
+            engine.zones[zone].lastNotified = carried.lastNotified
+            engine.inhibitReasons[zone] = inhibitReasons[old]
+            var keeps = false
+            for kind in ProcedureKind.allCases {
+                switch carried.phase(kind) {
+                case .running, .aborted:
+                    let started = steps(old, kind)
+                    engine.activeSteps[zone][kind] = started
+                    if started != engine.modelSteps(zone, kind) { keeps = true }
+                case .idle, .done:
+                    break
+                }
+            }
+            if keeps { waiting.append(spec.name) }
+            for signal in engine.zones[zone].signals {
+                let name = engine.signalSpecs[signal].name
+                guard let before = zones[old].signals.first(where: { signalSpecs[$0].name == name }) else { continue }
+                engine.signals[signal].condition = signals[before].condition
+                engine.signals[signal].degraded = signals[before].degraded
+            }
+        }
+        return (engine, waiting)
     }
 }

@@ -82,9 +82,7 @@ extension Engine {
     /// interleave; an inhibit holds any procedure that has not started a step.
     mutating func advancePlan(_ zone: Int, at now: Timestamp, into out: inout Output) {
         // Each pass finishes or starts one step; the bound is the total number of steps plus procedures.
-        let bound =
-            model.zones[zone].isolate.count + model.zones[zone].suppress.count
-            + model.zones[zone].powerCut.count + 4
+        let bound = steps(zone, .isolate).count + steps(zone, .suppress).count + steps(zone, .powerCut).count + 4
         for _ in 0..<bound {
             if let running = zones[zone].running {
                 guard let ends = running.delayEnds, now >= ends else { return }
@@ -126,6 +124,7 @@ extension Engine {
         let steps = steps(zone, kind)
         guard next < steps.count else {
             zones[zone].setPhase(kind, .done)
+            activeSteps[zone][kind] = nil
             syncState(zone, because: .plan, at: now, into: &out)
             return
         }
@@ -158,6 +157,8 @@ extension Engine {
         let next = running.index + 1
         if next >= steps(zone, running.procedure).count {
             zones[zone].setPhase(running.procedure, .done)
+            // A procedure that finished on steps a reload had changed: the zone takes the new ones from now on.
+            activeSteps[zone][running.procedure] = nil
             syncState(zone, because: .plan, at: now, into: &out)
         } else {
             zones[zone].setPhase(running.procedure, .running(next: next))

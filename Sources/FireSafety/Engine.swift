@@ -39,6 +39,8 @@ public struct Engine: Sendable {
     /// Specs by signal index, beside `signals` so the hot array holds plain values only.
     var signalSpecs: [SignalSpec]
     var inhibitReasons: [String?]
+    /// Per zone: the steps of a procedure that was under way when a reload changed them; it finishes on these.
+    var activeSteps: [[ProcedureKind: [Step]]]
     /// The slot of the reading at each position of the previous `evaluate(_:at:)` call (-1: unknown).
     var slotAtPosition: [Int] = []
     /// Earliest moment a currently healthy source turns stale; feeds `Output.nextDeadline`.
@@ -122,9 +124,23 @@ public struct Engine: Sendable {
         self.zoneIndexByName = zoneIndexByName
         self.signalSpecs = model.zones.flatMap(\.signals)
         self.inhibitReasons = Array(repeating: nil, count: model.zones.count)
+        self.activeSteps = Array(repeating: [:], count: model.zones.count)
     }
 
+    /// The steps a zone's procedure runs: the ones it started with when a reload changed them while it was under
+    /// way (`activeSteps`), else the model's.
     func steps(_ zone: Int, _ kind: ProcedureKind) -> [Step] {
+        activeSteps[zone][kind] ?? modelSteps(zone, kind)
+    }
+
+    /// The step a zone's procedure runs at `index`, as the engine runs it (for status and the actuator's checks).
+    public func step(zone name: String, procedure: ProcedureKind, index: Int) -> Step? {
+        guard let zone = zoneIndexByName[name] else { return nil }
+        let steps = steps(zone, procedure)
+        return steps.indices.contains(index) ? steps[index] : nil
+    }
+
+    func modelSteps(_ zone: Int, _ kind: ProcedureKind) -> [Step] {
         switch kind {
         case .isolate: return model.zones[zone].isolate
         case .suppress: return model.zones[zone].suppress
@@ -337,7 +353,8 @@ public struct Engine: Sendable {
         out.nextDeadline = nextDeadline()
     }
 
-    func nextDeadline() -> Timestamp? {
+    /// The earliest timer due (a delay step, an inhibit expiry, a staleness deadline, a reminder).
+    public func nextDeadline() -> Timestamp? {
         var earliest = staleDeadline
         func consider(_ time: Timestamp?) {
             guard let time else { return }

@@ -110,7 +110,7 @@ struct KindTests {
                 "device.comm_lost", "device.comm_restored", "point.invalid", "point.stale", "step.started",
                 "step.succeeded", "step.failed", "step.skipped", "step.aborted", "step.resumed", "notify.failed",
                 "operator.ack", "operator.reset", "operator.abort", "operator.inhibit", "operator.enable",
-                "log.rotated",
+                "log.rotated", "clock.stepped", "state.checkpoint", "daemon.recovered",
             ])
         #expect(
             ZoneState.allCases.map(\.rawValue) == [

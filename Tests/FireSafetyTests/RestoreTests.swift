@@ -1,13 +1,16 @@
 import Testing
 @testable import FireSafety
 
-/// What a restart must bring back. Per-signal `degraded` is left out: it is recomputed from the first readings.
+/// What a restart must bring back. Per-signal `degraded` is left out: it is recomputed from the first readings;
+/// so are the times of a step under way, which starts over at the restart.
 func essence(_ statuses: [ZoneStatus]) -> [ZoneStatus] {
     statuses.map { status in
         var copy = status
         copy.signals = copy.signals.map {
             var s = $0; s.degraded = false; return s
         }
+        copy.running?.startedAt = Timestamp(nanoseconds: 0)
+        copy.running?.delayEnds = nil
         return copy
     }
 }
@@ -18,30 +21,71 @@ struct RestoreTests {
         Engine.restore(model: Site.model, from: rig.log, at: rig.now)
     }
 
-    @Test("a restart mid-countdown keeps the original release time and resumes the delay")
+    @Test("a restart mid-countdown starts the countdown over with its full duration, and says why")
     func midCountdown() {
         var rig = Rig()
         rig.temps("a", 75, 72, 30)
         rig.set("smoke-a.level", .name("fire1"))
         rig.tick()
         while rig.finish() != nil {}
-        let releaseAt = rig.now + .seconds(30)
-        rig.tick(seconds: 12)
+        rig.tick(seconds: 29)  // one second of the countdown left when the daemon stopped
         let (engine, out) = restored(rig)
         #expect(essence(engine.status) == essence(rig.engine.status))
         #expect(out.records.map(\.event) == [.stepResumed])
-        #expect(out.records[0].until == releaseAt && out.records[0].step == 2)
+        #expect(out.records[0].until == rig.now + .seconds(30) && out.records[0].step == 2)
+        #expect(out.records[0].reason?.contains("starts over with its full duration") == true)
         #expect(out.actions.isEmpty)  // the engine times delays itself
-        #expect(out.nextDeadline == releaseAt)
+        #expect(out.nextDeadline == rig.now + .seconds(30))
         var after = rig
         after.engine = engine
         after.log += out.records
-        after.tick(seconds: 17)
+        after.tick(seconds: 29)
         #expect(!after.ranSteps().contains("suppress[3]"))
+        // The operator can still abort in the restarted countdown.
+        var aborting = after
+        #expect(aborting.command(.abort(zone: "battery-room-a", uid: "lee")).refused == nil)
         after.tick(seconds: 1)
         #expect(after.ranSteps().contains("suppress[3]"))
     }
 
+    @Test("a restart after the config changed finds the step under way by its identity, not its index")
+    func identityNotIndex() {
+        var rig = Rig()
+        rig.temps("a", 75, 72, 30)
+        rig.set("smoke-a.level", .name("fire1"))
+        rig.tick()
+        while rig.finish() != nil {}
+        rig.tick(seconds: 10)
+        // The new configuration drops the leading notify: by index, step 2 would now be the release.
+        var model = Site.model
+        model.zones[0].suppress.removeFirst()
+        let (engine, out) = Engine.restore(model: model, from: rig.log, at: rig.now)
+        #expect(out.records.map(\.event) == [.stepResumed])
+        #expect(out.records[0].step == 1 && out.records[0].stepText == Step.delay(.seconds(30), abortable: true).description)
+        #expect(out.actions.isEmpty)
+        #expect(engine.status(of: "battery-room-a")?.running?.index == 1)
+        #expect(engine.status(of: "battery-room-a")?.running?.delayEnds == rig.now + .seconds(30))
+    }
+
+    @Test("a step under way that the new config no longer has fails, is escalated, and nothing else is guessed")
+    func stepGoneFromConfig() {
+        var rig = Rig()
+        rig.temps("a", 75, 72, 30)
+        rig.set("smoke-a.level", .name("fire1"))
+        rig.tick()
+        while rig.finish() != nil {}
+        var model = Site.model
+        model.zones[0].suppress[2] = .delay(.seconds(45), abortable: true)
+        let (engine, out) = Engine.restore(model: model, from: rig.log, at: rig.now)
+        let failed = out.records.first { $0.event == .stepFailed }
+        #expect(failed?.stepText == Step.delay(.seconds(30), abortable: true).description)
+        #expect(failed?.reason == "configuration changed while it ran")
+        #expect(failed?.severity == .fire)
+        #expect(out.actions.contains { if case .notify(let r) = $0 { r.event == .stepFailed } else { false } })
+        // Not the release: nothing of suppress runs after the step it cannot place.
+        #expect(!out.actions.contains { if case .runStep(_, .suppress, _, _) = $0 { true } else { false } })
+        #expect(engine.status(of: "battery-room-a")?.suppress == .done)
+    }
     @Test("a step started and never finished is resumed and handed to the runtime again")
     func unfinishedStep() {
         var rig = Rig()

@@ -26,10 +26,16 @@ public struct AlertLogConfiguration: Sendable {
     public var site: String?
     /// The clock for the `time` of the writer's own records.
     public var now: @Sendable () -> Date
+    /// The members of a `state.checkpoint` record as of the last line written (the argument says why one is
+    /// written). When set, every new file starts with one, so restore never needs an older file.
+    public var checkpoint: (@Sendable (String) -> [JSONMember])?
+    /// Told of every line once it is durable, in order (the daemon folds them into the state checkpoints hold).
+    public var onWritten: (@Sendable ([JSONMember]) -> Void)?
 
     public init(
         path: String, maxBytes: Int = 16 << 20, keep: Int = 10, backlogLimit: Int = 100_000, site: String? = nil,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, checkpoint: (@Sendable (String) -> [JSONMember])? = nil,
+        onWritten: (@Sendable ([JSONMember]) -> Void)? = nil
     ) {
         self.path = path
         self.maxBytes = max(maxBytes, 1)
@@ -37,6 +43,8 @@ public struct AlertLogConfiguration: Sendable {
         self.backlogLimit = max(backlogLimit, 1)
         self.site = site
         self.now = now
+        self.checkpoint = checkpoint
+        self.onWritten = onWritten
     }
 }
 
@@ -96,6 +104,8 @@ public final class AlertLogWriter: Sendable {
         var lastError: AlertLogError?
         var refusedCount = 0
         var closed = false
+        /// A checkpoint was asked for (`appendCheckpoint`) and is written once the backlog is on disk.
+        var checkpointDue: String?
 
         var backlogCount: Int { backlog.count - backlogHead }
     }
@@ -176,6 +186,21 @@ public final class AlertLogWriter: Sendable {
         }
     }
 
+    /// Writes a `state.checkpoint` record (at start, and hourly) once every held record is on disk; if the disk
+    /// does not take it now, it is written with the next flush. Needs `configuration.checkpoint`.
+    public func appendCheckpoint(why: String) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            queue.async {
+                self.state.withLock { s in
+                    guard self.configuration.checkpoint != nil else { return }
+                    s.checkpointDue = why
+                    _ = self.flushLocked(&s)
+                }
+                c.resume()
+            }
+        }
+    }
+
     /// Tries again to write held records. Returns true when none are left.
     @discardableResult
     public func retry() -> Bool {
@@ -228,13 +253,30 @@ public final class AlertLogWriter: Sendable {
         do {
             if s.fd < 0 { try openLocked(&s) }
             while true {
+                if s.fileSize == 0, let checkpoint = configuration.checkpoint {
+                    // Every file starts with the state so far: rotation can then drop old files and forget nothing.
+                    try writeLineLocked(&s, checkpoint(s.owesRotationRecord ? "log rotated" : "new log file"))
+                    s.headerSize = s.fileSize
+                    if s.checkpointDue != nil { s.checkpointDue = nil }
+                }
                 if s.owesRotationRecord {
                     let message = "log rotated; this file continues the chain of \(configuration.path).1"
                     try writeLineLocked(&s, ownRecord(severity: "info", event: "log.rotated", message: message))
                     s.owesRotationRecord = false
                     s.headerSize = s.fileSize
                 }
-                guard s.backlogHead < s.backlog.count else { break }
+                guard s.backlogHead < s.backlog.count else {
+                    guard let why = s.checkpointDue, let checkpoint = configuration.checkpoint else { break }
+                    let record = checkpoint(why)
+                    let size = serializedLine(seq: s.nextSeq, record, prev: s.prevHash).count
+                    if s.fileSize > s.headerSize && s.fileSize + size > configuration.maxBytes {
+                        try rotateLocked(&s)
+                        continue
+                    }
+                    try writeLineLocked(&s, record)
+                    s.checkpointDue = nil
+                    break
+                }
                 let record = s.backlog[s.backlogHead]
                 let size = serializedLine(seq: s.nextSeq, record, prev: s.prevHash).count
                 if s.fileSize > s.headerSize && s.fileSize + size > configuration.maxBytes {
@@ -310,6 +352,7 @@ public final class AlertLogWriter: Sendable {
         s.fileSize += bytes.count
         s.nextSeq += 1
         s.prevHash = AlertLogWriter.sha256Hex(line)
+        configuration.onWritten?(record)
     }
 
     /// Opens the live file and takes `nextSeq`/`prevHash` from what is on disk: the disk is the truth.

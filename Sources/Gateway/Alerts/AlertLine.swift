@@ -66,7 +66,8 @@ extension AlertLine {
         "device.comm_lost", "device.comm_restored", "point.invalid", "point.stale",
         "step.started", "step.succeeded", "step.failed", "step.skipped", "step.aborted", "step.resumed",
         "notify.failed", "operator.ack", "operator.reset", "operator.abort", "operator.inhibit",
-        "operator.enable", "log.rotated",
+        "operator.enable", "log.rotated", "clock.stepped",
+        "state.checkpoint", "daemon.recovered",
         // The writer's own record for a torn tail it cut off on open (quoted in `fragment`, `bytes` long).
         "log.truncated",
     ]
@@ -77,7 +78,7 @@ extension AlertLine {
         "uid", "procedure", "step", "message", "prev", "signal", "level", "command", "attempt", "error",
         "channel", "reason", "until", "for", "version", "detail", "duration", "run", "exit", "bytes", "fragment",
         // What the daemon writes beyond the contract's example (AlertRecord.jsonMembers, daemon.started).
-        "step_text", "outcome", "records_read",
+        "step_text", "outcome", "records_read", "step_seconds", "state",
     ]
 
     /// Parses one line. Returns nil (with `.notJSON`) when the bytes are not a JSON object; otherwise the

@@ -148,6 +148,14 @@ public struct LoadedSite: Sendable {
     public var notify: [NotifyChannel]
     /// Absolute path of the alert log.
     public var alertLog: String
+    /// Rotate the alert log before a file would grow past this (`alert_log_max_size`, default 16 MiB).
+    public var alertLogMaxBytes = LoadedSite.defaultAlertLogMaxBytes
+    /// Rotated alert-log files kept besides the live one (`alert_log_keep`, default 10). Every file starts with a
+    /// checkpoint of the state, so dropping the oldest forgets no latch.
+    public var alertLogKeep = LoadedSite.defaultAlertLogKeep
+    public static let defaultAlertLogMaxBytes = 16 << 20
+    public static let minimumAlertLogMaxBytes = 1 << 10
+    public static let defaultAlertLogKeep = 10
     /// Absolute path of the control socket.
     public var controlSocket: String
     /// Where to serve metrics; nil when the site has no `metrics:`.

@@ -22,7 +22,8 @@ public struct SiteLoader: Sendable {
     public static let maxSocketPathBytes = 107
 
     static let siteFields = [
-        "site", "poll_interval", "stale_after", "timeout", "max_gap", "alert_log", "control_socket", "metrics",
+        "site", "poll_interval", "stale_after", "timeout", "max_gap", "alert_log", "alert_log_max_size",
+        "alert_log_keep", "control_socket", "metrics",
         "profile_path", "notify", "devices", "zones",
     ]
     static let deviceFields = ["profile", "host", "port", "unit", "poll_interval", "timeout", "max_gap", "simulate"]
@@ -98,6 +99,20 @@ struct SiteReader {
         let timeout = positiveDuration(fields["timeout"]) ?? SiteLoader.defaultRequestTimeout
         let maxGap = fields["max_gap"]?.int(in: 0...124, what: "max_gap") ?? SiteLoader.defaultMaxGap
         let alertLog = fields["alert_log"]?.string(what: "a file path").map(path) ?? ""
+        var alertLogMaxBytes = LoadedSite.defaultAlertLogMaxBytes
+        if let node = fields["alert_log_max_size"], let text = node.string(what: "a size such as 16MiB") {
+            if let bytes = ByteSizeText.parse(text), bytes >= LoadedSite.minimumAlertLogMaxBytes {
+                alertLogMaxBytes = bytes
+            } else {
+                node.error(
+                    "alert_log_max_size '\(text)' is not a size of at least 1KiB",
+                    hint: "write e.g. 16MiB, 512KiB or a number of bytes; the log rotates before a file grows past it")
+            }
+        }
+        let alertLogKeep =
+            fields["alert_log_keep"]?.int(
+                in: 1...1000, what: "alert_log_keep",
+                hint: "how many rotated files to keep besides the live one, e.g. 10") ?? LoadedSite.defaultAlertLogKeep
         var controlSocket = SiteLoader.defaultControlSocket
         if let node = fields["control_socket"], let text = node.string(what: "a socket path") {
             controlSocket = path(text)
@@ -163,6 +178,8 @@ struct SiteReader {
             file: file, model: model, devices: devices, profiles: profiles, notify: channels, alertLog: alertLog,
             controlSocket: controlSocket, metrics: metrics, requestTimeout: timeout, maxGap: maxGap)
         loaded.zoneSimulation = zoneSimulation
+        loaded.alertLogMaxBytes = alertLogMaxBytes
+        loaded.alertLogKeep = alertLogKeep
         return loaded
     }
 

@@ -52,6 +52,7 @@ final class Actuator: Sendable {
         self.core = core
         self.clients = clients
         self.site = Mutex(site)
+        self.earlierSites = Mutex([site])
         self.time = time
         self.notifier = notifier
         self.dryRun = dryRun
@@ -63,6 +64,26 @@ final class Actuator: Sendable {
     /// Takes over a reloaded site for the steps that start from now on.
     func update(site newSite: LoadedSite) {
         site.withLock { $0 = newSite }
+        earlierSites.withLock { sites in
+            sites.insert(newSite, at: 0)
+            if sites.count > Self.sitesKept { sites.removeLast(sites.count - Self.sitesKept) }
+        }
+    }
+
+    /// A procedure under way finishes on the steps it started with, which a reload may have changed: its steps are
+    /// checked against (and written with) the newest configuration whose zone uses them.
+    private let earlierSites: Mutex<[LoadedSite]>
+    static let sitesKept = 4
+
+    /// The newest configuration in which `zone` uses `step`, with the device it names.
+    func site(using step: Step, in zone: String) -> LoadedSite? {
+        earlierSites.withLock { sites in
+            sites.first { site in
+                site.model.zones.contains { spec in
+                    spec.name == zone && (spec.isolate + spec.suppress + spec.powerCut).contains(step)
+                }
+            }
+        }
     }
 
     /// Cuts off every step under way (shutdown took too long); nothing is reported for them.
@@ -185,24 +206,19 @@ final class Actuator: Sendable {
 
     /// Writes a command the device's profile declares, verifies it by reading back, and retries with back-off.
     func performCommand(zone: String, device: String, command: String) async -> (StepOutcome, String)? {
-        let site = self.site.withLock { $0 }
-        guard let config = site.device(named: device), let profile = site.profile(of: device),
-            let spec = profile.command(named: command)
-        else {
-            return (.failed, "\(device).\(command) is not a command declared by the device's profile; nothing written")
-        }
         // The rule "only commands a profile declares AND a zone step uses are written" is the engine's to keep;
         // this is the last line of defence before the wire.
-        let used = site.model.zones.contains { spec in
-            spec.name == zone
-                && (spec.isolate + spec.suppress + spec.powerCut).contains(.command(device: device, command: command))
-        }
-        guard used else {
+        guard let site = site(using: .command(device: device, command: command), in: zone) else {
             logger.critical(
                 "refused to write a command no step of the zone uses",
                 metadata: ["zone": "\(zone)", "command": "\(device).\(command)"])
             assertionFailure("engine asked for \(device).\(command), which no step of \(zone) uses")
             return (.failed, "\(device).\(command) is not used by any step of \(zone); refused, nothing written")
+        }
+        guard let config = site.device(named: device), let profile = site.profile(of: device),
+            let spec = profile.command(named: command)
+        else {
+            return (.failed, "\(device).\(command) is not a command declared by the device's profile; nothing written")
         }
         let values: [UInt16]
         switch spec.value {

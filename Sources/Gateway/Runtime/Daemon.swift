@@ -23,6 +23,8 @@ public final class Daemon: Sendable {
     public let options: DaemonOptions
     let time: MonotonicSiteTime
     let writer: AlertLogWriter
+    /// The state the log holds so far, for the checkpoints the writer starts every file with.
+    let logState: LogState
     let journal: Journal
     let core: SafetyCore
     let clients = DeviceClients()
@@ -52,18 +54,21 @@ public final class Daemon: Sendable {
             try? FileManager.default.createDirectory(
                 atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         }
-        let time = MonotonicSiteTime(clock: options.clock) { step in
-            logger.warning(
-                "the wall clock stepped back; site time keeps running ahead of it so timers do not stall",
-                metadata: ["step": "\(step)"])
-        }
+        let time = MonotonicSiteTime(clock: options.clock)
         self.time = time
         self.startedAt = time.now()
+        let logState = LogState()
+        self.logState = logState
+        let siteName = site.model.site
         writer = AlertLogWriter(
             configuration: AlertLogConfiguration(
-                path: site.alertLog, maxBytes: options.alertLogMaxBytes, keep: options.alertLogKeep,
-                site: site.model.site,
-                now: { Date(timeIntervalSince1970: Double(time.now().nanoseconds) / 1e9) }),
+                path: site.alertLog, maxBytes: options.alertLogMaxBytes ?? site.alertLogMaxBytes,
+                keep: options.alertLogKeep ?? site.alertLogKeep, site: siteName,
+                now: { Date(timeIntervalSince1970: Double(time.clock.wallNow().nanoseconds) / 1e9) },
+                checkpoint: { why in
+                    logState.checkpointMembers(site: siteName, time: time.clock.wallNow(), why: why)
+                },
+                onWritten: { members in logState.fold(members) }),
             logger: logger)
         journal = Journal(writer: writer, observer: options.observer, logger: logger)
         core = SafetyCore(site: site, time: time, journal: journal, observer: options.observer, logger: logger)
@@ -100,10 +105,10 @@ public final class Daemon: Sendable {
     ///   one that needs the daemon itself (a metrics server serving `status()`), made after `init`.
     public func run(alongside: [any Service] = []) async throws {
         let logger = options.logger
-        var records: [AlertRecord] = []
+        var recovery = LogRecovery(state: EngineCheckpoint(), recordsRead: 0, checkpoint: nil, problems: [])
         var problem: String?
         do {
-            records = try AlertRecord.readLog(at: initialSite.alertLog)
+            recovery = try LogRecovery.read(logAt: initialSite.alertLog)
         } catch {
             // Protecting the site without its history beats not protecting it: latched zones re-latch if their
             // cause is still present. The record and the status say so.
@@ -112,11 +117,13 @@ public final class Daemon: Sendable {
                 "the alert log could not be read back; starting without its history",
                 metadata: ["path": "\(initialSite.alertLog)", "error": "\(error)"])
         }
-        await core.recover(from: records, readProblem: problem)
+        // Before anything new is written: the lines written from now on fold into what the log already holds.
+        logState.reset(to: recovery.state)
+        await core.recover(from: recovery, readProblem: problem)
         logger.notice(
             "firewatch started",
             metadata: [
-                "site": "\(initialSite.model.site)", "records": "\(records.count)", "dry_run": "\(options.dryRun)",
+                "site": "\(initialSite.model.site)", "records": "\(recovery.recordsRead)", "dry_run": "\(options.dryRun)",
                 "devices": "\(initialSite.devices.count)", "zones": "\(initialSite.model.zones.count)",
             ])
 
@@ -235,7 +242,7 @@ public final class Daemon: Sendable {
         await core.stop()
         let site = await core.site
         let record = AlertRecord(
-            time: time.now(), site: site.model.site, severity: .info, event: .daemonStopped,
+            time: time.clock.wallNow(), site: site.model.site, severity: .info, event: .daemonStopped,
             message: "firewatch \(BuildInfo.version) stopped")
         await journal.write(JournalEntry(records: [record], actions: []))
         writer.close()
@@ -261,8 +268,14 @@ public final class Daemon: Sendable {
         let period = min(ping ?? .seconds(1), .seconds(1))
         var lastStatus = ""
         var lastPing = ContinuousClock.now - .seconds(3600)
+        var lastCheckpoint = time.now()
         while !Task.isCancelled {
             let now = ContinuousClock.now
+            // Hourly in site time, so a restart after a long quiet stretch reads one hour of records at most.
+            if time.now() - lastCheckpoint >= Self.checkpointEvery {
+                lastCheckpoint = time.now()
+                await core.checkpoint(why: "hourly")
+            }
             let ready = statusSource.ready.withLock { $0 }
             if let ping, ready, now - lastPing >= ping, health.progressing(now: now) {
                 lastPing = now
@@ -280,6 +293,9 @@ public final class Daemon: Sendable {
             try await Task.sleep(for: period)
         }
     }
+
+    /// How often a `state.checkpoint` is written besides the first line of every file and the one at start.
+    static let checkpointEvery: Duration = .seconds(3600)
 
     private func runReloads() async {
         for await _ in await UnixSignalsSequence(trapping: .sighup) {
@@ -328,7 +344,7 @@ final class StatusSource: Sendable {
         let now = time.now()
         let devices = health.snapshot().map { name, entry in
             DaemonStatus.Device(
-                name: name, endpoint: entry.endpoint, up: entry.up, lastPoll: entry.lastPoll?.description,
+                name: name, endpoint: entry.endpoint, up: entry.up, lastPoll: entry.lastPoll.map(time.wall)?.description,
                 lastPollAgeSeconds: entry.lastPoll.map { max(0, Double((now - $0).nanosecondsValue) / 1e9) },
                 polls: entry.polls, failedPolls: entry.failedPolls, lastError: entry.lastError)
         }
@@ -338,15 +354,15 @@ final class StatusSource: Sendable {
         if log.isDegraded { summary += "; ALERT LOG NOT DURABLE (\(log.backlogCount) records held in memory)" }
         return DaemonStatus(
             site: site.model.site, version: BuildInfo.version, configFile: site.file,
-            startedAt: startedAt.description, now: now.description, dryRun: dryRun, ready: ready.withLock { $0 },
+            startedAt: time.wall(startedAt).description, now: time.wall(now).description, dryRun: dryRun, ready: ready.withLock { $0 },
             summary: summary,
-            zones: zones.map { Self.zone($0, model: site.model) }, devices: devices,
+            zones: zones.map { Self.zone($0, model: site.model, time: time) }, devices: devices,
             alertLog: DaemonStatus.AlertLogState(
                 path: writer.configuration.path, degraded: log.isDegraded, backlog: log.backlogCount,
                 lastError: log.lastError?.description, nextSeq: log.nextSeq))
     }
 
-    static func zone(_ zone: ZoneStatus, model: SiteModel) -> DaemonStatus.Zone {
+    static func zone(_ zone: ZoneStatus, model: SiteModel, time: MonotonicSiteTime) -> DaemonStatus.Zone {
         var causes: [String] = []
         for signal in zone.signals where signal.condition != .normal || signal.degraded {
             let degraded = signal.degraded ? " (degraded: a source is failed or stale)" : ""
@@ -364,11 +380,11 @@ final class StatusSource: Sendable {
             DaemonStatus.Step(
                 procedure: running.procedure.rawValue, index: running.index,
                 text: SafetyCore.step(in: model, zone.name, running.procedure, running.index)?.description ?? "?",
-                startedAt: running.startedAt.description, until: running.delayEnds?.description)
+                startedAt: time.wall(running.startedAt).description, until: running.delayEnds.map(time.wall)?.description)
         }
         return DaemonStatus.Zone(
             name: zone.name, state: zone.state.rawValue, latched: zone.latched?.description, trouble: zone.trouble,
-            acknowledged: zone.acknowledged, inhibitedUntil: zone.inhibitedUntil?.description,
+            acknowledged: zone.acknowledged, inhibitedUntil: zone.inhibitedUntil.map(time.wall)?.description,
             inhibitReason: zone.inhibitReason, causes: causes, isolate: phase(zone.isolate),
             suppress: phase(zone.suppress), powerCut: phase(zone.powerCut), running: running)
     }

@@ -22,10 +22,10 @@ public struct DaemonOptions: Sendable {
     public var extraServices: [any Service]
     /// `sd_notify`; the default reads `NOTIFY_SOCKET`/`WATCHDOG_USEC` from the environment.
     public var systemd: SystemdNotifier
-    /// Rotate the alert log before it grows past this many bytes.
-    public var alertLogMaxBytes: Int
-    /// Rotated alert-log files kept.
-    public var alertLogKeep: Int
+    /// Rotate the alert log before it grows past this many bytes; nil takes the site's `alert_log_max_size`.
+    public var alertLogMaxBytes: Int?
+    /// Rotated alert-log files kept; nil takes the site's `alert_log_keep`.
+    public var alertLogKeep: Int?
     /// Attempts of a `command` step (write + verify) before it is logged `failed`.
     public var commandAttempts: Int
     /// Whether the daemon reacts to SIGTERM/SIGINT (graceful stop) and SIGHUP (reload) itself. `firewatch demo`,
@@ -36,7 +36,7 @@ public struct DaemonOptions: Sendable {
         dryRun: Bool = false, clock: any SiteClock = SystemSiteClock(),
         observer: any RuntimeObserver = NoRuntimeObserver(), notifier: (any AlertNotifier)? = nil,
         logger: Logger = Logger(label: "firewatch"), extraServices: [any Service] = [],
-        systemd: SystemdNotifier = SystemdNotifier(), alertLogMaxBytes: Int = 16 << 20, alertLogKeep: Int = 10,
+        systemd: SystemdNotifier = SystemdNotifier(), alertLogMaxBytes: Int? = nil, alertLogKeep: Int? = nil,
         commandAttempts: Int = 3, handleSignals: Bool = true
     ) {
         self.dryRun = dryRun

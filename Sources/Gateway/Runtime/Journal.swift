@@ -9,6 +9,8 @@ struct JournalEntry: Sendable {
     /// Extra members per record (by index), e.g. `version` on `daemon.started`.
     var extras: [Int: [JSONMember]] = [:]
     var actions: [Action]
+    /// Write a `state.checkpoint` after the records (why: "start", "hourly").
+    var checkpoint: String? = nil
     /// Finished once the records are logged and the actions handed on.
     var done: AsyncStream<Void>.Continuation?
 }
@@ -72,5 +74,6 @@ final class Journal: Sendable {
                     metadata: ["backlog": "\(backlog)", "message": "\(record.message)"])
             }
         }
+        if let why = entry.checkpoint { await writer.appendCheckpoint(why: why) }
     }
 }

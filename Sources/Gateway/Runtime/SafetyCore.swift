@@ -2,53 +2,43 @@ import FireSafety
 import Logging
 import Synchronization
 
-/// Site time that never goes backwards: the engine's timers and the log's order rely on it, and a wall clock
-/// can be stepped back (NTP, an operator).
+/// The daemon's one view of time: site time (`now()`, monotonic) for every timer, and the wall clock only to
+/// stamp records (`wall(_:)`).
 ///
-/// While the clock reads at or past the last time given out it is followed as is (a step forward included).
-/// When it reads earlier, time does not freeze — a frozen clock would stop delays, inhibit expiry and staleness
-/// for as long as the step was — it keeps running at the monotonic clock's rate from the last time given out,
-/// ahead of the wall clock by the step, and `onStepBack` is told once per step.
+/// The two are compared on every `checkStep()`: when the wall clock has moved against site time by more than
+/// `reportableStep` (either way) since the last look, that is a step of the wall clock (NTP at boot, an
+/// operator, a bad RTC). It is reported once and changes no timer; record times follow the new wall clock.
 final class MonotonicSiteTime: Sendable {
     let clock: any SiteClock
-    private struct State {
-        var last: Timestamp
-        var lastInstant: ContinuousClock.Instant
-        var behind = false
-    }
-    private let state: Mutex<State>
-    private let onStepBack: @Sendable (Duration) -> Void
+    /// Wall minus site time as last seen.
+    private let offset: Mutex<Duration>
 
-    init(clock: any SiteClock, onStepBack: @escaping @Sendable (Duration) -> Void = { _ in }) {
+    init(clock: any SiteClock) {
         self.clock = clock
-        self.state = Mutex(State(last: clock.now(), lastInstant: .now))
-        self.onStepBack = onStepBack
+        self.offset = Mutex(clock.wallNow() - clock.now())
     }
 
-    /// A reading behind the last time given out by less than this is jitter between the wall and monotonic
-    /// clocks, not an operator or NTP stepping the clock: time still never goes backwards, but nobody is told.
-    static let reportableStep: Duration = .milliseconds(1)
+    /// Smaller moves are the two clocks' reading jitter, not a step of the wall clock.
+    static let reportableStep: Duration = .seconds(1)
 
-    func now() -> Timestamp {
-        let (time, stepped) = state.withLock { state -> (Timestamp, Duration?) in
-            // Both clocks are read under the lock: read outside it, a caller that lost the race for the lock
-            // would hold an older reading than the last time given out and look like a step back.
-            let reading = clock.now()
-            let instant = ContinuousClock.now
-            var stepped: Duration?
-            if reading >= state.last {
-                state.last = reading
-                state.behind = false
-            } else {
-                if !state.behind, state.last - reading >= Self.reportableStep { stepped = state.last - reading }
-                state.behind = true
-                state.last = state.last + (instant - state.lastInstant) * clock.speed
-            }
-            state.lastInstant = instant
-            return (state.last, stepped)
+    /// Site time: monotonic, for every duration and deadline.
+    func now() -> Timestamp { clock.now() }
+
+    /// The wall time of the site-time instant `time`, for the `time` and `until` of records and status.
+    func wall(_ time: Timestamp) -> Timestamp {
+        time + offset.withLock { $0 }
+    }
+
+    /// How far the wall clock stepped since the last call (forward positive), when it stepped more than
+    /// `reportableStep`; nil otherwise. Each step is reported once.
+    func checkStep() -> Duration? {
+        let current = clock.wallNow() - clock.now()
+        return offset.withLock { offset -> Duration? in
+            let moved = current - offset
+            guard moved >= Self.reportableStep || moved <= .zero - Self.reportableStep else { return nil }
+            offset = current
+            return moved
         }
-        if let stepped { onStepBack(stepped) }
-        return time
     }
 }
 
@@ -66,8 +56,6 @@ actor SafetyCore {
     let journal: Journal
     let observer: any RuntimeObserver
     let logger: Logger
-    /// Every record so far (read back at start, then produced), for rebuilding the engine on reload.
-    private var history: [AlertRecord] = []
     /// The latest `zone.state` record of each zone: what a `notify` step tells people.
     private var latestZoneRecord: [String: AlertRecord] = [:]
     private var timer: Task<Void, Never>?
@@ -95,74 +83,70 @@ actor SafetyCore {
 
     // MARK: - Start, reload, stop
 
-    /// Rebuilds the engine from the alert log's records and logs `daemon.started` before whatever the restore
-    /// decided (resumed steps, procedures that go on).
-    func recover(from records: [AlertRecord], readProblem: String?) {
+    /// Rebuilds the engine from what the alert log holds and logs `daemon.started` (and `daemon.recovered` after
+    /// an unclean stop) before whatever the restore decided (resumed steps, procedures that go on).
+    func recover(from recovery: LogRecovery, readProblem: String?) {
         let now = time.now()
-        let (restored, out) = Engine.restore(model: site.model, from: records, at: now)
+        let (restored, out) = Engine.restore(model: site.model, from: recovery.state, at: now)
         engine = restored
-        history = records
-        for record in records where record.event == .zoneState {
-            if let zone = record.zone { latestZoneRecord[zone] = record }
-        }
+        let count = recovery.recordsRead
+        var problems = recovery.problems
+        if let readProblem { problems.append("the log could not be read back: \(readProblem)") }
         var message =
             "firewatch \(BuildInfo.version) started for site \(site.model.site); "
-            + "\(records.count) record\(records.count == 1 ? "" : "s") read from the alert log"
-        if let readProblem { message += "; the log could not be read back in full: \(readProblem)" }
-        let started = AlertRecord(
-            time: now, site: site.model.site, severity: readProblem == nil ? .info : .trouble, event: .daemonStarted,
-            message: message, detail: "version \(BuildInfo.version), \(records.count) records read")
+            + (recovery.checkpoint.map { "restored from the checkpoint at \($0) and " } ?? "")
+            + "\(count) record\(count == 1 ? "" : "s") read from the alert log"
+        if !problems.isEmpty { message += "; " + problems.joined(separator: "; ") }
+        var records = [
+            AlertRecord(
+                time: now, site: site.model.site, severity: problems.isEmpty ? .info : .trouble, event: .daemonStarted,
+                message: message, reason: problems.isEmpty ? nil : problems.joined(separator: "\n"),
+                detail: "version \(BuildInfo.version), \(count) records read")
+        ]
+        var actions: [Action] = problems.isEmpty ? [] : [.notify(records[0])]
+        if recovery.state.daemonRunning {
+            let since = recovery.state.daemonStartedAt.map { " (started \($0))" } ?? ""
+            let recovered = AlertRecord(
+                time: now, site: site.model.site, severity: .trouble, event: .daemonRecovered,
+                message: "the previous run\(since) did not stop cleanly (no daemon.stopped after its daemon.started: "
+                    + "a crash, kill -9, watchdog or power loss); latches, inhibits, aborts and procedures under way "
+                    + "were restored from the alert log",
+                reason: "unclean stop")
+            records.append(recovered)
+            actions.append(.notify(recovered))
+        }
         var entry = out
-        entry.records.insert(started, at: 0)
+        entry.records.insert(contentsOf: records, at: 0)
+        entry.actions.insert(contentsOf: actions, at: 0)
         emit(
             entry,
             extras: [
-                0: [JSONMember("version", .string(BuildInfo.version)), JSONMember("records_read", .int(records.count))]
-            ])
+                0: [JSONMember("version", .string(BuildInfo.version)), JSONMember("records_read", .int(count))]
+            ], checkpoint: "start")
     }
 
-    /// Swaps in a new site: the engine is rebuilt from every record so far under the new model. Steps the
-    /// actuator is still running and the new model keeps unchanged go on (no duplicate `step.resumed`); others
-    /// are cancelled and resumed under the new model.
+    /// Swaps in a new site. The engine keeps its state (by zone and signal name); a procedure under way finishes
+    /// on the steps it started with, so the actuator's step under way simply goes on. `daemon.config_reloaded`
+    /// names the zones that keep older steps until their procedure ends.
     func reload(_ newSite: LoadedSite, file: String) {
         let now = time.now()
-        let old = engine
-        let (rebuilt, restored) = Engine.restore(model: newSite.model, from: history, at: now)
-        var kept: Set<String> = []
-        var cancels: [Action] = []
-        for zone in old.status {
-            guard let running = zone.running else { continue }
-            let key = "\(zone.name)/\(running.procedure.rawValue)/\(running.index)"
-            let oldStep = Self.step(in: old.model, zone.name, running.procedure, running.index)
-            let newStep = Self.step(in: newSite.model, zone.name, running.procedure, running.index)
-            if oldStep != nil, oldStep == newStep {
-                kept.insert(key)
-            } else {
-                cancels.append(.cancelStep(zone: zone.name, procedure: running.procedure, index: running.index))
-            }
+        let (rebuilt, waiting) = engine.reloaded(with: newSite.model)
+        var message = "configuration reloaded from \(file)"
+        if !waiting.isEmpty {
+            message +=
+                "; \(waiting.joined(separator: ", ")) \(waiting.count == 1 ? "keeps" : "keep") the steps of the "
+                + "procedure under way until it ends, then take the new configuration"
         }
-        var out = restored
-        out.records.removeAll { record in
-            guard record.event == .stepResumed, let zone = record.zone, let kind = record.procedure,
-                let index = record.step
-            else { return false }
-            return kept.contains("\(zone)/\(kind.rawValue)/\(index)")
-        }
-        out.actions.removeAll { action in
-            guard case .runStep(let zone, let kind, let index, _) = action else { return false }
-            return kept.contains("\(zone)/\(kind.rawValue)/\(index)")
-        }
-        out.actions.insert(contentsOf: cancels, at: 0)
         let accepted = AlertRecord(
             time: now, site: newSite.model.site, severity: .info, event: .daemonConfigReloaded,
-            message: "configuration reloaded from \(file)", outcome: "accepted")
-        out.records.insert(accepted, at: 0)
+            message: message, reason: waiting.isEmpty ? nil : "waiting: " + waiting.joined(separator: ", "),
+            outcome: "accepted")
         engine = rebuilt
         site = newSite
         generation += 1
         awaitingFirstPoll = Set(newSite.devices.map(\.name))
         heldReadings = []
-        emit(out)
+        emit(Output(records: [accepted], nextDeadline: engine.nextDeadline()))
     }
 
     /// Logs that a reload was refused; the running configuration stays.
@@ -173,6 +157,11 @@ actor SafetyCore {
                 + "the previous configuration keeps running",
             reason: errors.joined(separator: "\n"), outcome: "refused")
         emit(Output(records: [record], nextDeadline: timerDeadline))
+    }
+
+    /// Asks the journal for a `state.checkpoint` after what is queued (hourly, so a restart reads little).
+    func checkpoint(why: String) {
+        emit(Output(nextDeadline: timerDeadline), checkpoint: why)
     }
 
     /// No more timers; called when the daemon stops.
@@ -264,6 +253,17 @@ actor SafetyCore {
         emit(Output(records: [failed], nextDeadline: timerDeadline))
     }
 
+    private func clockStepRecord(_ step: Duration) -> AlertRecord {
+        let forward = step > .zero
+        let size = DurationText.format(forward ? step : .zero - step)
+        return AlertRecord(
+            time: time.now(), site: site.model.site, severity: .trouble, event: .clockStepped,
+            message: "the wall clock stepped \(forward ? "forward" : "back") by \(size); every timer (polls, "
+                + "staleness, delays, verify windows, inhibits) runs on the monotonic clock and is unchanged, "
+                + "record times follow the new wall clock",
+            detail: "\(forward ? "+" : "-")\(size)")
+    }
+
     // MARK: - Reads
 
     var zoneStatus: [ZoneStatus] { engine.status }
@@ -280,15 +280,32 @@ actor SafetyCore {
 
     // MARK: - Output
 
-    private func emit(_ out: Output, extras: [Int: [JSONMember]] = [:], done: AsyncStream<Void>.Continuation? = nil) {
-        history += out.records
+    private func emit(
+        _ out: Output, extras: [Int: [JSONMember]] = [:], done: AsyncStream<Void>.Continuation? = nil,
+        checkpoint: String? = nil
+    ) {
+        var out = out
+        var extras = extras
+        if let step = time.checkStep() {
+            // Logged first: the records after it carry the new wall time, and the reader should know why.
+            extras = Dictionary(uniqueKeysWithValues: extras.map { ($0.key + 1, $0.value) })
+            extras[0] = [JSONMember("step_seconds", .number(Double(step.nanosecondsValue) / 1e9))]
+            out.records.insert(clockStepRecord(step), at: 0)
+            out.actions.insert(.notify(out.records[0]), at: 0)
+            logger.warning(
+                "the wall clock stepped; timers run on the monotonic clock and are unchanged",
+                metadata: ["step": "\(DurationText.format(step))"])
+        }
+        time.stamp(&out)
         for record in out.records where record.event == .zoneState {
             if let zone = record.zone { latestZoneRecord[zone] = record }
         }
-        if out.records.isEmpty && out.actions.isEmpty {
+        if out.records.isEmpty && out.actions.isEmpty && checkpoint == nil {
             done?.finish()
         } else {
-            journal.submit(JournalEntry(records: out.records, extras: extras, actions: out.actions, done: done))
+            journal.submit(
+                JournalEntry(
+                    records: out.records, extras: extras, actions: out.actions, checkpoint: checkpoint, done: done))
         }
         schedule(out.nextDeadline)
     }
@@ -324,5 +341,23 @@ actor SafetyCore {
         let out = engine.evaluate(slotted: [], at: now)
         emit(out)
         observeZones(after: out, at: now)
+    }
+}
+
+extension MonotonicSiteTime {
+    /// Turns the site times of an output's records (and of the records its notifications carry) into wall times.
+    func stamp(_ out: inout Output) {
+        for index in out.records.indices { stamp(&out.records[index]) }
+        for index in out.actions.indices {
+            if case .notify(var record) = out.actions[index] {
+                stamp(&record)
+                out.actions[index] = .notify(record)
+            }
+        }
+    }
+
+    func stamp(_ record: inout AlertRecord) {
+        record.time = wall(record.time)
+        record.until = record.until.map(wall)
     }
 }

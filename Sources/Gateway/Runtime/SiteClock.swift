@@ -4,15 +4,20 @@ import FireSafety
 import Glibc
 #endif
 
-/// Wall time as the daemon and the simulator see it.
+/// Site time as the daemon and the simulator see it.
 ///
-/// Everything in the shell that waits on site time (poll schedules, verify windows, retry backoff,
-/// the engine's deadlines, scenario timelines) goes through one `SiteClock`, so `firewatch demo` can
-/// compress time by sharing a `ScaledSiteClock` between the simulator and the daemon. Network
-/// timeouts stay in real time: a socket cannot be made faster.
+/// Everything in the shell that waits or measures a duration (poll schedules, `stale_after`, delays, verify
+/// windows, retry backoff, the engine's deadlines, scenario timelines) uses `now()`, which runs on the
+/// monotonic clock and never steps. The wall clock (`wallNow()`) only stamps records. `firewatch demo`
+/// compresses time by sharing a `ScaledSiteClock` between the simulator and the daemon. Network timeouts stay
+/// in real time: a socket cannot be made faster.
 public protocol SiteClock: Sendable {
-    /// The current site time.
+    /// The current site time: monotonic (it never steps back or forward), anchored to the wall clock when the
+    /// clock was made so that timestamps read naturally.
     func now() -> Timestamp
+    /// Wall time, only for the `time` of records. A clock without a wall of its own (a simulated one) returns
+    /// `now()`.
+    func wallNow() -> Timestamp
     /// Suspends until `deadline` in site time (returns at once if it has passed). Throws on cancellation.
     func sleep(until deadline: Timestamp) async throws
     /// Site seconds per real second (1 for the real clock).
@@ -24,6 +29,8 @@ extension SiteClock {
     public func sleep(for duration: Duration) async throws {
         try await sleep(until: now() + duration)
     }
+
+    public func wallNow() -> Timestamp { now() }
 }
 
 /// Reads `CLOCK_REALTIME` in nanoseconds.
@@ -33,11 +40,22 @@ func realtimeNow() -> Timestamp {
     return Timestamp(nanoseconds: Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec))
 }
 
-/// The real clock: wall time for records, the monotonic clock for waiting.
+/// The real clock: the monotonic clock for site time and waiting, the wall clock only for `wallNow()`.
+///
+/// Site time equals wall time when the clock is made and then follows the monotonic clock, so stepping the
+/// wall clock (NTP, an operator, a bad RTC at boot) neither stalls a poll loop nor shortens a countdown.
 public struct SystemSiteClock: SiteClock {
-    public init() {}
+    private let origin: Timestamp
+    private let start: ContinuousClock.Instant
+
+    public init() {
+        start = ContinuousClock.now
+        origin = realtimeNow()
+    }
+
     public var speed: Double { 1 }
-    public func now() -> Timestamp { realtimeNow() }
+    public func now() -> Timestamp { origin + (ContinuousClock.now - start) }
+    public func wallNow() -> Timestamp { realtimeNow() }
     public func sleep(until deadline: Timestamp) async throws {
         let remaining = deadline - now()
         if remaining > .zero { try await Task.sleep(for: remaining) }

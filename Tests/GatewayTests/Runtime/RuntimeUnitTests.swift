@@ -105,46 +105,54 @@ struct RuntimeUnitTests {
     }
 }
 
-/// A clock a test sets by hand.
+/// A clock a test sets by hand: site (monotonic) time and the wall clock move separately.
 final class SetClock: SiteClock {
     let time: Mutex<Timestamp>
+    let wallOffset = Mutex(Duration.zero)
     init(_ time: Timestamp) { self.time = Mutex(time) }
     var speed: Double { 1 }
     func now() -> Timestamp { time.withLock { $0 } }
+    func wallNow() -> Timestamp { now() + wallOffset.withLock { $0 } }
     func sleep(until deadline: Timestamp) async throws {}
     func set(_ value: Timestamp) { time.withLock { $0 = value } }
+    /// Steps the wall clock by `step` (an operator, NTP); site time does not move.
+    func stepWall(by step: Duration) { wallOffset.withLock { $0 += step } }
 }
 
 extension RuntimeUnitTests {
-    @Test func siteTimeNeverGoesBackwardsAndReportsAStepBackOnce() {
+    @Test func aWallClockStepIsReportedOnceEitherWayAndMovesNoSiteTime() {
         let clock = SetClock(Timestamp(seconds: 1000))
-        let steps = Mutex<[Duration]>([])
-        let time = MonotonicSiteTime(clock: clock) { step in steps.withLock { $0.append(step) } }
+        let time = MonotonicSiteTime(clock: clock)
+        #expect(time.checkStep() == nil)
+        clock.stepWall(by: .seconds(3600))
         #expect(time.now() == Timestamp(seconds: 1000))
-        clock.set(Timestamp(seconds: 1005))
-        #expect(time.now() == Timestamp(seconds: 1005))
-        clock.set(Timestamp(seconds: 400))  // stepped back 605 s
-        let first = time.now()
-        #expect(first >= Timestamp(seconds: 1005))
-        let second = time.now()
-        #expect(second >= first)
-        #expect(steps.withLock { $0 } == [.seconds(605)])
-        clock.set(Timestamp(seconds: 2000))  // the wall clock is ahead again: followed
-        #expect(time.now() == Timestamp(seconds: 2000))
+        #expect(time.checkStep() == .seconds(3600))
+        #expect(time.checkStep() == nil)
+        #expect(time.wall(Timestamp(seconds: 1000)) == Timestamp(seconds: 4600))
+        clock.stepWall(by: .seconds(-7200))
+        #expect(time.checkStep() == .seconds(-7200))
+        #expect(time.wall(Timestamp(seconds: 1000)) == Timestamp(seconds: -2600))
+        #expect(time.now() == Timestamp(seconds: 1000))
     }
 
-    @Test func jitterBelowAMillisecondIsNotReportedAsAStepBack() async {
+    @Test func wallClockJitterBelowASecondIsNotAStep() {
         let clock = SetClock(Timestamp(seconds: 1000))
-        let steps = Mutex<[Duration]>([])
-        let time = MonotonicSiteTime(clock: clock) { step in steps.withLock { $0.append(step) } }
-        #expect(time.now() == Timestamp(seconds: 1000))
-        clock.set(Timestamp(nanoseconds: 1000 * 1_000_000_000 - 70))  // 70 ns behind
-        #expect(time.now() >= Timestamp(seconds: 1000))
-        // Many callers at once on the real clock: none may see a step (the clocks are read under the lock).
-        let real = MonotonicSiteTime(clock: SystemSiteClock()) { step in steps.withLock { $0.append(step) } }
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<8 { group.addTask { for _ in 0..<2_000 { _ = real.now() } } }
-        }
-        #expect(steps.withLock { $0 }.isEmpty)
+        let time = MonotonicSiteTime(clock: clock)
+        clock.stepWall(by: .milliseconds(900))
+        #expect(time.checkStep() == nil)
+        clock.stepWall(by: .milliseconds(-1800))
+        #expect(time.checkStep() == nil)
+        // The real clocks, read many times at once: never a step.
+        let real = MonotonicSiteTime(clock: SystemSiteClock())
+        for _ in 0..<10_000 { #expect(real.checkStep() == nil) }
+    }
+
+    @Test func theSystemClockWaitsOnTheMonotonicClock() async throws {
+        let clock = SystemSiteClock()
+        let before = clock.now()
+        try await clock.sleep(for: .milliseconds(20))
+        #expect(clock.now() - before >= .milliseconds(20))
+        // Site time and wall time agree when the clock is made (no step has happened here).
+        #expect(abs((clock.wallNow() - clock.now()).components.seconds) < 1)
     }
 }
