@@ -113,6 +113,18 @@ struct ConfigSiteTests {
         #expect(site.timeout(of: t1) == .seconds(1))
         #expect(site.controlSocket.hasSuffix("state/control.sock"))
         #expect(site.channel(named: "ops")?.timeout == .seconds(2))
+        #expect((site.alertLogMaxBytes, site.alertLogKeep) == (16 << 20, 10))
+    }
+
+    @Test("alert log rotation is a site setting: size in KiB/MiB/GiB or bytes, and the files kept")
+    func alertLogRotation() throws {
+        let text = configBaseSite.editedConfig(
+            "alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nalert_log_max_size: 512KiB\nalert_log_keep: 3\n")
+        let site = try ConfigSiteFixture(site: text).load().get()
+        #expect((site.alertLogMaxBytes, site.alertLogKeep) == (512 << 10, 3))
+        #expect(ByteSizeText.parse("2048") == 2048 && ByteSizeText.parse("1GiB") == 1 << 30)
+        #expect(ByteSizeText.parse("16MB") == nil && ByteSizeText.parse("-1KiB") == nil)
+        #expect(ByteSizeText.format(16 << 20) == "16MiB" && ByteSizeText.format(1500) == "1500")
     }
 
     @Test("shipped profiles are found from FIREWATCH_DEVICES, an installed prefix, or the checkout")

@@ -29,6 +29,14 @@ struct SiteRule: Sendable, CustomTestStringConvertible {
 
 let siteRules: [SiteRule] = [
     SiteRule(
+        "alert log rotation size must be a size of at least 1KiB",
+        [("alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nalert_log_max_size: 16MB\n")],
+        at: "alert_log_max_size", field: "alert_log_max_size", ["not a size of at least 1KiB", "16MiB"]),
+    SiteRule(
+        "alert log keep is a count from 1",
+        [("alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nalert_log_keep: 0\n")],
+        at: "alert_log_keep", field: "alert_log_keep", ["outside 1…1000", "rotated files"]),
+    SiteRule(
         "unknown field suggests the right one", [("poll_interval: 1s", "pol_interval: 1s")], at: "pol_interval",
         field: "pol_interval", ["unknown field", "did you mean 'poll_interval'"]),
     SiteRule(

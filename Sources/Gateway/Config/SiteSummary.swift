@@ -14,7 +14,9 @@ public enum SiteSummary {
         out.append(
             "  poll every \(model.pollInterval.configText), stale after \(model.staleAfter.configText), "
                 + "request timeout \(site.requestTimeout.configText), max gap \(site.maxGap)")
-        out.append("  alert log       \(site.alertLog)")
+        out.append(
+            "  alert log       \(site.alertLog) (rotates at \(ByteSizeText.format(site.alertLogMaxBytes)), "
+                + "keeps \(site.alertLogKeep) rotated file\(site.alertLogKeep == 1 ? "" : "s"); each starts with a state checkpoint)")
         out.append("  control socket  \(site.controlSocket)")
         out.append("  metrics         \(site.metrics.map(\.description) ?? "off")")
 

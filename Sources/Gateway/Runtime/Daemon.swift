@@ -340,6 +340,7 @@ final class StatusSource: Sendable {
 
     func status() async -> DaemonStatus {
         let zones = await core.zoneStatus
+        let stepTexts = await core.runningStepTexts
         let site = await core.site
         let now = time.now()
         let devices = health.snapshot().map { name, entry in
@@ -356,13 +357,13 @@ final class StatusSource: Sendable {
             site: site.model.site, version: BuildInfo.version, configFile: site.file,
             startedAt: time.wall(startedAt).description, now: time.wall(now).description, dryRun: dryRun, ready: ready.withLock { $0 },
             summary: summary,
-            zones: zones.map { Self.zone($0, model: site.model, time: time) }, devices: devices,
+            zones: zones.map { Self.zone($0, stepText: stepTexts[$0.name], time: time) }, devices: devices,
             alertLog: DaemonStatus.AlertLogState(
                 path: writer.configuration.path, degraded: log.isDegraded, backlog: log.backlogCount,
                 lastError: log.lastError?.description, nextSeq: log.nextSeq))
     }
 
-    static func zone(_ zone: ZoneStatus, model: SiteModel, time: MonotonicSiteTime) -> DaemonStatus.Zone {
+    static func zone(_ zone: ZoneStatus, stepText: String?, time: MonotonicSiteTime) -> DaemonStatus.Zone {
         var causes: [String] = []
         for signal in zone.signals where signal.condition != .normal || signal.degraded {
             let degraded = signal.degraded ? " (degraded: a source is failed or stale)" : ""
@@ -379,7 +380,7 @@ final class StatusSource: Sendable {
         let running = zone.running.map { running in
             DaemonStatus.Step(
                 procedure: running.procedure.rawValue, index: running.index,
-                text: SafetyCore.step(in: model, zone.name, running.procedure, running.index)?.description ?? "?",
+                text: stepText ?? "?",
                 startedAt: time.wall(running.startedAt).description, until: running.delayEnds.map(time.wall)?.description)
         }
         return DaemonStatus.Zone(

@@ -171,17 +171,6 @@ actor SafetyCore {
         timer = nil
     }
 
-    static func step(in model: SiteModel, _ zone: String, _ kind: ProcedureKind, _ index: Int) -> Step? {
-        guard let spec = model.zones.first(where: { $0.name == zone }) else { return nil }
-        let steps: [Step]
-        switch kind {
-        case .isolate: steps = spec.isolate
-        case .suppress: steps = spec.suppress
-        case .powerCut: steps = spec.powerCut
-        }
-        return steps.indices.contains(index) ? steps[index] : nil
-    }
-
     // MARK: - Inputs
 
     /// The device's sources with their slots in the current engine, for `evaluate(slotted:)`.
@@ -267,6 +256,18 @@ actor SafetyCore {
     // MARK: - Reads
 
     var zoneStatus: [ZoneStatus] { engine.status }
+
+    /// The text of each zone's step under way, as the engine runs it (a reload may have left it on older steps).
+    var runningStepTexts: [String: String] {
+        var texts: [String: String] = [:]
+        for zone in engine.status {
+            guard let running = zone.running,
+                let step = engine.step(zone: zone.name, procedure: running.procedure, index: running.index)
+            else { continue }
+            texts[zone.name] = step.description
+        }
+        return texts
+    }
 
     /// What a `notify` step of `zone` tells people: the zone's latest state record, or a summary of it now.
     func notification(for zone: String) -> AlertRecord {
