@@ -78,6 +78,8 @@ struct SiteReader {
     var powerCutOwners: [String: String] = [:]
     /// Zone → the simulator's settings, passed through.
     var zoneSimulation: [String: [String: LocatedText]] = [:]
+    /// The site's `poll_interval`, for devices that set none.
+    var sitePoll = SiteLoader.defaultPollInterval
 
     init(file: String, directory: String, shipped: String?, diagnostics: Diagnostics) {
         self.file = file
@@ -95,6 +97,7 @@ struct SiteReader {
         else { return nil }
         let site = fields["site"]?.name(what: "site name") ?? ""
         let poll = positiveDuration(fields["poll_interval"]) ?? SiteLoader.defaultPollInterval
+        sitePoll = poll
         let timeout = positiveDuration(fields["timeout"]) ?? SiteLoader.defaultRequestTimeout
         let maxGap = fields["max_gap"]?.int(in: 0...124, what: "max_gap") ?? SiteLoader.defaultMaxGap
         let alertLog = fields["alert_log"]?.string(what: "a file path").map(path) ?? ""
@@ -582,6 +585,19 @@ struct SiteReader {
                 node.error("rate_of_rise applies to numeric signals only", hint: "remove it")
             } else if let perSecond = rate(node) {
                 rateOfRise = RateOfRise(perSecond: perSecond, window: window)
+                // The slope needs five samples over half the window and restarts after a gap of a quarter of
+                // it: a slower device would make the rate of rise silently never fire.
+                let slow = resolved.compactMap { source -> (String, Duration)? in
+                    let interval = devices.first { $0.name == source.ref.device }?.pollInterval ?? sitePoll
+                    return interval * 6 > window ? (source.ref.device, interval) : nil
+                }
+                if let (device, interval) = slow.first {
+                    node.error(
+                        "a rate of rise over \(window.configText) needs a reading at least every "
+                            + "\((window / 6).configText), but \(device) is polled every \(interval.configText)",
+                        hint: "poll \(device) faster, or set a longer `rate_window:` (at least "
+                            + "\((interval * 6).configText))")
+                }
             }
         } else if let node = fields["rate_window"] {
             node.error("rate_window without rate_of_rise has no effect", hint: "add `rate_of_rise: 5/min` or remove it")
