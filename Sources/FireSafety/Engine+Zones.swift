@@ -43,8 +43,10 @@ extension Engine {
             out.records.append(troubleRecord(zone, entering: trouble, at: now))
         }
         expireInhibit(zone, at: now, into: &out)
-        // Tier 3 is the double knock: two different kinds of evidence at fire; one kind alone is tier 2.
-        let demand: Level? = fireKinds.nonzeroBitCount >= 2 ? .fire : (alarm ? .alarm : nil)
+        // Tier 3 is the double knock: two different kinds of evidence at fire from devices they do not share;
+        // one kind alone, or two kinds one device could fake together, is tier 2.
+        let doubleKnock = fireKinds.nonzeroBitCount >= 2 && independentFire(zone)
+        let demand: Level? = doubleKnock ? .fire : (alarm ? .alarm : nil)
         if let demand, demand > (zones[zone].latched ?? .alert) {
             zones[zone].latched = demand
         }
@@ -64,6 +66,45 @@ extension Engine {
             zones[zone].lastNotified = now
         }
         notifyNew(zone, from: firstRecord, at: now, into: &out)
+    }
+
+    /// True when two signals of different kinds are at fire on evidence from disjoint sets of devices.
+    ///
+    /// A signal at fire is put there by any `required` of its healthy members at fire (one when it votes
+    /// degraded); the zone needs one such choice for each of two kinds with no device in common, because two
+    /// points of one device (a BMS, a combined sensor) fail, or lie, together. Runs only when two kinds are at
+    /// fire, so its small allocations never touch a quiet cycle.
+    func independentFire(_ zone: Int) -> Bool {
+        var witnesses: [(kind: UInt64, devices: [Int])] = []
+        for signal in zones[zone].signals where signals[signal].condition == .fire {
+            let atFire = signals[signal].members.filter { isHealthy($0) && members[$0].level == .fire }
+            let total = signals[signal].members.count
+            let required = signals[signal].degraded ? 1 : min(signals[signal].required, total)
+            for choice in Self.choices(of: required, from: atFire) {
+                var devices: [Int] = []
+                for member in choice where !devices.contains(sources[members[member].source].device) {
+                    devices.append(sources[members[member].source].device)
+                }
+                witnesses.append((signals[signal].kindBit, devices))
+            }
+        }
+        for (index, first) in witnesses.enumerated() {
+            for second in witnesses[(index + 1)...] where second.kind != first.kind {
+                if !first.devices.contains(where: second.devices.contains) { return true }
+            }
+        }
+        return false
+    }
+
+    /// Every way to pick `count` of `items` (votes need at most two of three, so this stays tiny).
+    static func choices(of count: Int, from items: [Int]) -> [[Int]] {
+        guard count > 0 else { return [[]] }
+        guard items.count >= count else { return [] }
+        var result: [[Int]] = []
+        for (index, item) in items.enumerated() {
+            for rest in choices(of: count - 1, from: Array(items[(index + 1)...])) { result.append([item] + rest) }
+        }
+        return result
     }
 
     /// Logs the zone's state if the plan's state differs from the one last logged.

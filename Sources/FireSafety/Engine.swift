@@ -11,8 +11,9 @@
 ///   healthy rest" (2oo3 → 1oo2, 2oo2 → 1oo1) and the zone is in trouble; with none healthy it is `trouble`.
 ///   Trouble never latches, never counts as evidence, and is never reported as normal.
 /// - Hysteresis is per source: a level is kept until the value falls below threshold − deadband. A rate of
-///   rise (least squares over the window, ≥ 5 samples covering ≥ half of it) counts as `alert`, and clears
-///   below 80 % of the configured rate.
+///   rise (least squares over the window's samples, kept by time: ≥ 5 samples covering ≥ half of it, none
+///   joined across a gap of over a quarter of it, each reading the median of it and its neighbours) counts as
+///   `alert`, and clears below 80 % of the configured rate.
 /// - Alarm latches tier 2 (isolate), two kinds at fire latch tier 3 (suppress, then power cut). Procedures
 ///   run one at a time in tier order: a zone that reaches tier 3 while isolating finishes isolating first.
 /// - Inhibit holds procedures *not started* (no step records); they start when it expires or on `enable`, if
@@ -60,7 +61,6 @@ public struct Engine: Sendable {
         var zoneIndexByName: [String: Int] = [:]
         var zonesOfSource: [[Int]] = []
         var zonesOfDevice: [[Int]] = []
-        let pollSeconds = max(model.pollInterval.secondsValue, 0.001)
 
         for (zoneIndex, zone) in model.zones.enumerated() {
             zoneIndexByName[zone.name] = zoneIndex
@@ -93,9 +93,8 @@ public struct Engine: Sendable {
                     let device = sources[slot].device
                     if !zonesOfDevice[device].contains(zoneIndex) { zonesOfDevice[device].append(zoneIndex) }
                     if let rate = spec.rateOfRise, !sources[slot].hasRing {
-                        // Room for two windows of samples at the poll rate, bounded both ways.
-                        let capacity = min(max(Int(rate.window.secondsValue / pollSeconds) * 2 + 8, 16), 1024)
-                        sources[slot].ring = SampleRing(capacity: capacity, window: rate.window)
+                        // Kept by time, not by count: a device polled faster than the site still covers the window.
+                        sources[slot].ring = SampleRing(window: rate.window)
                         sources[slot].hasRing = true
                     }
                     sources[slot].members.append(members.count)

@@ -45,77 +45,130 @@ struct TimestampTests {
 
     @Test("least-squares slope of a steady rise is exact")
     func linearSlope() {
-        var ring = SampleRing(capacity: 128, window: .seconds(60))
+        var ring = SampleRing(window: .seconds(60))
+        var judged: Double?
         for second in 0...60 {
-            ring.append(time: Timestamp(seconds: Int64(second)), value: 20 + Double(second) * 0.1)
+            judged = ring.append(time: Timestamp(seconds: Int64(second)), value: 20 + Double(second) * 0.1)
         }
-        let slope = ring.slope!
-        #expect(abs(slope - 0.1) < 1e-9)
+        #expect(abs(judged! - 0.1) < 1e-9)
     }
 
     @Test("one noisy sample does not make a rise")
     func spike() {
-        var ring = SampleRing(capacity: 128, window: .seconds(60))
+        var ring = SampleRing(window: .seconds(60))
         for second in 0..<60 {
             ring.append(time: Timestamp(seconds: Int64(second)), value: 25)
         }
-        ring.append(time: Timestamp(seconds: 60), value: 37)  // a 12 °C glitch
-        let perMinute = ring.slope! * 60
-        #expect(perMinute < 5)
+        let judged = ring.append(time: Timestamp(seconds: 60), value: 37)  // a 12 °C glitch
+        #expect(judged! * 60 < 5)
+    }
+
+    @Test("a spike steep enough to tilt the whole window must show on two readings in a row")
+    func bigSpike() {
+        var once = SampleRing(window: .seconds(60))
+        var twice = SampleRing(window: .seconds(60))
+        for second in 0..<60 {
+            once.append(time: Timestamp(seconds: Int64(second)), value: 25)
+            twice.append(time: Timestamp(seconds: Int64(second)), value: 25)
+        }
+        // One reading of 85 °C among 25s: a fit would tilt by over 5 °C/min; the median of three drops it.
+        for (second, value) in [(60, 85.0), (61, 25), (62, 25)] {
+            #expect(abs(once.append(time: Timestamp(seconds: Int64(second)), value: value)!) < 1e-9)
+        }
+        // Two in a row enter the fit.
+        var judged: Double?
+        for (second, value) in [(60, 85.0), (61, 85), (62, 85)] {
+            judged = twice.append(time: Timestamp(seconds: Int64(second)), value: value)
+        }
+        #expect(judged! * 60 > 5)
+    }
+
+    @Test("one spike after a gap raises nothing: samples across an outage are never joined")
+    func spikeAfterGap() {
+        var ring = SampleRing(window: .seconds(60))
+        for second in 0...30 {
+            ring.append(time: Timestamp(seconds: Int64(second)), value: 25)
+        }
+        // 55 s without a reading (the device was lost), then one hot reading and a steady room.
+        #expect(ring.append(time: Timestamp(seconds: 85), value: 40) == nil)
+        var judged: [Double?] = []
+        for second in 86...100 { judged.append(ring.append(time: Timestamp(seconds: Int64(second)), value: 40)) }
+        #expect(judged.allSatisfy { $0 == nil }, "half a window has not passed since the gap")
+        for second in 101...140 { judged.append(ring.append(time: Timestamp(seconds: Int64(second)), value: 40)) }
+        #expect(judged.compactMap { $0 }.allSatisfy { abs($0) < 1e-9 })
     }
 
     @Test("too few samples or too short a span give no slope")
     func notEnough() {
-        var ring = SampleRing(capacity: 16, window: .seconds(60))
-        var short = SampleRing(capacity: 16, window: .seconds(8))
-        for second in 0..<4 {
-            ring.append(time: Timestamp(seconds: Int64(second)), value: Double(second) * 10)
-            short.append(time: Timestamp(seconds: Int64(second)), value: Double(second) * 10)
+        var ring = SampleRing(window: .seconds(60))
+        var short = SampleRing(window: .seconds(8))
+        // Each reading enters one reading late (the median of three), so readings 0…5 put samples 1…4 in.
+        for second in 0...5 {
+            #expect(ring.append(time: Timestamp(seconds: Int64(second)), value: Double(second) * 10) == nil)
+            #expect(short.append(time: Timestamp(seconds: Int64(second)), value: Double(second) * 10) == nil)
         }
-        #expect(ring.slope == nil && short.slope == nil)  // four samples
-        ring.append(time: Timestamp(seconds: 4), value: 40)
-        short.append(time: Timestamp(seconds: 4), value: 40)
-        #expect(ring.slope == nil)  // spans 4 s of a 60 s window
-        #expect(short.slope == 10)
+        ring.append(time: Timestamp(seconds: 6), value: 60)
+        let slope = short.append(time: Timestamp(seconds: 6), value: 60)
+        #expect(ring.latest == nil)  // five samples spanning 4 s of a 60 s window
+        #expect(abs(slope! - 10) < 1e-9)  // five samples over half of 8 s
     }
 
-    @Test("the ring stays bounded")
-    func bounded() {
-        var ring = SampleRing(capacity: 16, window: .seconds(20))
-        var wide = SampleRing(capacity: 16, window: .seconds(600))
+    @Test("a device polled five times a second covers the whole window in bounded memory")
+    func fastDevice() {
+        var ring = SampleRing(window: .seconds(60))
+        var wide = SampleRing(window: .seconds(600))
+        var judged: Double?
+        // 10 °C/min sampled every 200 ms for two minutes: 600 samples, the same 32 buckets.
+        for tick in 0...600 {
+            let time = Timestamp(nanoseconds: 1_000_000_000_000 + Int64(tick) * 200_000_000)
+            judged = ring.append(time: time, value: 25 + Double(tick) * 0.2 / 6)
+            wide.append(time: time, value: 25)
+        }
+        #expect(abs(judged! * 60 - 10) < 1e-6)
+        #expect(wide.latest == nil, "two minutes cover less than half of a 600 s window")
+    }
+
+    @Test("only the newest window counts")
+    func newestWindow() {
+        var ring = SampleRing(window: .seconds(20))
         for second in 0..<1000 {
-            // A rise that turns into a fall: only the newest window may count.
+            // A rise that turns into a fall.
             let value = second < 990 ? Double(second) : 990 - Double(second - 990) * 2
             ring.append(time: Timestamp(seconds: Int64(second)), value: value)
-            wide.append(time: Timestamp(seconds: Int64(second)), value: value)
         }
-        #expect(ring.count == 16 && wide.count == 16)
-        #expect(ring.slope! < 0)
-        #expect(wide.slope == nil)  // sixteen samples cover less than half of a 600 s window
+        #expect(ring.latest! < 0)
     }
 }
 
 @Suite("Rate-of-rise sums")
 struct SampleRingSumTests {
-    @Test("running sums agree with a fresh least-squares fit after many evictions")
+    @Test("bucket sums agree with a fresh least-squares fit of the window after many evictions")
     func noDrift() {
         var rng = SplitMix64(state: 7)
-        var ring = SampleRing(capacity: 40, window: .seconds(30))
+        var ring = SampleRing(window: .seconds(30))
         var samples: [(Int64, Double)] = []
         for second in 0..<5000 {
             let value = 25 + Double(second % 700) * 0.05 + Double(rng.next() % 100) / 100
             ring.append(time: Timestamp(seconds: Int64(second)), value: value)
             samples.append((Int64(second), value))
         }
-        let recent = samples.suffix(31)
+        // What the ring fits: each reading one reading late, as the median of it and its neighbours.
+        let filtered = (1..<(samples.count - 1)).map { index in
+            (samples[index].0, [samples[index - 1].1, samples[index].1, samples[index + 1].1].sorted()[1])
+        }
+        // The window is the 32 buckets of 30 s / 32 ending in the newest one.
+        let width = 30_000_000_000 / Int64(SampleRing.bucketCount)
+        let edge = (4998 * 1_000_000_000 / width - Int64(SampleRing.bucketCount) + 1) * width
+        let recent = filtered.filter { $0.0 * 1_000_000_000 >= edge }
         let n = Double(recent.count)
-        let ts = recent.map { Double($0.0 - 4999) }
+        let ts = recent.map { Double($0.0 - 4998) }
         let vs = recent.map(\.1)
         let st = ts.reduce(0, +)
         let sv = vs.reduce(0, +)
         let stt = ts.map { $0 * $0 }.reduce(0, +)
         let stv = zip(ts, vs).map { $0 * $1 }.reduce(0, +)
         let expected = (n * stv - st * sv) / (n * stt - st * st)
-        #expect(abs(ring.slope! - expected) < 1e-9)
+        #expect(recent.count == 30)
+        #expect(abs(ring.latest! - expected) < 1e-9)
     }
 }

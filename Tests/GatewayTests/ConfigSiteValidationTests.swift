@@ -221,6 +221,11 @@ let siteRules: [SiteRule] = [
         ],
         at: "isolate:", field: "zones.room.isolate", ["no signal", "`alarm:` threshold", "can never run"]),
     SiteRule(
+        "a rate of rise needs readings often enough to ever compute",
+        [("poll_interval: 1s", "poll_interval: 20s"), ("fire: 55 }", "fire: 55, rate_of_rise: 5/min }")],
+        at: "temperature: {", field: "zones.room.signals.temperature.rate_of_rise",
+        ["over 1m needs a reading at least every 10s", "t1 is polled every 20s", "`rate_window:` (at least 2m)"]),
+    SiteRule(
         "enum threshold name typo", [("fire: fire1", "fire: fir1")], at: "smoke: { sources",
         field: "zones.room.signals.smoke.fire",
         ["'fir1' is not a value of level", "did you mean 'fire1'"]),

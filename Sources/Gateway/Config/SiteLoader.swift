@@ -79,6 +79,8 @@ struct SiteReader {
     var powerCutOwners: [String: String] = [:]
     /// Zone → the simulator's settings, passed through.
     var zoneSimulation: [String: [String: LocatedText]] = [:]
+    /// The site's `poll_interval`, for devices that set none.
+    var sitePoll = SiteLoader.defaultPollInterval
 
     init(file: String, directory: String, shipped: String?, diagnostics: Diagnostics) {
         self.file = file
@@ -96,6 +98,7 @@ struct SiteReader {
         else { return nil }
         let site = fields["site"]?.name(what: "site name") ?? ""
         let poll = positiveDuration(fields["poll_interval"]) ?? SiteLoader.defaultPollInterval
+        sitePoll = poll
         let timeout = positiveDuration(fields["timeout"]) ?? SiteLoader.defaultRequestTimeout
         let maxGap = fields["max_gap"]?.int(in: 0...124, what: "max_gap") ?? SiteLoader.defaultMaxGap
         let alertLog = fields["alert_log"]?.string(what: "a file path").map(path) ?? ""
@@ -342,6 +345,7 @@ struct SiteReader {
     mutating func readZone(_ name: String, _ node: Located) -> ZoneSpec? {
         guard let fields = node.fields(SiteLoader.zoneFields, required: ["signals"], what: "a zone") else { return nil }
         var signals: [SignalSpec] = []
+        var signalNodes: [String: Located] = [:]
         let errorsBefore = diagnostics.count
         var signalsRead = true
         if let list = fields["signals"]?.entries(what: "a mapping of signal names to signals") {
@@ -355,6 +359,7 @@ struct SiteReader {
                     continue
                 }
                 signals.append(signal)
+                signalNodes[signalName] = value
             }
         }
         let isolate = fields["isolate"].map { readSteps($0, zone: name, kind: .isolate) } ?? []
@@ -377,9 +382,59 @@ struct SiteReader {
                     "tier 3 needs two different kinds of evidence at `fire:` (double knock), zone \(name) has \(found)",
                     hint: "add fire: to a second signal, e.g. smoke or the panel's fire_input, "
                         + "or set `kind:` when two signals measure different things")
+            } else if !(suppress.isEmpty && powerCut.isEmpty) {
+                checkIndependence(zone: name, signals: signals, nodes: signalNodes)
             }
         }
         return ZoneSpec(name: name, signals: signals, isolate: isolate, suppress: suppress, powerCut: powerCut)
+    }
+
+    /// Refuses a tier 3 that one device could reach alone: two kinds count together only when the sources that
+    /// put them at fire share no device, so some choice of voting sources of two kinds must use disjoint devices.
+    /// Judged on the configured votes (all sources healthy): a double knock that exists only while a sensor
+    /// is failed is not one.
+    func checkIndependence(zone: String, signals: [SignalSpec], nodes: [String: Located]) {
+        let fireSignals = signals.filter { $0.thresholds[.fire] != nil }
+        // Each way a signal reaches fire: any `required` of its sources, as the set of devices they sit on.
+        func witnesses(_ signal: SignalSpec) -> [Set<String>] {
+            var result: [Set<String>] = []
+            func pick(_ start: Int, _ chosen: Set<String>, _ left: Int) {
+                if left == 0 {
+                    result.append(chosen)
+                    return
+                }
+                guard start < signal.sources.count else { return }
+                for index in start..<signal.sources.count {
+                    pick(index + 1, chosen.union([signal.sources[index].device]), left - 1)
+                }
+            }
+            pick(0, [], min(signal.vote.required, signal.sources.count))
+            return result
+        }
+        // The pair of different kinds that comes closest, to name what they share.
+        var closest: (first: SignalSpec, second: SignalSpec, shared: Set<String>)?
+        for (index, first) in fireSignals.enumerated() {
+            for second in fireSignals[(index + 1)...] where second.kind != first.kind {
+                for a in witnesses(first) {
+                    for b in witnesses(second) {
+                        let shared = a.intersection(b)
+                        if shared.isEmpty { return }
+                        if closest.map({ shared.count < $0.shared.count }) ?? true { closest = (first, second, shared) }
+                    }
+                }
+            }
+        }
+        guard let (first, second, shared) = closest else { return }
+        let names = shared.sorted()
+        let devices = "device\(names.count == 1 ? "" : "s") \(names.joined(separator: ", "))"
+        let line = nodes[first.name]?.lookup("sources")?.line ?? nodes[first.name]?.line ?? 0
+        let target = nodes[second.name]?.lookup("sources") ?? nodes[second.name]
+        target?.error(
+            "tier 3 of zone \(zone) could be reached from one device: every way \(first.name) (\(first.kind), line "
+                + "\(line)) and \(second.name) (\(second.kind)) both reach `fire:` shares \(devices), and two kinds "
+                + "count as independent evidence only when their sources share no device",
+            hint: "give one of them sources on a device of its own (e.g. the aspirating smoke detector or the "
+                + "releasing panel's fire_input), or remove its `fire:` threshold: points of one device fail together")
     }
 
     /// A source checked against its device's profile: its point and the kind of value it yields.
@@ -547,6 +602,19 @@ struct SiteReader {
                 node.error("rate_of_rise applies to numeric signals only", hint: "remove it")
             } else if let perSecond = rate(node) {
                 rateOfRise = RateOfRise(perSecond: perSecond, window: window)
+                // The slope needs five samples over half the window and restarts after a gap of a quarter of
+                // it: a slower device would make the rate of rise silently never fire.
+                let slow = resolved.compactMap { source -> (String, Duration)? in
+                    let interval = devices.first { $0.name == source.ref.device }?.pollInterval ?? sitePoll
+                    return interval * 6 > window ? (source.ref.device, interval) : nil
+                }
+                if let (device, interval) = slow.first {
+                    node.error(
+                        "a rate of rise over \(window.configText) needs a reading at least every "
+                            + "\((window / 6).configText), but \(device) is polled every \(interval.configText)",
+                        hint: "poll \(device) faster, or set a longer `rate_window:` (at least "
+                            + "\((interval * 6).configText))")
+                }
             }
         } else if let node = fields["rate_window"] {
             node.error("rate_window without rate_of_rise has no effect", hint: "add `rate_of_rise: 5/min` or remove it")

@@ -282,6 +282,13 @@ struct Located {
         return result
     }
 
+    /// The value under `key` of a mapping already read with `fields`, to point a later error at it; nil when absent.
+    func lookup(_ key: String) -> Located? {
+        guard case .mapping(let mapping) = node else { return nil }
+        for (keyNode, value) in mapping where keyNode.scalar?.string == key { return child(key, value) }
+        return nil
+    }
+
     /// A mapping with a fixed set of fields: unknown keys are errors with suggestions,
     /// missing required keys are errors at the mapping.
     func fields(_ known: [String], required: [String] = [], what: String) -> Fields? {
