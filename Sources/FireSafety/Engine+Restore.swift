@@ -115,7 +115,12 @@ extension Engine {
         case .operatorAbort:
             // Also undoes a countdown whose `step.aborted` line a crash kept out of the log.
             zones[zone].suppress = .aborted
+            zones[zone].abortedAt = record.step ?? 0
+            zones[zone].abortedBySwitch = record.uid == nil && record.device != nil
             if zones[zone].running?.procedure == .suppress { zones[zone].running = nil }
+        case .operatorResume:
+            if zones[zone].suppress == .aborted { zones[zone].suppress = .running(next: record.step ?? 0) }
+            zones[zone].abortedBySwitch = false
         case .operatorReset:
             // The `zone.state` line that follows says the same; this holds if a crash cut it off.
             zones[zone].latched = nil
@@ -123,6 +128,7 @@ extension Engine {
             zones[zone].suppress = .idle
             zones[zone].powerCut = .idle
             zones[zone].acknowledged = false
+            zones[zone].abortedBySwitch = false
         case .operatorAck:
             zones[zone].acknowledged = true
         case .operatorInhibit:

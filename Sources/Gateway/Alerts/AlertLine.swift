@@ -69,6 +69,8 @@ extension AlertLine {
         "operator.enable", "log.rotated",
         // The writer's own record for a torn tail it cut off on open (quoted in `fragment`, `bytes` long).
         "log.truncated",
+        // Operators and channels (README "Where this differs from the contract").
+        "operator.resume", "step.retried", "log.not_durable", "log.durable",
     ]
 
     /// Members the contract names or its examples use; others are kept but warned about once.
@@ -77,7 +79,7 @@ extension AlertLine {
         "uid", "procedure", "step", "message", "prev", "signal", "level", "command", "attempt", "error",
         "channel", "reason", "until", "for", "version", "detail", "duration", "run", "exit", "bytes", "fragment",
         // What the daemon writes beyond the contract's example (AlertRecord.jsonMembers, daemon.started).
-        "step_text", "outcome", "records_read",
+        "step_text", "outcome", "records_read", "user",
     ]
 
     /// Parses one line. Returns nil (with `.notJSON`) when the bytes are not a JSON object; otherwise the

@@ -362,7 +362,9 @@ struct SiteReader {
                         + "or set `kind:` when two signals measure different things")
             }
         }
-        return ZoneSpec(name: name, signals: signals, isolate: isolate, suppress: suppress, powerCut: powerCut)
+        return ZoneSpec(
+            name: name, signals: signals, isolate: isolate, suppress: suppress, powerCut: powerCut,
+            abortSwitches: abortSwitches(commandedBy: suppress))
     }
 
     /// A source checked against its device's profile: its point and the kind of value it yields.
