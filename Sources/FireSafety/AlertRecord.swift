@@ -15,12 +15,16 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     case stepSkipped = "step.skipped"
     case stepAborted = "step.aborted"
     case stepResumed = "step.resumed"
+    /// A command's write is about to be tried again (logged before each further attempt).
+    case stepRetried = "step.retried"
     case notifyFailed = "notify.failed"
     case operatorAck = "operator.ack"
     case operatorReset = "operator.reset"
     case operatorAbort = "operator.abort"
     case operatorInhibit = "operator.inhibit"
     case operatorEnable = "operator.enable"
+    /// An accepted abort taken back (by `firewatch resume`, or a panel's abort switch let go).
+    case operatorResume = "operator.resume"
     case logRotated = "log.rotated"
     /// The wall clock stepped by more than a second; no timer changed (every duration runs on the monotonic clock).
     case clockStepped = "clock.stepped"
@@ -28,6 +32,9 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     case stateCheckpoint = "state.checkpoint"
     /// A start after an unclean stop: no `daemon.stopped` after the last `daemon.started`.
     case daemonRecovered = "daemon.recovered"
+    /// The alert log stopped taking records (they are held in memory), and when it takes them again.
+    case logNotDurable = "log.not_durable"
+    case logDurable = "log.durable"
 }
 
 /// One alert-log entry without `seq` and `prev`, which the log writer adds when it chains the line.
@@ -68,8 +75,11 @@ public struct AlertRecord: Sendable, Hashable {
     public var step: Int?
     /// JSON `step_text`: the step as configured (`command feed-a.stop_hvac`).
     public var stepText: String?
-    /// JSON `uid`: the operator on `operator.*`.
+    /// JSON `uid`: the operator on `operator.*` (the control socket peer's user id; absent for a panel's own
+    /// abort switch, which `device`/`point` name instead).
     public var uid: String?
+    /// JSON `user`: the operator's user name for `uid`, when the system knows one.
+    public var user: String?
     /// JSON `until`: inhibit expiry on `operator.inhibit`; end of a delay on `step.started`/`step.resumed`.
     public var until: Timestamp?
     /// JSON `reason`: the operator's reason for an inhibit, or why a command was refused.
@@ -84,7 +94,7 @@ public struct AlertRecord: Sendable, Hashable {
         from: String? = nil, to: String? = nil, device: String? = nil, point: String? = nil, value: String? = nil,
         message: String, signal: String? = nil, level: Level? = nil, procedure: ProcedureKind? = nil,
         step: Int? = nil, stepText: String? = nil, uid: String? = nil, until: Timestamp? = nil,
-        reason: String? = nil, outcome: String? = nil, detail: String? = nil
+        reason: String? = nil, outcome: String? = nil, detail: String? = nil, user: String? = nil
     ) {
         self.time = time
         self.site = site
@@ -107,5 +117,6 @@ public struct AlertRecord: Sendable, Hashable {
         self.reason = reason
         self.outcome = outcome
         self.detail = detail
+        self.user = user
     }
 }

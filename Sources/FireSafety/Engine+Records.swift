@@ -115,7 +115,18 @@ extension Engine {
             severity = .fire
             message =
                 "suppression of \(name) aborted by \(uid) — held \(to.rawValue)\(causeSuffix(zone)); "
-                + "suppression will not restart until a reset"
+                + "`firewatch resume \(name)` restarts its countdown in full, a reset clears it"
+        case .abortSwitch(let ref):
+            severity = .fire
+            message =
+                "suppression of \(name) stopped by its abort switch \(ref) — held \(to.rawValue)\(causeSuffix(zone)) "
+                + "while the switch is held; let go, the countdown restarts in full"
+        case .resume(let uid):
+            severity = .fire
+            message = "suppression of \(name) resumed by \(uid) — " + consequence(zone, to)
+        case .abortSwitchReleased(let ref):
+            severity = .fire
+            message = "abort switch \(ref) of \(name) let go — " + consequence(zone, to)
         case .reset(let uid):
             severity = .info
             message = "\(name) reset by \(uid) — now \(to.rawValue)"
@@ -155,6 +166,8 @@ extension Engine {
             }
         case .stepResumed:
             message = "\(position) resumed after a restart"
+        case .stepRetried:
+            message = "\(position) retried" + (detail.map { ": \($0)" } ?? "")
         case .stepSucceeded:
             message = "\(position) succeeded" + (detail.map { ": \($0)" } ?? "")
         case .stepSkipped:
@@ -176,7 +189,8 @@ extension Engine {
     }
 
     func operatorRecord(
-        _ zone: Int, _ command: OperatorCommand, refused: String?, at now: Timestamp, until: Timestamp? = nil
+        _ zone: Int, _ command: OperatorCommand, refused: String?, at now: Timestamp, until: Timestamp? = nil,
+        user: String? = nil
     ) -> AlertRecord {
         let name = model.zones[zone].name
         let event: AlertEvent
@@ -194,6 +208,10 @@ extension Engine {
             event = .operatorAbort
             verb = "aborted suppression of"
             severity = refused == nil ? .fire : .info
+        case .resume:
+            event = .operatorResume
+            verb = "resumed suppression of"
+            severity = refused == nil ? .fire : .info
         case .inhibit(_, _, _, let why):
             event = .operatorInhibit
             verb = "inhibited actuation in"
@@ -204,16 +222,18 @@ extension Engine {
             event = .operatorEnable
             verb = "re-enabled actuation in"
         }
-        var message = "\(command.uid) \(verb) \(name)"
+        let who = operatorName(uid: command.uid, user: user)
+        var message = "\(who) \(verb) \(name)"
         if let refused {
             message =
-                "refused: \(command.uid) tried to \(event.rawValue.dropFirst("operator.".count)) \(name) — \(refused)"
+                "refused: \(who) tried to \(event.rawValue.dropFirst("operator.".count)) \(name) — \(refused)"
         } else if case .inhibit(_, _, let duration, let why) = command, let until {
             message += " for \(spoken(duration)) until \(until) (\(why)) — detection and alerts go on"
         }
         return AlertRecord(
             time: now, site: model.site, zone: name, severity: severity, event: event, message: message,
-            uid: command.uid, until: until, reason: reason, outcome: refused == nil ? "accepted" : "refused")
+            uid: command.uid, until: until, reason: reason, outcome: refused == nil ? "accepted" : "refused",
+            user: user)
     }
 
     // MARK: - Wording

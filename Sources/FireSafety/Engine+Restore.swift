@@ -59,7 +59,14 @@ extension Engine {
             switch progress.phase {
             case .idle: zones[zone].setPhase(kind, .idle)
             case .done: zones[zone].setPhase(kind, .done)
-            case .aborted: zones[zone].setPhase(kind, .aborted)
+            case .aborted:
+                zones[zone].setPhase(kind, .aborted)
+                // `resume` goes on after the last step that finished, found by identity.
+                let steps = steps(zone, kind)
+                zones[zone].abortedAt = progress.done.last.flatMap { last in
+                    Self.index(of: last, occurrence: progress.done.filter { $0 == last }.count, in: steps)
+                }.map { min($0 + 1, max(steps.count - 1, 0)) } ?? 0
+                zones[zone].abortedBySwitch = saved.abortedBySwitch
             case .running: resume(progress, kind, zone: zone, at: now, into: &out)
             }
         }
@@ -185,6 +192,8 @@ extension Engine {
             engine.zones[zone].inhibitedUntil = carried.inhibitedUntil
             engine.zones[zone].acknowledged = carried.acknowledged
             engine.zones[zone].lastNotified = carried.lastNotified
+            engine.zones[zone].abortedAt = carried.abortedAt
+            engine.zones[zone].abortedBySwitch = carried.abortedBySwitch
             engine.inhibitReasons[zone] = inhibitReasons[old]
             var keeps = false
             for kind in ProcedureKind.allCases {

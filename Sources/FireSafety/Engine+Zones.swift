@@ -4,6 +4,9 @@ enum Because: Sendable {
     case plan
     case abort(uid: String)
     case reset(uid: String)
+    case resume(uid: String)
+    case abortSwitch(SourceRef)
+    case abortSwitchReleased(SourceRef)
 }
 
 extension Engine {
@@ -51,6 +54,7 @@ extension Engine {
             zones[zone].latched = demand
         }
         syncState(zone, because: .signals, at: now, into: &out)
+        followAbortSwitches(zone, at: now, into: &out)
         advancePlan(zone, at: now, into: &out)
         if zones[zone].reported >= .isolating, !zones[zone].acknowledged, let last = zones[zone].lastNotified,
             now >= last + renotifyEvery

@@ -19,7 +19,9 @@
 /// - Inhibit holds procedures *not started* (no step records); they start when it expires or on `enable`, if
 ///   the tier is still latched. It is refused while a procedure is under way (use `abort` for suppression).
 /// - Abort is accepted while the zone is `suppressing` and the last abortable delay of `suppress` has not
-///   finished; suppression then stays aborted (no power cut) until a reset.
+///   finished; suppression then stays aborted (no power cut) until `resume` (from the step it stopped at, the
+///   countdown in full) or a reset. A panel's hold-to-abort switch does the same while it is held
+///   (`Engine+AbortSwitch.swift`).
 /// - Reset is refused while a signal is at alarm or fire, a signal has no healthy source, or a step runs.
 /// - Notifications (`Action.notify`): state escalations, trouble, failed steps, aborts and inhibits; a latched
 ///   zone not acknowledged is reminded every `renotifyEvery`; `ack` silences reminders until the next escalation.
@@ -46,6 +48,8 @@ public struct Engine: Sendable {
     var slotAtPosition: [Int] = []
     /// Earliest moment a currently healthy source turns stale; feeds `Output.nextDeadline`.
     var staleDeadline: Timestamp?
+    /// The zones' panel abort switches: read like sources, voted in no signal.
+    var abortSwitches: [AbortSwitch] = []
 
     /// Builds the engine's tables once, so the evaluation cycle never touches a string-keyed dictionary.
     public init(model: SiteModel, renotifyEvery: Duration = .seconds(300)) {
@@ -107,6 +111,29 @@ public struct Engine: Sendable {
             }
             zones.append(ZoneRuntime(signals: firstSignal..<signals.count, hasPowerCut: !zone.powerCut.isEmpty))
         }
+        var abortSwitches: [AbortSwitch] = []
+        for (zoneIndex, zone) in model.zones.enumerated() {
+            let first = abortSwitches.count
+            defer { zones[zoneIndex].switches = first..<abortSwitches.count }
+            for ref in zone.abortSwitches {
+                if slotBySource[ref] == nil {
+                    let device = deviceIndex[ref.device] ?? devices.count
+                    if device == devices.count {
+                        deviceIndex[ref.device] = device
+                        devices.append(DeviceState(name: ref.device))
+                        zonesOfDevice.append([])
+                    }
+                    slotBySource[ref] = sources.count
+                    sources.append(SourceState(ref: ref, device: device))
+                    zonesOfSource.append([])
+                }
+                let slot = slotBySource[ref]!
+                if !zonesOfSource[slot].contains(zoneIndex) { zonesOfSource[slot].append(zoneIndex) }
+                let device = sources[slot].device
+                if !zonesOfDevice[device].contains(zoneIndex) { zonesOfDevice[device].append(zoneIndex) }
+                abortSwitches.append(AbortSwitch(zone: zoneIndex, slot: slot))
+            }
+        }
         for slot in sources.indices where zonesOfSource[slot].count == 1 {
             sources[slot].zoneName = model.zones[zonesOfSource[slot][0]].name
         }
@@ -124,6 +151,7 @@ public struct Engine: Sendable {
         self.signalSpecs = model.zones.flatMap(\.signals)
         self.inhibitReasons = Array(repeating: nil, count: model.zones.count)
         self.activeSteps = Array(repeating: [:], count: model.zones.count)
+        self.abortSwitches = abortSwitches
     }
 
     /// The steps a zone's procedure runs: the ones it started with when a reload changed them while it was under
@@ -211,7 +239,7 @@ public struct Engine: Sendable {
                 SignalStatus(
                     name: signalSpecs[$0].name, kind: signalSpecs[$0].kind, condition: signals[$0].condition,
                     degraded: signals[$0].degraded)
-            })
+            }, abortSwitchHeld: zone.heldSwitch != nil)
     }
 
     mutating func ingest(_ reading: Reading, slot: Int, into out: inout Output) {
@@ -523,6 +551,14 @@ struct ZoneRuntime: Sendable {
     var inhibitedUntil: Timestamp?
     var acknowledged = false
     var lastNotified: Timestamp?
+    /// The suppress step an accepted abort stopped at: where `resume` goes on.
+    var abortedAt = 0
+    /// The abort came from a panel's abort switch, so letting the switch go resumes it.
+    var abortedBySwitch = false
+    /// The abort switch (index into `Engine.abortSwitches`) seen held, if any.
+    var heldSwitch: Int?
+    /// The zone's entries in `Engine.abortSwitches`.
+    var switches: Range<Int> = 0..<0
 
     init(signals: Range<Int>, hasPowerCut: Bool) {
         self.signals = signals

@@ -43,6 +43,8 @@ public struct EngineCheckpoint: Sendable, Hashable {
         public var powerCut: Progress
         /// The level each signal last logged, by signal name.
         public var signals: [String: SignalCondition]
+        /// The abort holding suppression came from a panel's abort switch (letting it go resumes).
+        public var abortedBySwitch = false
 
         public init(
             name: String, latched: Level? = nil, state: ZoneState = .normal, trouble: Bool = false,
@@ -191,10 +193,15 @@ extension EngineCheckpoint.Zone {
             self[kind].running = nil
             self[kind].runningSince = nil
         case .operatorAbort:
-            // Also undoes a countdown whose `step.aborted` line a crash kept out of the log.
+            // Also undoes a countdown whose `step.aborted` line a crash kept out of the log. The steps finished
+            // stay: `resume` goes on after the last of them, so a countdown runs in full again.
             suppress.phase = .aborted
             suppress.running = nil
             suppress.runningSince = nil
+            abortedBySwitch = record.uid == nil && record.device != nil
+        case .operatorResume:
+            if suppress.phase == .aborted { suppress.phase = .running }
+            abortedBySwitch = false
         case .operatorReset:
             // The `zone.state` line that follows says the same; this holds if a crash cut it off.
             latched = nil
@@ -202,6 +209,7 @@ extension EngineCheckpoint.Zone {
             suppress = .init()
             powerCut = .init()
             acknowledged = false
+            abortedBySwitch = false
         case .operatorAck:
             acknowledged = true
         case .operatorInhibit:

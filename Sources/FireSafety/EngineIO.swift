@@ -80,7 +80,8 @@ public enum ProcedurePhase: Sendable, Hashable {
     /// Step `next` is running, or is the next to start (between a finished step and the next start).
     case running(next: Int)
     case done
-    /// `abort` stopped it (only `suppress`); it does not restart until a reset.
+    /// `abort` (or a panel's abort switch) stopped it (only `suppress`); it restarts on `resume` (or when the
+    /// switch is let go), with its countdown in full, and is cleared by a reset.
     case aborted
 }
 
@@ -120,6 +121,8 @@ public struct ZoneStatus: Sendable, Hashable {
     public var powerCut: ProcedurePhase
     public var running: RunningStep?
     public var signals: [SignalStatus]
+    /// A panel abort switch of the zone is held (read within `stale_after`).
+    public var abortSwitchHeld = false
 }
 
 /// An operator's command from the control socket; `uid` is the peer's user id or name, logged verbatim.
@@ -130,6 +133,8 @@ public enum OperatorCommand: Sendable, Hashable {
     case reset(zone: String, uid: String)
     /// Stop a pre-discharge countdown; the zone is held `isolated` with a fire alert.
     case abort(zone: String, uid: String)
+    /// Take an accepted abort back: suppression goes on from the step it stopped at, its countdown in full.
+    case resume(zone: String, uid: String)
     /// Hold actuation (detection and records go on) for `duration`.
     case inhibit(zone: String, uid: String, duration: Duration, reason: String)
     /// End an inhibit early; held procedures start if their tier is still latched.
@@ -137,16 +142,16 @@ public enum OperatorCommand: Sendable, Hashable {
 
     public var zone: String {
         switch self {
-        case .ack(let zone, _), .reset(let zone, _), .abort(let zone, _), .inhibit(let zone, _, _, _),
-            .enable(let zone, _):
+        case .ack(let zone, _), .reset(let zone, _), .abort(let zone, _), .resume(let zone, _),
+            .inhibit(let zone, _, _, _), .enable(let zone, _):
             return zone
         }
     }
 
     public var uid: String {
         switch self {
-        case .ack(_, let uid), .reset(_, let uid), .abort(_, let uid), .inhibit(_, let uid, _, _),
-            .enable(_, let uid):
+        case .ack(_, let uid), .reset(_, let uid), .abort(_, let uid), .resume(_, let uid),
+            .inhibit(_, let uid, _, _), .enable(_, let uid):
             return uid
         }
     }

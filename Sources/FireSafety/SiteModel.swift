@@ -31,13 +31,21 @@ public struct ZoneSpec: Sendable, Hashable {
     public var suppress: [Step]
     /// Tier 3, after `suppress`: open the zone's own feeds, in order.
     public var powerCut: [Step]
+    /// Hold-to-abort switches of the zone's releasing panel (profile points with `role: abort_switch` on a
+    /// device the zone's `suppress` steps command): held, they stop the countdown like `abort`; let go, it
+    /// restarts in full like `resume`.
+    public var abortSwitches: [SourceRef]
 
-    public init(name: String, signals: [SignalSpec], isolate: [Step], suppress: [Step], powerCut: [Step]) {
+    public init(
+        name: String, signals: [SignalSpec], isolate: [Step], suppress: [Step], powerCut: [Step],
+        abortSwitches: [SourceRef] = []
+    ) {
         self.name = name
         self.signals = signals
         self.isolate = isolate
         self.suppress = suppress
         self.powerCut = powerCut
+        self.abortSwitches = abortSwitches
     }
 }
 

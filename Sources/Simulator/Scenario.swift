@@ -62,6 +62,8 @@ public enum ScenarioEvent: Sendable, Hashable {
     case exception(device: String, code: SimException, for: Duration?)
     /// A point reads this value (a panel fault, dust on a smoke detector, a sensor someone recalibrated).
     case set(device: String, point: String, value: SimValue, for: Duration?)
+    /// Someone in the room holds the zone's panel abort switch for `for`, then lets go.
+    case abortSwitch(zone: String, for: Duration)
 }
 
 /// How a faulty sensor misreads.

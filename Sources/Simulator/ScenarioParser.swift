@@ -186,7 +186,7 @@ struct YAMLReader {
     }
 
     static let eventKinds = [
-        "thermal_runaway", "offgas", "sensor_fault", "comm_loss", "slow_device", "exception", "set",
+        "thermal_runaway", "offgas", "sensor_fault", "comm_loss", "slow_device", "exception", "set", "abort_switch",
     ]
 
     /// `- at: 90s` plus exactly one event key.
@@ -272,6 +272,10 @@ struct YAMLReader {
             event = .exception(
                 device: try string(f["device"]!, field: "\(path).device"), code: code,
                 for: try optionalDuration(f, "for"))
+        case "abort_switch":
+            let f = try mapping(body, field: path, allowed: ["zone", "for"], required: ["zone", "for"])
+            event = .abortSwitch(
+                zone: try string(f["zone"]!, field: "\(path).zone"), for: try duration(f["for"]!, field: "\(path).for"))
         default:  // "set"
             let f = try mapping(
                 body, field: path, allowed: ["device", "point", "value", "for"], required: ["device", "point", "value"])

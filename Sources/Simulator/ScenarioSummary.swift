@@ -119,7 +119,8 @@ public enum ScenarioSummary {
             switch record.event {
             case .zoneState:
                 items.append((at, "firewatch", record.message))
-            case .deviceCommLost, .deviceCommRestored, .stepFailed, .stepAborted:
+            case .deviceCommLost, .deviceCommRestored, .stepFailed, .stepAborted, .operatorAbort, .operatorResume,
+                .logNotDurable, .logDurable:
                 items.append((at, "firewatch", record.message))
             case .pointInvalid, .pointStale:
                 // Once per device: the first says what the trouble was, the rest repeat it.

@@ -38,6 +38,8 @@ public struct SimQuantity: Sendable, Hashable, CustomStringConvertible {
         case panelStatus = "panel_status"
         /// Flag: the panel's own cross-zoned detectors are both in alarm.
         case panelFireInput = "panel_fire_input"
+        /// Flag: someone holds the panel's abort switch (scenario event `abort_switch`).
+        case panelAbortSwitch = "panel_abort_switch"
         /// Flag: agent released.
         case panelReleased = "panel_released"
         /// Agent concentration as a fraction of the design concentration.

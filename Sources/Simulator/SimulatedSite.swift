@@ -239,6 +239,8 @@ public struct SimulatedSite: Sendable {
         case .set(let device, let point, let value, let length):
             pointFaults.append(
                 PointFault(device: device, point: point, kind: .set(value), from: time, until: until(length)))
+        case .abortSwitch(let zone, let length):
+            zones[zone]?.abortSwitchHeldUntil = time + length
         }
     }
 
@@ -439,6 +441,7 @@ extension Scenario {
             switch item.event {
             case .thermalRunaway(let zone, let string), .offgas(let zone, let string, _, _):
                 checkZone(zone, string: string, line: item.line)
+            case .abortSwitch(let zone, _): checkZone(zone, string: nil, line: item.line)
             case .sensorFault(let device, let point, _, _): checkDevice(device, point: point, line: item.line)
             case .set(let device, let point, _, _): checkDevice(device, point: point, line: item.line)
             case .commLoss(let device, _), .slowDevice(let device, _, _), .exception(let device, _, _):

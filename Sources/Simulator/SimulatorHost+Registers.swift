@@ -209,6 +209,8 @@ enum ScenarioEventText {
             return "\(device) answers with exception \(code.rawValue)\(span(length))"
         case .set(let device, let point, let value, let length):
             return "\(device).\(point) reads \(value)\(span(length))"
+        case .abortSwitch(let zone, let length):
+            return "someone holds the abort switch of \(zone)'s panel\(span(length))"
         }
     }
 }

@@ -119,6 +119,10 @@ struct ZoneModel: Sendable {
     var hvacCommanded = true
     var exhaustCommanded = false
     var panelMode: PanelMode = .automatic
+    /// Someone holds the panel's abort switch until this time (scenario event `abort_switch`).
+    var abortSwitchHeldUntil: Duration?
+    /// The time of the last `step`, to tell whether the switch is still held.
+    var clock: Duration = .zero
     var panelSmokeLatched = false
     var panelHeatLatched = false
     /// Effects accepted but not yet visible, with the tick they take hold at.
@@ -170,9 +174,11 @@ struct ZoneModel: Sendable {
         return "normal"
     }
 
+    var abortSwitchHeld: Bool { abortSwitchHeldUntil.map { clock < $0 } ?? false }
+
     var panelStatus: PanelStatus {
         switch panelMode {
-        case .preDischarge: return .preDischarge
+        case .preDischarge: return abortSwitchHeld ? .abort : .preDischarge
         case .released: return .released
         case .aborted: return .abort
         case .automatic:
@@ -211,6 +217,7 @@ struct ZoneModel: Sendable {
         case .flames: return .flag(flaming)
         case .panelStatus: return .name(panelStatus.rawValue)
         case .panelFireInput: return .flag(panelSmokeLatched && panelHeatLatched)
+        case .panelAbortSwitch: return .flag(abortSwitchHeld)
         case .panelReleased: return .flag(panelMode == .released)
         case .agentConcentration: return .number(agent)
         case .relay:
@@ -325,6 +332,7 @@ struct ZoneModel: Sendable {
 
     /// Advances the zone by `dt` seconds (explicit Euler; `dt` is far below every time constant).
     mutating func step(dt: Double, time: Duration) {
+        clock = time
         let p = parameters
         let charging = chargerPowered
 
@@ -392,7 +400,10 @@ struct ZoneModel: Sendable {
         if smoke >= p.smokeFire1 { panelSmokeLatched = true }
         if roomTemperature >= p.panelHeatDetector { panelHeatLatched = true }
         if case .preDischarge(let remaining) = panelMode {
-            if remaining - dt <= 0 {
+            if abortSwitchHeld {
+                // The panel's own delay in "AHJ" abort mode: stopped while held, in full again when let go.
+                panelMode = .preDischarge(remaining: p.panelPreDischarge.seconds)
+            } else if remaining - dt <= 0 {
                 discharge()
                 events.append(ModelEvent(at: time, zone: name, kind: .released))
             } else {

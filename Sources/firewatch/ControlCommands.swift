@@ -93,10 +93,23 @@ struct ResetCommand: AsyncParsableCommand {
 /// `firewatch abort ZONE`.
 struct AbortCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "abort", abstract: "Stop a zone's pre-discharge countdown; the zone is held isolated.")
+        commandName: "abort",
+        abstract: "Stop a zone's pre-discharge countdown; the zone is held isolated until `resume` or a reset.")
     @Argument(help: "The zone.") var zone: String
     @OptionGroup var socket: ControlSocketOptions
     func run() async throws { print(try await socket.send(.abort(zone: zone)).message) }
+}
+
+/// `firewatch resume ZONE`.
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Take back an accepted abort: the zone's countdown restarts from its full duration.",
+        discussion: "Refused (exit 1) when the zone is not aborted, while its panel's abort switch is held, or while "
+            + "it is inhibited.")
+    @Argument(help: "The zone.") var zone: String
+    @OptionGroup var socket: ControlSocketOptions
+    func run() async throws { print(try await socket.send(.resume(zone: zone)).message) }
 }
 
 /// `firewatch inhibit ZONE --for 2h --reason TEXT`.

@@ -14,7 +14,8 @@ struct FireWatch: AsyncParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             RunCommand.self, CheckCommand.self, ReadCommand.self, AlertsCommand.self, StatusCommand.self,
-            AckCommand.self, ResetCommand.self, AbortCommand.self, InhibitCommand.self, EnableCommand.self,
+            AckCommand.self, ResetCommand.self, AbortCommand.self, ResumeCommand.self, InhibitCommand.self,
+            EnableCommand.self,
             SimulateCommand.self, DemoCommand.self,
         ]
     )

@@ -102,16 +102,18 @@ struct KindTests {
         #expect(record?.message.contains("(rack-row-1, rack-row-2)") == true)
     }
 
-    @Test("event names are exactly CONTRACT.md's")
+    @Test("event names are exactly CONTRACT.md's, plus those README's \"differs\" section names")
     func eventNames() {
+        let readmeOnly: Set<String> = ["step.retried", "log.not_durable", "log.durable"]
         #expect(
-            AlertEvent.allCases.map(\.rawValue) == [
+            AlertEvent.allCases.map(\.rawValue).filter { !readmeOnly.contains($0) } == [
                 "daemon.started", "daemon.stopped", "daemon.config_reloaded", "zone.state", "signal.level",
                 "device.comm_lost", "device.comm_restored", "point.invalid", "point.stale", "step.started",
                 "step.succeeded", "step.failed", "step.skipped", "step.aborted", "step.resumed", "notify.failed",
                 "operator.ack", "operator.reset", "operator.abort", "operator.inhibit", "operator.enable",
-                "log.rotated", "clock.stepped", "state.checkpoint", "daemon.recovered",
+                "operator.resume", "log.rotated", "clock.stepped", "state.checkpoint", "daemon.recovered",
             ])
+        #expect(readmeOnly.isSubset(of: AlertEvent.allCases.map(\.rawValue)))
         #expect(
             ZoneState.allCases.map(\.rawValue) == [
                 "normal", "alert", "isolating", "isolated", "suppressing", "suppressed", "power_cut",

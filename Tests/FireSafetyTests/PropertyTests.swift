@@ -241,4 +241,71 @@ struct PropertyTests {
         #expect(actionsA(alone) == actionsA(together), Comment(rawValue: "seed \(seed)"))
         #expect(alone.zone() == together.zone())
     }
+
+    /// The random operations plus `resume` and the panel's abort switch (held, let go, unreadable).
+    static func randomOpWithResume(_ rng: inout SplitMix64) -> Op {
+        switch rng.next() % 12 {
+        case 0: return .command(.resume(zone: "battery-room-a", uid: "lee"))
+        case 1: return .command(.abort(zone: "battery-room-a", uid: "lee"))
+        case 2:
+            let states: [Reading.Status] = [.value(.flag(true)), .value(.flag(false)), .lost(reason: "timeout")]
+            return .set("panel-a.abort_switch", states[Int(rng.next() % 3)])
+        default: return randomOp(&rng)
+        }
+    }
+
+    @Test("no suppression or power cut after an accepted abort unless resumed", arguments: seeds)
+    func abortHoldsUntilResumed(seed: UInt64) {
+        var rng = SplitMix64(state: seed)
+        var rig = SwitchSite.rig()
+        // From the inputs: an accepted `abort` command not taken back by an accepted `resume` or `reset`.
+        var aborted = false
+        for number in 0..<Self.operations {
+            let op = Self.randomOpWithResume(&rng)
+            let context = Comment(rawValue: "seed \(seed), op \(number): \(op)")
+            var out = Output()
+            switch op {
+            case .set(let source, let status): rig.set(source, status: status)
+            case .drop(let source): rig.values.removeValue(forKey: Site.ref(source))
+            case .tick(let seconds): out = rig.tick(seconds: seconds)
+            case .command(let command): out = rig.command(command)
+            case .finish(let zone, let outcome): out = rig.finish(zone, outcome) ?? Output()
+            }
+            if case .command(let command) = op, out.refused == nil {
+                switch command {
+                case .abort: aborted = true
+                case .resume, .reset: aborted = false
+                default: break
+                }
+            }
+            let started = out.records.filter {
+                $0.event == .stepStarted && $0.zone == "battery-room-a" && $0.procedure != .isolate
+            }
+            let ran = out.actions.filter {
+                if case .runStep("battery-room-a", let procedure, _, _) = $0 { return procedure != .isolate }
+                return false
+            }
+            if aborted {
+                #expect(started.isEmpty && ran.isEmpty, context)
+            }
+            // While the switch reads held, no suppression step starts (before the release it stops them; once the
+            // release has begun there is none left to start).
+            if case .tick = op, rig.values[SwitchSite.ref] == .value(.flag(true)) {
+                #expect(!started.contains { $0.procedure == .suppress }, context)
+            }
+            // A countdown that starts right after a resume has its full duration.
+            if out.records.contains(where: { $0.event == .operatorResume && $0.outcome == "accepted" }) {
+                for delay in started where delay.step == 2 {
+                    #expect(delay.until == delay.time + .seconds(30), context)
+                }
+            }
+            if case .tick = op, number % 8 == 0 {
+                let (restored, _) = Engine.restore(model: SwitchSite.model, from: rig.log, at: rig.now)
+                let unheld = { (zones: [ZoneStatus]) in
+                    essence(zones).map { var z = $0; z.abortSwitchHeld = false; return z }
+                }
+                #expect(unheld(restored.status) == unheld(rig.engine.status), context)
+            }
+        }
+    }
 }

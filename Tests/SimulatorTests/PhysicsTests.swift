@@ -231,6 +231,28 @@ struct PhysicsTests {
         #expect(site.value(device: "panel-a", point: "status") == .name("released"))
     }
 
+    @Test("the abort switch reads held for its time; the panel's own countdown stops and restarts in full")
+    func panelAbortSwitch() throws {
+        var parameters = Fixtures.instant
+        parameters.panelPreDischarge = .seconds(30)
+        var site = try site(
+            [ScheduledEvent(at: .seconds(20), event: .abortSwitch(zone: Self.roomA, for: .seconds(40)))],
+            parameters: parameters)
+        #expect(site.value(device: "panel-a", point: "abort_switch") == .flag(false))
+        site.command(device: "panel-a", command: "release")
+        site.advance(to: .seconds(25))
+        #expect(site.value(device: "panel-a", point: "abort_switch") == .flag(true))
+        #expect(site.value(device: "panel-a", point: "status") == .name("abort"))
+        site.advance(to: .seconds(61))
+        #expect(site.value(device: "panel-a", point: "abort_switch") == .flag(false))
+        #expect(site.value(device: "panel-a", point: "status") == .name("pre_discharge"))
+        // Let go at 60 s: the full 30 s again, not the 10 s that were left when it was pressed.
+        site.advance(to: .seconds(85))
+        #expect(site.value(device: "panel-a", point: "status") == .name("pre_discharge"))
+        site.advance(to: .seconds(92))
+        #expect(site.value(device: "panel-a", point: "status") == .name("released"))
+    }
+
     @Test("the panel's own detectors give pre-alert, then alarm and its fire input (its double knock)")
     func panelDetectors() throws {
         var site = try site([ScheduledEvent(at: .zero, event: .thermalRunaway(zone: Self.roomA, string: 1))])

@@ -85,6 +85,8 @@ public final class AlertLogWriter: Sendable {
 
     public let configuration: AlertLogConfiguration
     private let logger: Logger
+    /// Told of each change between durable and not (called with the writer's lock held: only hand it on).
+    private let onDurabilityChange: (@Sendable (LogDurabilityChange) -> Void)?
     private let state: Mutex<State>
     // Serial, and not the cooperative pool: fsync may block for a long time on a sick disk.
     private let queue = DispatchQueue(label: "firewatch.alert-log")
@@ -112,9 +114,13 @@ public final class AlertLogWriter: Sendable {
 
     /// Creates a writer and tries to open the log at once; a failure to open is not thrown but reported
     /// through `isDegraded`/`lastError`, because the daemon must protect the site even without a log.
-    public init(configuration: AlertLogConfiguration, logger: Logger) {
+    public init(
+        configuration: AlertLogConfiguration, logger: Logger,
+        onDurabilityChange: (@Sendable (LogDurabilityChange) -> Void)? = nil
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.onDurabilityChange = onDurabilityChange
         self.state = Mutex(State())
         state.withLock { s in
             do { try openLocked(&s) } catch { fail(&s, error) }
@@ -238,6 +244,7 @@ public final class AlertLogWriter: Sendable {
             logger.critical(
                 "alert log NOT durable, holding records in memory: \(e.message)",
                 metadata: ["path": "\(e.path)", "hint": "\(e.hint)", "backlog": "\(s.backlogCount)"])
+            onDurabilityChange?(.notDurable(problem: e.message, hint: e.hint))
         } else {
             logger.error(
                 "alert log still not durable: \(e.message)",
@@ -292,6 +299,7 @@ public final class AlertLogWriter: Sendable {
             if hadError {
                 s.lastError = nil
                 logger.notice("alert log writable again", metadata: ["written_from_memory": "\(held)"])
+                onDurabilityChange?(.durable(written: held))
             }
             return true
         } catch {

@@ -70,6 +70,8 @@ extension AlertLine {
         "state.checkpoint", "daemon.recovered",
         // The writer's own record for a torn tail it cut off on open (quoted in `fragment`, `bytes` long).
         "log.truncated",
+        // Operators and channels (README "Where this differs from the contract").
+        "operator.resume", "step.retried", "log.not_durable", "log.durable",
     ]
 
     /// Members the contract names or its examples use; others are kept but warned about once.
@@ -78,7 +80,7 @@ extension AlertLine {
         "uid", "procedure", "step", "message", "prev", "signal", "level", "command", "attempt", "error",
         "channel", "reason", "until", "for", "version", "detail", "duration", "run", "exit", "bytes", "fragment",
         // What the daemon writes beyond the contract's example (AlertRecord.jsonMembers, daemon.started).
-        "step_text", "outcome", "records_read", "step_seconds", "state",
+        "step_text", "outcome", "records_read", "step_seconds", "state", "user",
     ]
 
     /// Parses one line. Returns nil (with `.notJSON`) when the bytes are not a JSON object; otherwise the

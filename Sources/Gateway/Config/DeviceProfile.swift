@@ -98,6 +98,8 @@ public struct PointSpec: Sendable, Hashable {
     public var simulate: LocatedText?
     /// For `bits` points: what the simulator serves for each named bit (`simulate: { over_temp_alarm: … }`).
     public var simulateBits: [String: LocatedText] = [:]
+    /// What the point is for FireWatch beyond a reading a signal may use (`role: abort_switch`).
+    public var role: PointRole?
 
     public init(
         name: String, table: Table, address: Int, type: DataType, wordOrder: WordOrder = .abcd, scale: Double = 1,
@@ -142,6 +144,14 @@ public struct PointSpec: Sendable, Hashable {
     public var bitNames: [String] { bits.sorted { $0.key < $1.key }.map(\.value) }
 }
 
+/// A job a point does for FireWatch itself, marked in the profile so no Swift code knows a vendor's map.
+public enum PointRole: String, Sendable, Hashable, CaseIterable {
+    /// A releasing panel's hold-to-abort switch (a `bool`, true while held). A zone whose `suppress` steps
+    /// command the device reads it: held, it stops the countdown like `firewatch abort`; let go, the countdown
+    /// restarts in full like `firewatch resume`.
+    case abortSwitch = "abort_switch"
+}
+
 /// What a command writes.
 public enum CommandValue: Sendable, Hashable, CustomStringConvertible {
     /// One coil, on or off (FC 5).
@@ -171,6 +181,9 @@ public struct CommandSpec: Sendable, Hashable {
     public var description: String?
     /// What the command does in the simulator (`simulate: open_feed[1]`); nil when not simulated.
     public var simulate: LocatedText?
+    /// Without `verify`, read the written coil or registers back to confirm the write (`readback: false` for
+    /// a register that is a command rather than a state, which reads back something else once acted on).
+    public var readback = true
 
     public init(
         name: String, table: Table, address: Int, value: CommandValue, verify: VerifySpec? = nil,

@@ -8,9 +8,9 @@ public enum ProfileLoader {
     ]
     static let pointFields = [
         "table", "address", "type", "word_order", "scale", "offset", "unit", "range", "bit", "bits", "values",
-        "ordered", "description", "simulate",
+        "ordered", "description", "simulate", "role",
     ]
-    static let commandFields = ["table", "address", "value", "verify", "description", "simulate"]
+    static let commandFields = ["table", "address", "value", "verify", "description", "simulate", "readback"]
     static let verifyFields = ["point", "equals", "within"]
     /// How long a verify waits when the profile does not say.
     public static let defaultVerifyWithin = Duration.seconds(2)
@@ -222,6 +222,22 @@ public enum ProfileLoader {
             fields["ordered"]?.error("`ordered` applies to enum points only", hint: "remove it")
         }
         point.description = fields["description"]?.string()
+        if let node = fields["role"], let text = node.string(what: "a point role") {
+            let roles = PointRole.allCases.map(\.rawValue)
+            if let role = PointRole(rawValue: text) {
+                if role == .abortSwitch, type != .bool {
+                    node.error(
+                        "an abort switch is a `type: bool` point (true while held), not \(type.rawValue)",
+                        hint: "make the point a bool, or a bool with `bit:` of its register")
+                    valid = false
+                }
+                point.role = role
+            } else {
+                node.error(
+                    "unknown role '\(text)'", hint: Suggestion.hint(for: text, in: roles, noun: "role"))
+                valid = false
+            }
+        }
         if let node = fields["simulate"] {
             // Passed through to the simulator; a bits point names what each bit serves.
             if type == .bits, case .mapping = node.node {
@@ -368,6 +384,12 @@ public enum ProfileLoader {
             name: name, table: table, address: address, value: value, verify: verify,
             description: fields["description"]?.string())
         command.simulate = fields["simulate"]?.locatedText(what: "a simulate text")
+        if let node = fields["readback"], let readback = node.bool(what: "true or false") {
+            if verify != nil, !readback {
+                node.error("`readback: false` has no effect beside `verify:`", hint: "remove it")
+            }
+            command.readback = readback
+        }
         return command
     }
 

@@ -386,7 +386,9 @@ struct SiteReader {
                 checkIndependence(zone: name, signals: signals, nodes: signalNodes)
             }
         }
-        return ZoneSpec(name: name, signals: signals, isolate: isolate, suppress: suppress, powerCut: powerCut)
+        return ZoneSpec(
+            name: name, signals: signals, isolate: isolate, suppress: suppress, powerCut: powerCut,
+            abortSwitches: abortSwitches(commandedBy: suppress))
     }
 
     /// Refuses a tier 3 that one device could reach alone: two kinds count together only when the sources that

@@ -12,6 +12,8 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
     case reset(zone: String)
     /// Stop an abortable step (the pre-discharge delay) of a zone's running procedure.
     case abort(zone: String)
+    /// Take an accepted abort back: the countdown restarts from its full duration.
+    case resume(zone: String)
     /// Suppress a zone's actuation for `duration`, with a reason recorded in the alert log.
     case inhibit(zone: String, duration: Duration, reason: String)
     /// End an inhibit early.
@@ -31,6 +33,7 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
         case .ack: "ack"
         case .reset: "reset"
         case .abort: "abort"
+        case .resume: "resume"
         case .inhibit: "inhibit"
         case .enable: "enable"
         }
@@ -40,7 +43,7 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
     public var zone: String? {
         switch self {
         case .status: nil
-        case .ack(let z), .reset(let z), .abort(let z), .enable(let z), .inhibit(let z, _, _): z
+        case .ack(let z), .reset(let z), .abort(let z), .resume(let z), .enable(let z), .inhibit(let z, _, _): z
         }
     }
 
@@ -83,6 +86,7 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
         case "ack": return .ack(zone: try zone(in: value, cmd))
         case "reset": return .reset(zone: try zone(in: value, cmd))
         case "abort": return .abort(zone: try zone(in: value, cmd))
+        case "resume": return .resume(zone: try zone(in: value, cmd))
         case "enable": return .enable(zone: try zone(in: value, cmd))
         case "inhibit":
             let zone = try zone(in: value, cmd)
@@ -110,7 +114,7 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
         }
     }
 
-    private static let commands = "status, ack, reset, abort, inhibit, enable"
+    private static let commands = "status, ack, reset, abort, resume, inhibit, enable"
 
     private static func zone(in value: JSONValue, _ cmd: String) throws(ControlRequestError) -> String {
         guard let field = value["zone"] else {

@@ -18,8 +18,15 @@ final class Actuator: Sendable {
         var procedure: ProcedureKind
         var index: Int
         var step: Step
+        /// A step resumed after a restart, whose write may already have happened: a command first reads what
+        /// would confirm it (its verify point, or its own register or coil) through its `within` window, and
+        /// writes only if the device does not show it done.
+        var resumed = false
         var key: String { "\(procedure.rawValue)/\(index)" }
     }
+
+    /// How long a command without `verify:` waits for its own register or coil to read back what it wrote.
+    static let readbackWithin: Duration = .seconds(2)
 
     private struct Running {
         var key: String
@@ -179,7 +186,7 @@ final class Actuator: Sendable {
         if dryRun { return (.skipped, "dry run: \(job.step) not performed") }
         switch job.step {
         case .command(let device, let command):
-            return await performCommand(zone: job.zone, device: device, command: command)
+            return await performCommand(job, device: device, command: command)
         case .run(let argv, let timeout):
             let folder = (site.withLock { $0.file } as NSString).deletingLastPathComponent
             let spec = ProcessSpec(argv: argv, timeout: timeout, outputTailBytes: 1024, workingDirectory: folder)
@@ -204,8 +211,25 @@ final class Actuator: Sendable {
         }
     }
 
-    /// Writes a command the device's profile declares, verifies it by reading back, and retries with back-off.
-    func performCommand(zone: String, device: String, command: String) async -> (StepOutcome, String)? {
+    /// What proves a command took effect: its verify point, else its own register or coil read back.
+    struct Confirmation {
+        var table: Table
+        var address: Int
+        var count: Int
+        /// `device.point` (or `.bit`), or `table address`, for details.
+        var what: String
+        var within: Duration
+        var matches: ([UInt16]) -> (ok: Bool, seen: String)
+    }
+
+    /// Writes a command the device's profile declares, confirms it by reading back (its verify point, else its
+    /// own register or coil), and retries with back-off; each retry is logged (`step.retried`) before its write.
+    /// A resumed job reads first and writes only when the device does not already show the command done.
+    func performCommand(
+        _ job: Job, device: String, command: String,
+        beforeRetry: ((_ attempt: Int, _ problem: String) async -> Bool)? = nil
+    ) async -> (StepOutcome, String)? {
+        let zone = job.zone
         // The rule "only commands a profile declares AND a zone step uses are written" is the engine's to keep;
         // this is the last line of defence before the wire.
         guard let site = site(using: .command(device: device, command: command), in: zone) else {
@@ -225,13 +249,90 @@ final class Actuator: Sendable {
         case .coil(let on): values = [on ? 1 : 0]
         case .registers(let registers): values = registers
         }
-        let client = clients.client(for: config, timeout: site.timeout(of: config))
         let target = "\(spec.table.rawValue) \(spec.address)"
+        let confirmation: Confirmation?
+        if let verify = spec.verify {
+            guard let point = profile.point(named: verify.point) else {
+                return (.failed, "the verify point \(verify.point) of \(device).\(command) is not in the profile; "
+                    + "nothing written")
+            }
+            confirmation = Confirmation(
+                table: point.table, address: point.address, count: point.width,
+                what: "\(device).\(verify.reference)", within: verify.within,
+                matches: { raw in
+                    let reading = PointReading.decode(point, raw: raw)
+                    guard let value = reading.value(bit: verify.bit) else { return (false, reading.validity.description) }
+                    return (value == verify.equals, value.description)
+                })
+        } else if spec.readback {
+            // Coils and holding registers (the only tables a command writes) are readable in Modbus.
+            confirmation = Confirmation(
+                table: spec.table, address: spec.address, count: values.count, what: target,
+                within: Self.readbackWithin,
+                matches: { raw in
+                    let seen = spec.table == .coil ? (raw.first.map { $0 != 0 ? "true" : "false" } ?? "nothing")
+                        : raw.map(String.init).joined(separator: ", ")
+                    return (raw.map { spec.table == .coil ? ($0 != 0 ? 1 : 0) : $0 } == values, seen)
+                })
+        } else {
+            confirmation = nil
+        }
+        let client = clients.client(for: config, timeout: site.timeout(of: config))
+        let expected = spec.verify.map { "\($0.equals)" } ?? "\(spec.value)"
+
+        // Reads until the device shows the command done or `within` passes: (done, what was seen, how long).
+        // `readable` turns false when the device answers that the register cannot be read at all.
+        func confirm(_ check: Confirmation) async -> (done: Bool, seen: String, took: Duration, readable: Bool)? {
+            let started = time.now()
+            let deadline = started + check.within
+            let pause = min(max(check.within / 10, .milliseconds(20)), .milliseconds(250))
+            var seen = "nothing"
+            while true {
+                do {
+                    let raw = try await client.read(check.table, address: check.address, count: check.count)
+                    let (ok, text) = check.matches(raw)
+                    seen = text
+                    if ok { return (true, seen, time.now() - started, true) }
+                } catch {
+                    if case .exception(let code) = error.code, code == .illegalFunction || code == .illegalDataAddress,
+                        spec.verify == nil
+                    {
+                        return (false, "not readable (\(error.description))", time.now() - started, false)
+                    }
+                    seen = "unreadable (\(error.description))"
+                }
+                if time.now() >= deadline || Task.isCancelled { break }
+                do { try await time.clock.sleep(for: pause) } catch { return nil }
+            }
+            if Task.isCancelled { return nil }
+            return (false, seen, time.now() - started, true)
+        }
+
         var problem = ""
+        if job.resumed {
+            if let confirmation {
+                guard let first = await confirm(confirmation) else { return nil }
+                if first.done {
+                    return (
+                        .succeeded,
+                        "resumed after a restart: \(confirmation.what) already reads \(first.seen); not written again"
+                    )
+                }
+                problem = "resumed after a restart: \(confirmation.what) reads \(first.seen), not \(expected), "
+                    + "within \(DurationText.format(confirmation.within))"
+            } else {
+                problem = "resumed after a restart: nothing to read back, so it is written again"
+            }
+            // The first write of a resumed step may repeat one made before the restart: log it as a retry.
+            if !(await retry(job, attempt: 1, problem: problem, beforeRetry: beforeRetry)) { return nil }
+        }
         for attempt in 1...attempts {
             if attempt > 1 {
                 let backoff = Duration.milliseconds(250) * (1 << min(attempt - 2, 5))
                 do { try await time.clock.sleep(for: backoff) } catch { return nil }
+                if Task.isCancelled { return nil }
+                // Logged (and fsynced) before the write it announces.
+                if !(await retry(job, attempt: attempt, problem: problem, beforeRetry: beforeRetry)) { return nil }
             }
             if Task.isCancelled { return nil }
             do {
@@ -243,51 +344,46 @@ final class Actuator: Sendable {
                     metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "error": "\(error)"])
                 continue
             }
-            guard let verify = spec.verify else {
-                return (.succeeded, "wrote \(spec.value) to \(target), acknowledged by the device (attempt \(attempt))")
-            }
-            guard let point = profile.point(named: verify.point) else {
+            guard let confirmation else {
                 return (
-                    .failed,
-                    "wrote \(spec.value) to \(target) but the verify point \(verify.point) is not in the profile"
+                    .succeeded,
+                    "wrote \(spec.value) to \(target), acknowledged by the device (attempt \(attempt)); "
+                        + "its profile says the register does not read back its state"
                 )
             }
-            let started = time.now()
-            let deadline = started + verify.within
-            let pause = min(max(verify.within / 10, .milliseconds(20)), .milliseconds(250))
-            var seen = "nothing"
-            while true {
-                do {
-                    let raw = try await client.read(point.table, address: point.address, count: point.width)
-                    let reading = PointReading.decode(point, raw: raw)
-                    if let value = reading.value(bit: verify.bit) {
-                        seen = value.description
-                        if value == verify.equals {
-                            let took = time.now() - started
-                            return (
-                                .succeeded,
-                                "wrote \(spec.value) to \(target); read back \(device).\(verify.reference) = \(seen) "
-                                    + "after \(DurationText.format(took)) (attempt \(attempt))"
-                            )
-                        }
-                    } else {
-                        seen = reading.validity.description
-                    }
-                } catch {
-                    seen = "unreadable (\(error.description))"
-                }
-                if time.now() >= deadline || Task.isCancelled { break }
-                do { try await time.clock.sleep(for: pause) } catch { return nil }
+            guard let result = await confirm(confirmation) else { return nil }
+            if result.done {
+                return (
+                    .succeeded,
+                    "wrote \(spec.value) to \(target); read back \(confirmation.what) = \(result.seen) "
+                        + "after \(DurationText.format(result.took)) (attempt \(attempt))"
+                )
             }
-            if Task.isCancelled { return nil }
+            if !result.readable {
+                return (
+                    .succeeded,
+                    "wrote \(spec.value) to \(target), acknowledged by the device (attempt \(attempt)); it cannot be "
+                        + "read back: \(result.seen)"
+                )
+            }
             problem =
-                "read back \(device).\(verify.reference) = \(seen), expected \(verify.equals) within "
-                + DurationText.format(verify.within)
+                "read back \(confirmation.what) = \(result.seen), expected \(expected) within "
+                + DurationText.format(confirmation.within)
             logger.warning(
                 "command not confirmed",
-                metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "seen": "\(seen)"])
+                metadata: ["command": "\(device).\(command)", "attempt": "\(attempt)", "seen": "\(result.seen)"])
         }
         return (.failed, "not confirmed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(problem)")
+    }
+
+    /// Logs that `job` is written again (attempt `attempt`) and says whether the write may go ahead.
+    private func retry(
+        _ job: Job, attempt: Int, problem: String, beforeRetry: ((Int, String) async -> Bool)?
+    ) async -> Bool {
+        if let beforeRetry { return await beforeRetry(attempt, problem) }
+        return await core.stepRetrying(
+            zone: job.zone, procedure: job.procedure, index: job.index, attempt: attempt, of: attempts,
+            problem: problem)
     }
 }
 

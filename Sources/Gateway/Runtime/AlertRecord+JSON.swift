@@ -29,6 +29,7 @@ extension AlertRecord {
         if let step { members.append(JSONMember("step", .int(step))) }
         add("step_text", stepText)
         add("uid", uid)
+        add("user", user)
         add("until", until?.description)
         add("reason", reason)
         add("outcome", outcome)
@@ -52,7 +53,7 @@ extension AlertRecord {
             message: text("message") ?? "", signal: text("signal"), level: text("level").flatMap(Level.init(name:)),
             procedure: text("procedure").flatMap(ProcedureKind.init(rawValue:)), step: fields["step"]?.intValue,
             stepText: text("step_text"), uid: text("uid"), until: text("until").flatMap(Timestamp.init(iso8601:)),
-            reason: text("reason"), outcome: text("outcome"), detail: text("detail"))
+            reason: text("reason"), outcome: text("outcome"), detail: text("detail"), user: text("user"))
     }
 
     /// Every record of the log at `path` (all rotated files, oldest first) the engine can fold; lines that are

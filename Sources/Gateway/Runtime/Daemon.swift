@@ -37,6 +37,8 @@ public final class Daemon: Sendable {
     let startedAt: Timestamp
     let statusSource: StatusSource
     let stoppedLogged = Mutex(false)
+    /// The writer's durability changes, handed from under its lock to `runDurabilityNotices`.
+    let durabilityChanges: AsyncStream<LogDurabilityChange>
     /// The running group, for `shutdown()`.
     let group = Mutex<ServiceGroup?>(nil)
 
@@ -57,6 +59,8 @@ public final class Daemon: Sendable {
         let time = MonotonicSiteTime(clock: options.clock)
         self.time = time
         self.startedAt = time.now()
+        let (durabilityChanges, durabilityInput) = AsyncStream.makeStream(of: LogDurabilityChange.self)
+        self.durabilityChanges = durabilityChanges
         let logState = LogState()
         self.logState = logState
         let siteName = site.model.site
@@ -69,7 +73,7 @@ public final class Daemon: Sendable {
                     logState.checkpointMembers(site: siteName, time: time.clock.wallNow(), why: why)
                 },
                 onWritten: { members in logState.fold(members) }),
-            logger: logger)
+            logger: logger, onDurabilityChange: { durabilityInput.yield($0) })
         journal = Journal(writer: writer, observer: options.observer, logger: logger)
         core = SafetyCore(site: site, time: time, journal: journal, observer: options.observer, logger: logger)
         let notifier = options.notifier ?? LoggingNotifier(logger: logger)
@@ -147,6 +151,9 @@ public final class Daemon: Sendable {
                 service: ClosureService { try await quietly { try await self.control.run() } }, serviceName: "control"),
             .init(
                 service: ClosureService { try await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
+            .init(
+                service: ClosureService { try await quietly { await self.runDurabilityNotices() } },
+                serviceName: "log-durability"),
         ]
         if options.handleSignals {
             services.append(
@@ -183,8 +190,9 @@ public final class Daemon: Sendable {
     }
 
     /// Applies an operator command (what the control socket does); answers once its records are logged.
-    public func submit(_ command: OperatorCommand) async -> ControlResponse {
-        await ControlHandler.submit(command, to: core)
+    /// `user` is the name of the command's uid, when known.
+    public func submit(_ command: OperatorCommand, user: String? = nil) async -> ControlResponse {
+        await ControlHandler.submit(command, user: user, to: core)
     }
 
     /// Reloads the site file (what SIGHUP does). A bad file keeps the running configuration and logs why (each
@@ -216,16 +224,27 @@ public final class Daemon: Sendable {
         do { try systemd.ready() } catch { logger.warning("sd_notify READY=1 failed: \(error)") }
     }
 
-    /// For a notifier: a channel failed to deliver `record`. Logs a `notify.failed` record (fail open).
+    /// For a notifier: a channel failed to deliver `record`. Logs a `notify.failed` record, then sends it on every
+    /// other channel (fail open). A failed `notify.failed` is only logged, so two dead channels cannot ping-pong.
     public func notificationFailed(channel: String, record: AlertRecord?, error: String) async {
-        await core.notificationFailed(channel: channel, about: record, error: error)
+        let failed = await core.notificationFailed(channel: channel, about: record, error: error)
+        guard record?.event != .notifyFailed else { return }
+        let others = actuator.site.withLock { $0.notify }.filter { $0.name != channel }
+        if !others.isEmpty { notifier.send(failed, to: others) }
+    }
+
+    /// Tells every channel when the alert log stops being durable and when it is durable again.
+    private func runDurabilityNotices() async {
+        for await change in durabilityChanges {
+            await core.logDurabilityChanged(change)
+        }
     }
 
     // MARK: - Services
 
     private func runJournal() async {
         await withGracefulShutdownHandler {
-            await journal.drain { action in self.dispatch(action) }
+            await journal.drain { action, resumed in self.dispatch(action, resumed: resumed) }
         } onGracefulShutdown: {
             self.journal.finish()
         }
@@ -250,10 +269,12 @@ public final class Daemon: Sendable {
         options.logger.notice("stopped")
     }
 
-    private func dispatch(_ action: Action) {
+    private func dispatch(_ action: Action, resumed: Bool) {
         switch action {
         case .runStep(let zone, let procedure, let index, let step):
-            actuator.enqueue(Actuator.Job(zone: zone, procedure: procedure, index: index, step: step))
+            var job = Actuator.Job(zone: zone, procedure: procedure, index: index, step: step)
+            job.resumed = resumed
+            actuator.enqueue(job)
         case .cancelStep(let zone, let procedure, let index):
             actuator.cancel(zone: zone, procedure: procedure, index: index)
         case .notify(let record):
@@ -408,32 +429,40 @@ struct ControlHandler: Sendable {
 
     func handle(_ request: ControlRequest, peer: PeerCredentials) async -> ControlResponse {
         let uid = String(peer.uid)
+        let user = UserName.of(uid: peer.uid)
+        let command: OperatorCommand
         switch request {
         case .status:
             let status = await status.status()
             return .success(status.summary, data: Self.json(status))
-        case .ack(let zone): return await Self.submit(.ack(zone: zone, uid: uid), to: core)
-        case .reset(let zone): return await Self.submit(.reset(zone: zone, uid: uid), to: core)
-        case .abort(let zone): return await Self.submit(.abort(zone: zone, uid: uid), to: core)
-        case .enable(let zone): return await Self.submit(.enable(zone: zone, uid: uid), to: core)
+        case .ack(let zone): command = .ack(zone: zone, uid: uid)
+        case .reset(let zone): command = .reset(zone: zone, uid: uid)
+        case .abort(let zone): command = .abort(zone: zone, uid: uid)
+        case .resume(let zone): command = .resume(zone: zone, uid: uid)
+        case .enable(let zone): command = .enable(zone: zone, uid: uid)
         case .inhibit(let zone, let duration, let reason):
-            return await Self.submit(.inhibit(zone: zone, uid: uid, duration: duration, reason: reason), to: core)
+            command = .inhibit(zone: zone, uid: uid, duration: duration, reason: reason)
         }
+        return await Self.submit(command, user: user, to: core)
     }
 
-    static func submit(_ command: OperatorCommand, to core: SafetyCore) async -> ControlResponse {
+    static func submit(_ command: OperatorCommand, user: String? = nil, to core: SafetyCore) async -> ControlResponse {
         let zones = await core.site.model.zones.map(\.name)
         guard zones.contains(command.zone) else {
             return .failure(
                 "unknown_zone", "no zone named \(command.zone); zones are \(zones.joined(separator: ", "))")
         }
-        let out = await core.command(command)
+        let out = await core.command(command, user: user)
         if let refused = out.refused { return .failure("refused", refused) }
         let zone = command.zone
         switch command {
         case .ack: return .success("\(zone) acknowledged; reminders are silenced until the next escalation")
         case .reset: return .success("\(zone) reset")
-        case .abort: return .success("suppression in \(zone) aborted; the zone is held isolated")
+        case .abort:
+            return .success(
+                "suppression in \(zone) aborted; the zone is held isolated until `firewatch resume \(zone)` "
+                    + "(countdown in full) or a reset")
+        case .resume: return .success("suppression in \(zone) resumed; its countdown restarts in full")
         case .inhibit(_, _, let duration, let reason):
             return .success("\(zone) inhibited for \(DurationText.format(duration)) (\(reason))")
         case .enable: return .success("\(zone) enabled; actuation is armed again")

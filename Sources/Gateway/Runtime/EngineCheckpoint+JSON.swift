@@ -36,6 +36,7 @@ extension EngineCheckpoint.Zone {
         members.append(JSONMember("acknowledged", .bool(acknowledged)))
         if let inhibitedUntil { members.append(JSONMember("inhibited_until", .string(inhibitedUntil.description))) }
         if let inhibitReason { members.append(JSONMember("inhibit_reason", .string(inhibitReason))) }
+        if abortedBySwitch { members.append(JSONMember("aborted_by_switch", .bool(true))) }
         var procedures: [JSONMember] = []
         for kind in ProcedureKind.allCases where self[kind] != EngineCheckpoint.Progress() {
             procedures.append(JSONMember(kind.rawValue, self[kind].json))
@@ -58,6 +59,7 @@ extension EngineCheckpoint.Zone {
         acknowledged = json["acknowledged"]?.boolValue ?? false
         inhibitedUntil = json["inhibited_until"]?.stringValue.flatMap(Timestamp.init(iso8601:))
         inhibitReason = json["inhibit_reason"]?.stringValue
+        abortedBySwitch = json["aborted_by_switch"]?.boolValue ?? false
         for kind in ProcedureKind.allCases {
             guard let value = json["procedures"]?[kind.rawValue] else { continue }
             guard let progress = EngineCheckpoint.Progress(json: value) else { return nil }

@@ -11,8 +11,17 @@ struct JournalEntry: Sendable {
     var actions: [Action]
     /// Write a `state.checkpoint` after the records (why: "start", "hourly").
     var checkpoint: String? = nil
+    /// `zone/procedure/index` of the `runStep` actions that resume a step cut off by a stop: the actuator reads
+    /// before it writes them again.
+    var resumed: Set<String> = []
     /// Finished once the records are logged and the actions handed on.
     var done: AsyncStream<Void>.Continuation?
+}
+
+extension JournalEntry {
+    static func key(_ zone: String, _ procedure: ProcedureKind, _ index: Int) -> String {
+        "\(zone)/\(procedure.rawValue)/\(index)"
+    }
 }
 
 /// The single, ordered path from the engine to the disk and on to the actuator and notifier.
@@ -47,10 +56,16 @@ final class Journal: Sendable {
     }
 
     /// Logs each entry's records, then hands its actions to `dispatch`, until `finish()` (or cancellation).
-    func drain(dispatch: @Sendable (Action) -> Void) async {
+    func drain(dispatch: @Sendable (Action, _ resumed: Bool) -> Void) async {
         for await entry in entries {
             await write(entry)
-            for action in entry.actions { dispatch(action) }
+            for action in entry.actions {
+                var resumed = false
+                if case .runStep(let zone, let procedure, let index, _) = action {
+                    resumed = entry.resumed.contains(JournalEntry.key(zone, procedure, index))
+                }
+                dispatch(action, resumed)
+            }
             entry.done?.yield()
             entry.done?.finish()
         }

@@ -118,11 +118,17 @@ actor SafetyCore {
         var entry = out
         entry.records.insert(contentsOf: records, at: 0)
         entry.actions.insert(contentsOf: actions, at: 0)
+        var resumed: Set<String> = []
+        for record in entry.records where record.event == .stepResumed {
+            if let zone = record.zone, let procedure = record.procedure, let index = record.step {
+                resumed.insert(JournalEntry.key(zone, procedure, index))
+            }
+        }
         emit(
             entry,
             extras: [
                 0: [JSONMember("version", .string(BuildInfo.version)), JSONMember("records_read", .int(count))]
-            ], checkpoint: "start")
+            ], checkpoint: "start", resumed: resumed)
     }
 
     /// Swaps in a new site. The engine keeps its state (by zone and signal name); a procedure under way finishes
@@ -207,15 +213,39 @@ actor SafetyCore {
         observer.engineEvaluated(zones: engine.status, at: now)
     }
 
-    /// An operator command; returns once its records are logged, so the answer follows the record.
-    func command(_ command: OperatorCommand) async -> Output {
+    /// An operator command (`user`: the name of its uid, when known); returns once its records are logged, so
+    /// the answer follows the record.
+    func command(_ command: OperatorCommand, user: String? = nil) async -> Output {
         let now = time.now()
-        let out = engine.command(command, at: now)
+        let out = engine.command(command, user: user, at: now)
+        await emitLogged(out)
+        observeZones(after: out, at: now)
+        return out
+    }
+
+    /// The actuator is about to write a command step again: logs `step.retried` and returns once it is logged
+    /// (fsynced, or held if the disk refuses), true when the write may go ahead; false when the step no longer
+    /// runs (aborted, cancelled), and then nothing may be written.
+    func stepRetrying(
+        zone: String, procedure: ProcedureKind, index: Int, attempt: Int, of attempts: Int, problem: String
+    ) async -> Bool {
+        guard !stopped else { return false }
+        let out = engine.stepRetrying(
+            zone: zone, procedure: procedure, index: index, attempt: attempt, of: attempts, problem: problem,
+            at: time.now())
+        if let refused = out.refused {
+            logger.info("retry not made", metadata: ["zone": "\(zone)", "why": "\(refused)"])
+            return false
+        }
+        await emitLogged(out)
+        return true
+    }
+
+    /// Emits `out` and waits until its records are logged and its actions handed on.
+    private func emitLogged(_ out: Output) async {
         let (done, signal) = AsyncStream.makeStream(of: Void.self)
         emit(out, done: signal)
-        observeZones(after: out, at: now)
         for await _ in done { break }
-        return out
     }
 
     /// The actuator reports a step; the engine's records are logged before its next actions run.
@@ -233,13 +263,39 @@ actor SafetyCore {
         observeZones(after: out, at: now)
     }
 
-    /// Records that a notification channel failed (fail open: people hear about it on the others).
-    func notificationFailed(channel: String, about record: AlertRecord?, error: String) {
+    /// Records that a notification channel failed; returns the `notify.failed` record once it is logged, for the
+    /// daemon to send on every other channel (fail open: people hear about it on the others).
+    @discardableResult
+    func notificationFailed(channel: String, about record: AlertRecord?, error: String) async -> AlertRecord {
         observer.notificationFailed(channel: channel)
+        let about = record.map { " (\($0.event.rawValue): \($0.message))" } ?? ""
         let failed = AlertRecord(
             time: time.now(), site: site.model.site, zone: record?.zone, severity: .trouble, event: .notifyFailed,
-            message: "notification channel \(channel) failed: \(error)", detail: error)
-        emit(Output(records: [failed], nextDeadline: timerDeadline))
+            message: "notification channel \(channel) failed: \(error)\(about)", detail: error)
+        await emitLogged(Output(records: [failed], nextDeadline: timerDeadline))
+        var stamped = failed
+        time.stamp(&stamped)
+        return stamped
+    }
+
+    /// The alert log stopped or started taking records again: logged (held in memory until the disk takes it)
+    /// and sent on every channel, since the people who must know are not reading the log.
+    func logDurabilityChanged(_ change: LogDurabilityChange) {
+        let record: AlertRecord
+        switch change {
+        case .notDurable(let problem, let hint):
+            record = AlertRecord(
+                time: time.now(), site: site.model.site, severity: .alarm, event: .logNotDurable,
+                message: "ALERT LOG NOT DURABLE: \(problem) — records are held in memory and retried every second; "
+                    + "actuation goes on. \(hint)",
+                reason: problem)
+        case .durable(let written):
+            record = AlertRecord(
+                time: time.now(), site: site.model.site, severity: .info, event: .logDurable,
+                message: "alert log durable again: \(written) record\(written == 1 ? "" : "s") held in memory written",
+                detail: "\(written) records written from memory")
+        }
+        emit(Output(records: [record], actions: [.notify(record)], nextDeadline: timerDeadline))
     }
 
     private func clockStepRecord(_ step: Duration) -> AlertRecord {
@@ -283,7 +339,7 @@ actor SafetyCore {
 
     private func emit(
         _ out: Output, extras: [Int: [JSONMember]] = [:], done: AsyncStream<Void>.Continuation? = nil,
-        checkpoint: String? = nil
+        checkpoint: String? = nil, resumed: Set<String> = []
     ) {
         var out = out
         var extras = extras
@@ -306,7 +362,8 @@ actor SafetyCore {
         } else {
             journal.submit(
                 JournalEntry(
-                    records: out.records, extras: extras, actions: out.actions, checkpoint: checkpoint, done: done))
+                    records: out.records, extras: extras, actions: out.actions, checkpoint: checkpoint,
+                    resumed: resumed, done: done))
         }
         schedule(out.nextDeadline)
     }

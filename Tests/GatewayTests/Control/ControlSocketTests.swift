@@ -341,3 +341,25 @@ struct ControlRequestTests {
         #expect(ControlResponse.parse(line: Array("{}".utf8)) == nil)
     }
 }
+
+@Suite("Resume requests and operator names")
+struct ResumeRequestTests {
+    @Test("resume parses, round-trips and is listed among the commands")
+    func resumeParses() throws {
+        let request = try ControlRequest.parse(line: Array(#"{"cmd":"resume","zone":"battery-room-a"}"#.utf8))
+        #expect(request == .resume(zone: "battery-room-a"))
+        #expect(request.jsonLine == #"{"cmd":"resume","zone":"battery-room-a"}"#)
+        #expect(throws: ControlRequestError.self) { try ControlRequest.parse(line: Array(#"{"cmd":"resume"}"#.utf8)) }
+        do {
+            _ = try ControlRequest.parse(line: Array(#"{"cmd":"resum"}"#.utf8))
+        } catch {
+            #expect(error.message.contains("resume"))
+        }
+    }
+
+    @Test("a uid is named from the passwd database; an unknown one is not")
+    func userNames() {
+        #expect(UserName.of(uid: 0) == "root")
+        #expect(UserName.of(uid: 4_000_000_000) == nil)
+    }
+}

@@ -53,9 +53,10 @@ final class RuntimeHarness: Sendable {
 
     /// - Parameter deviceSettings: extra settings per device, e.g. `["smoke": "poll_interval: 3s"]`.
     /// - Parameter alertLog: the `alert_log:` setting, relative to the site's folder.
+    /// - Parameter notify: the `notify:` channels, one `name: { … }` per line.
     init(
         suppressDelay: String = "1s", pollInterval: String = "150ms", deviceSettings: [String: String] = [:],
-        alertLog: String = "state/alerts.jsonl"
+        alertLog: String = "state/alerts.jsonl", notify: String = RuntimeHarness.defaultNotify
     ) throws {
         directory = try TemporaryDirectory()
         var servers: [String: Server] = [:]
@@ -91,14 +92,16 @@ final class RuntimeHarness: Sendable {
         try normal()
         try siteYAML(
             suppressDelay: suppressDelay, pollInterval: pollInterval, deviceSettings: deviceSettings,
-            alertLog: alertLog
+            alertLog: alertLog, notify: notify
         )
         .write(toFile: siteFile, atomically: true, encoding: .utf8)
     }
 
+    static let defaultNotify = "pager: { command: [/bin/true], timeout: 2s }"
+
     func siteYAML(
         suppressDelay: String, pollInterval: String, deviceSettings: [String: String] = [:],
-        alertLog: String = "state/alerts.jsonl"
+        alertLog: String = "state/alerts.jsonl", notify: String = RuntimeHarness.defaultNotify
     ) -> String {
         func port(_ name: String) -> String {
             "\(servers[name]!.port)" + (deviceSettings[name].map { ", \($0)" } ?? "")
@@ -111,7 +114,7 @@ final class RuntimeHarness: Sendable {
             alert_log: \(alertLog)
             control_socket: state/control.sock
             notify:
-              pager: { command: [/bin/true], timeout: 2s }
+            \(notify.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             devices:
               gas:   { profile: sensor/offgas, host: 127.0.0.1, port: \(port("gas")) }
               temp1: { profile: sensor/temperature-humidity, host: 127.0.0.1, port: \(port("temp1")) }

@@ -15,14 +15,14 @@ struct RuntimeUnitTests {
             value: "detected", message: "off-gas detected", signal: "offgas", level: .alarm, procedure: .powerCut,
             step: 2, stepText: "command feed-a.open_feed_1", uid: "1000",
             until: Timestamp(iso8601: "2026-11-24T03:12:39.125Z")!, reason: "maintenance", outcome: "accepted",
-            detail: "exit status 0")
+            detail: "exit status 0", user: "root")
         let members = record.jsonMembers(extra: [JSONMember("version", "0.1.0"), JSONMember("message", "dup")])
         let keys = members.map(\.key)
         #expect(
             keys == [
                 "time", "site", "zone", "severity", "event", "from", "to", "device", "point", "value", "message",
-                "signal", "level", "procedure", "step", "step_text", "uid", "until", "reason", "outcome", "detail",
-                "version",
+                "signal", "level", "procedure", "step", "step_text", "uid", "user", "until", "reason", "outcome",
+                "detail", "version",
             ])
         // `firewatch alerts` knows every key the daemon writes (an unknown one is warned about).
         #expect(Set(keys + ["records_read", "seq", "prev"]).subtracting(AlertLine.knownFields).isEmpty)

@@ -1,0 +1,119 @@
+import FireSafety
+import Foundation
+import Gateway
+import Testing
+
+/// Operators and channels with real parts: the daemon binary, its control socket, the CLI, loopback Modbus
+/// devices and a real HTTP receiver.
+@Suite("Operators and channels, end to end")
+struct OperatorEndToEndTests {
+    /// Off-gas detected, then fire on temperature and smoke: the zone counts down (60 s, so nothing races it).
+    static func countDown(_ site: RuntimeHarness) async throws -> Bool {
+        try site.set("temp1", .input, 1, [580])  // 58 °C: fire
+        try site.set("smoke", .input, 0, [3])  // fire1
+        return await site.waitForRecord(["event": "step.started", "procedure": "suppress", "step": "1"])
+    }
+
+    static func delayStarts(_ site: RuntimeHarness) -> [[String: JSONValue]] {
+        site.records().filter { RuntimeHarness.matches($0, ["event": "step.started", "procedure": "suppress", "step": "1"]) }
+    }
+
+    @Test("a failed channel is heard on the working one, through a real webhook")
+    func failedChannelHeardOnTheOther() async throws {
+        let log = EventLog()
+        try await withReceiver(["/hook": .respond(200)], log: log) { port in
+            let site = try RuntimeHarness(
+                notify: """
+                    ops: { webhook: "http://127.0.0.1:\(port)/hook", timeout: 2s }
+                    pager: { command: [/bin/false], timeout: 2s }
+                    """)
+            defer { site.remove() }
+            let daemon = try site.start()
+            #expect(await site.waitReady() != nil)
+            try site.set("gas", .input, 0, [1])  // off-gas: the zone escalates, and people are told
+            #expect(await site.waitForRecord(["event": "notify.failed"]))
+            // The failure notice reaches ops, naming the channel that failed.
+            var heard: [String] = []
+            for _ in 0..<400 {
+                heard = log.matching("/hook ").filter { $0.contains("\"notify.failed\"") }
+                if !heard.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(heard.first?.contains("notification channel pager failed") == true)
+            // Ops heard the escalation itself too; pager's failure notices are never sent back to pager.
+            #expect(log.matching("/hook ").contains { $0.contains("\"zone.state\"") })
+            await daemon.stop()
+        }
+    }
+
+    @Test("abort and resume over the real control socket: the countdown restarts in full, logged with the user")
+    func resumeOverTheSocket() async throws {
+        let site = try RuntimeHarness(suppressDelay: "60s")
+        defer { site.remove() }
+        let daemon = try site.start()
+        defer { Task { await daemon.stop() } }
+        #expect(await site.waitReady() != nil)
+        #expect(try await Self.countDown(site))
+        let refusedEarly = try site.cli(["resume", "room", "--socket", site.socket])
+        #expect(refusedEarly.status == 1 && refusedEarly.stderr.contains("no aborted suppression to resume"))
+        #expect(try site.cli(["abort", "room", "--socket", site.socket]).status == 0)
+        #expect(await site.waitForRecord(["event": "zone.state", "to": "isolated"]))
+        let resume = try site.cli(["resume", "room", "--socket", site.socket])
+        #expect(resume.status == 0 && resume.stdout.contains("countdown restarts in full"))
+        #expect(await site.waitFor("a second countdown") { _ in Self.delayStarts(site).count == 2 })
+        let uid = String(getuid())
+        let user = String(cString: getpwuid(getuid()).pointee.pw_name)
+        let record = site.records().first { RuntimeHarness.matches($0, ["event": "operator.resume", "outcome": "accepted"]) }
+        #expect(record?["uid"]?.stringValue == uid && record?["user"]?.stringValue == user)
+        #expect(record?["message"]?.stringValue == "\(user) (uid \(uid)) resumed suppression of room")
+        let abort = site.records().first { RuntimeHarness.matches($0, ["event": "operator.abort"]) }
+        #expect(abort?["message"]?.stringValue == "\(user) (uid \(uid)) aborted suppression of room")
+        // In full: the restarted delay ends 60 s after it started.
+        let restarted = Self.delayStarts(site).last
+        let start = restarted?["time"]?.stringValue.flatMap(Timestamp.init(iso8601:))
+        let until = restarted?["until"]?.stringValue.flatMap(Timestamp.init(iso8601:))
+        #expect(start != nil && until != nil && until! - start! == .seconds(60))
+        #expect(site.writes(to: "panel").isEmpty)
+    }
+
+    @Test("the panel's own abort switch stops the countdown while held and restarts it in full when let go")
+    func panelAbortSwitch() async throws {
+        let site = try RuntimeHarness(suppressDelay: "60s")
+        defer { site.remove() }
+        let daemon = try site.start()
+        defer { Task { await daemon.stop() } }
+        #expect(await site.waitReady() != nil)
+        #expect(try await Self.countDown(site))
+        try site.set("panel", .discrete, 1, [1])  // someone holds the abort switch
+        #expect(
+            await site.waitForRecord([
+                "event": "operator.abort", "device": "panel", "point": "abort_switch", "outcome": "accepted",
+            ]))
+        #expect(await site.waitForRecord(["event": "step.aborted", "procedure": "suppress"]))
+        let refused = try site.cli(["resume", "room", "--socket", site.socket])
+        #expect(refused.status == 1 && refused.stderr.contains("abort switch panel.abort_switch is held"))
+        try site.set("panel", .discrete, 1, [0])  // let go
+        #expect(await site.waitForRecord(["event": "operator.resume", "device": "panel"]))
+        #expect(await site.waitFor("a second countdown") { _ in Self.delayStarts(site).count == 2 })
+        #expect(site.writes(to: "panel").isEmpty)
+    }
+
+    @Test("a command that does not confirm is retried, each retry logged before its write")
+    func retriesLoggedBeforeWrites() async throws {
+        let site = try RuntimeHarness()
+        defer { site.remove() }
+        site.recorder.revertFeedCoils.withLock { $0 = [0] }  // the exhaust relay drops out at once
+        let daemon = try site.start()
+        defer { Task { await daemon.stop() } }
+        #expect(await site.waitReady() != nil)
+        try site.set("gas", .input, 0, [1])
+        #expect(await site.waitForRecord(["event": "step.failed", "procedure": "isolate", "step": "0"], limit: .seconds(30)))
+        let retried = site.records().filter {
+            RuntimeHarness.matches($0, ["event": "step.retried", "procedure": "isolate", "step": "0"])
+        }
+        // One write per attempt: the first announced by step.started, each later one by its step.retried.
+        #expect(retried.count == 2)
+        #expect(site.writes(to: "feed").filter { $0.address == 0 }.count == 1 + retried.count)
+        #expect(retried.first?["detail"]?.stringValue?.hasPrefix("attempt 2 of 3; the last one: read back") == true)
+    }
+}
