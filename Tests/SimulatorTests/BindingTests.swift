@@ -194,7 +194,7 @@ struct SiteDeviceTests {
         #expect(site.command(device: "nope", command: "x") == .unknownDevice)
         #expect(site.command(device: "ups-a", command: "self_destruct") == .unknownCommand)
         #expect(site.command(device: "ups-a", command: "mute") == .accepted(.none, visibleAt: .zero))
-        #expect(site.points(device: "panel-a") == ["fire_input", "status"])
+        #expect(site.points(device: "panel-a") == ["abort_switch", "fire_input", "status"])
         #expect(site.condition(device: "nope") == .silent)
     }
 }

@@ -20,7 +20,10 @@ enum Fixtures {
             device("gas", points: ["offgas": "offgas_state", "lfl_percent": "lfl_percent"]),
             device("smoke", points: ["level": "smoke_level", "obscuration": "smoke_obscuration"]),
             device(
-                "panel", points: ["status": "panel_status", "fire_input": "panel_fire_input"],
+                "panel",
+                points: [
+                    "status": "panel_status", "fire_input": "panel_fire_input", "abort_switch": "panel_abort_switch",
+                ],
                 commands: ["release": "release", "abort": "abort", "reset": "reset_panel"]),
             device(
                 "feed",
