@@ -226,7 +226,9 @@ final class FaultSite: Sendable {
     func launch(_ executable: String, _ arguments: [String], env: [String: String] = [:], output: String) throws
         -> DaemonProcess
     {
-        if !FileManager.default.fileExists(atPath: output) { FileManager.default.createFile(atPath: output, contents: nil) }
+        if !FileManager.default.fileExists(atPath: output) {
+            _ = FileManager.default.createFile(atPath: output, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
         handle.seekToEndOfFile()
         let process = Process()

@@ -53,10 +53,10 @@ extension FaultTests {
             #expect(
                 releases.count == 1,
                 "panel-a.release was written \(releases.count) times (at \(releases.map(\.at))) across the restart")
-            #expect(
-                !site.records(sinceStart: 2, where: {
-                    $0["event"]?.stringValue == "step.resumed" && $0["reason"]?.stringValue?.isEmpty == false
-                }).isEmpty, "the restart logged no step.resumed with a reason\n\(site.logText)")
+            let resumed = site.records(sinceStart: 2) { record in
+                record["event"]?.stringValue == "step.resumed" && !(record["reason"]?.stringValue ?? "").isEmpty
+            }
+            #expect(!resumed.isEmpty, "the restart logged no step.resumed with a reason\n\(site.logText)")
             #expect(!site.records(["event": "daemon.recovered"], sinceStart: 2).isEmpty, "no daemon.recovered")
         }
     }

@@ -70,7 +70,8 @@ extension FaultTests {
             #expect(
                 recovered != nil && second.first?["event"]?.stringValue == "daemon.started",
                 "no daemon.recovered after the restart's daemon.started\n\(site.logText)")
-            #expect(recovered.map { second[$0]["severity"]?.stringValue } == "trouble")
+            let severity = recovered.flatMap { second[$0]["severity"]?.stringValue }
+            #expect(severity == "trouble", "daemon.recovered has severity \(severity ?? "none"), not trouble")
             if case .broken(let problem) = AlertLog.verifyChain(logAt: site.alertLog) {
                 Issue.record("the chain is broken after rotation and kill -9: \(problem)")
             }
