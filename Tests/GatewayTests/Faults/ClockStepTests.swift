@@ -14,13 +14,15 @@ extension FaultTests {
     func wallClockSteps() async throws {
         let delay = Duration.seconds(30)
         let site = try FaultSite(
-            zones: ["a", "b"], suppressDelay: "30s",
+            // stale_after 30 s: longer than any stall of a busy machine, shorter than the steps, so a point seen
+            // stale here was judged on the wall clock.
+            zones: ["a", "b"], suppressDelay: "30s", staleAfter: "30s",
             timeline: FaultSite.fire("a", at: "3s") + FaultSite.fire("b", at: "3s"))
         let clock = try FakeWallClock(in: site.directory)
         try await site.run {
             _ = try site.startSimulator()
             let daemon = try site.startDaemon(clock: clock)
-            try #require(await site.waitForRecord(["event": "daemon.started"]), "the daemon did not start\n\(site.story)")
+            try #require(await site.waitForStart(of: daemon), "the daemon did not start\n\(site.story)")
             try #require(await site.waitForScenarioStart(), "the simulator never saw the daemon poll\n\(site.story)")
             for zone in ["room-a", "room-b"] {
                 try #require(
@@ -76,6 +78,9 @@ extension FaultTests {
                 #expect(abs(size - expected) <= 1.5, "clock.stepped step_seconds \(size), expected \(expected)")
             }
             #expect(steps.allSatisfy { $0["severity"]?.stringValue == "trouble" })
+            // stale_after runs on the monotonic clock too: no step makes a fresh reading look old.
+            let stale = site.records(["event": "point.stale"])
+            #expect(stale.isEmpty, "points judged stale across the wall-clock steps:\n\(stale)")
             #expect(daemon.isRunning, "the daemon stopped\n\(site.daemonOutput)")
         }
     }

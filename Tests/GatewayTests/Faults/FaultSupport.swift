@@ -106,6 +106,7 @@ final class FaultSite: Sendable {
     let socket: String
     let simulatorOutputPath: String
     let suppressDelay: String
+    let staleAfter: String
     let settings: String
     /// Every process started, stopped by `run`'s cleanup whatever happened.
     private let launched = Mutex<[DaemonProcess]>([])
@@ -117,16 +118,18 @@ final class FaultSite: Sendable {
     /// - Parameters:
     ///   - zones: zone letters (`["a"]` makes `room-a` with `smoke-a`, `panel-a`, `feed-a`).
     ///   - timeline: the scenario's `timeline:` items, indented by two spaces.
+    ///   - staleAfter: `stale_after:`, generous by default: the machine running the tests is shared and busy.
     ///   - alertLog: the `alert_log:` setting (relative to the site's folder, or absolute).
     ///   - settings: more top-level site lines (`alert_log_max_size: 2KiB`).
     init(
-        zones: [String] = ["a"], suppressDelay: String = "30s", timeline: String, alertLog: String = "state/alerts.jsonl",
-        settings: String = ""
+        zones: [String] = ["a"], suppressDelay: String = "30s", staleAfter: String = "10s", timeline: String,
+        alertLog: String = "state/alerts.jsonl", settings: String = ""
     ) throws {
         executable = try FireWatchExecutable.path()
         directory = try TemporaryDirectory()
         self.zones = zones
         self.suppressDelay = suppressDelay
+        self.staleAfter = staleAfter
         self.settings = settings
         var ports: [String: Int] = [:]
         var taken = Set<Int>()
@@ -155,7 +158,7 @@ final class FaultSite: Sendable {
         var text = """
             site: faults
             poll_interval: 500ms
-            stale_after: 10s
+            stale_after: \(staleAfter)
             timeout: 1s
             alert_log: \(alertLog)
             control_socket: state/control.sock
@@ -305,6 +308,14 @@ final class FaultSite: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         return false
+    }
+
+    /// Waits until `daemon` logged its `start`-th `daemon.started`; false at once if it exits first (a refused
+    /// configuration exits 78).
+    func waitForStart(of daemon: DaemonProcess, run start: Int = 1, limit: Duration = .seconds(60)) async -> Bool {
+        await Self.waitUntil(limit: limit) {
+            !daemon.isRunning || records(["event": "daemon.started"]).count >= start
+        } && records(["event": "daemon.started"]).count >= start
     }
 
     /// Waits until the simulator has started its scenario (a daemon polled every device twice).

@@ -49,6 +49,14 @@ extension FaultTests {
                 status.output.contains("ALERT LOG NOT DURABLE"),
                 "firewatch status on a full alert-log disk does not say ALERT LOG NOT DURABLE:\n\(status.output)")
 
+            // The release was confirmed while the disk was full (the daemon's state says so; the disk cannot).
+            var suppressed = false
+            _ = await FaultSite.waitUntil(limit: .seconds(30)) {
+                suppressed = await site.status()?.zone("room-a")?.state == "suppressed"
+                return suppressed
+            }
+            #expect(suppressed, "room-a did not reach suppressed with the alert log's disk full\n\(site.story)")
+
             // Space again: the held records are written (retried every second), in order, chained.
             try FileManager.default.removeItem(atPath: filler)
             var caughtUp = false
@@ -59,8 +67,12 @@ extension FaultTests {
             }
             #expect(caughtUp, "the held records were not written within 30 s of freeing space\n\(site.daemonOutput)")
             #expect(
-                !site.records { FaultSite.isStep($0, "step.succeeded", zone: "room-a", "command panel-a.release") }
-                    .isEmpty, "the release step's record never reached the log\n\(site.logText)")
+                await site.waitForRecord(limit: .seconds(30)) {
+                    FaultSite.isStep($0, "step.succeeded", zone: "room-a", "command panel-a.release")
+                }, "the release step's record never reached the log\n\(site.logText)")
+            #expect(
+                !site.records(["event": "zone.state", "zone": "room-a", "to": "suppressed"]).isEmpty,
+                "room-a's move to suppressed never reached the log\n\(site.logText)")
             if case .broken(let problem) = AlertLog.verifyChain(logAt: site.alertLog) {
                 Issue.record("the chain is broken after the disk filled and emptied: \(problem)")
             }

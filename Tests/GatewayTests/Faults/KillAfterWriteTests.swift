@@ -16,7 +16,7 @@ extension FaultTests {
         try await site.run {
             _ = try site.startSimulator()
             let daemon = try site.startDaemon()
-            try #require(await site.waitForRecord(["event": "daemon.started"]), "the daemon did not start\n\(site.story)")
+            try #require(await site.waitForStart(of: daemon), "the daemon did not start\n\(site.story)")
             // Watch the simulator's output closely (every 5 ms, for at most 60 s) and kill at the first release.
             let deadline = ContinuousClock.now + .seconds(60)
             var seen = false

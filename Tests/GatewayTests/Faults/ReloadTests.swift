@@ -16,7 +16,7 @@ extension FaultTests {
         try await site.run {
             _ = try site.startSimulator()
             let daemon = try site.startDaemon()
-            try #require(await site.waitForRecord(["event": "daemon.started"]), "the daemon did not start\n\(site.story)")
+            try #require(await site.waitForStart(of: daemon), "the daemon did not start\n\(site.story)")
             try #require(
                 await site.waitForRecord { FaultSite.isStep($0, "step.started", zone: "room-a", "delay") },
                 "room-a never started its pre-discharge countdown\n\(site.logText)\n\(site.story)")

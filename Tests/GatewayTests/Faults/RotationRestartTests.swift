@@ -23,7 +23,7 @@ extension FaultTests {
         try await site.run {
             _ = try site.startSimulator()
             let daemon = try site.startDaemon()
-            try #require(await site.waitForRecord(["event": "daemon.started"]), "the daemon did not start\n\(site.story)")
+            try #require(await site.waitForStart(of: daemon), "the daemon did not start\n\(site.story)")
             try #require(
                 await site.waitForRecord(["event": "zone.state", "zone": "room-a", "to": "isolated"]),
                 "room-a was never isolated\n\(site.logText)\n\(site.story)")
