@@ -63,11 +63,13 @@ extension FaultTests {
             // +1 h, then −1 h: polls go on at their interval (never faster: missed ticks are skipped, not run).
             try clock.set(offset: 60 + 3600)
             #expect(
-                await FaultSite.waitUntil(limit: .seconds(30)) { site.records(["event": "clock.stepped"]).count >= 2 }, "no clock.stepped record within 30 s of stepping the wall clock +1 h")
+                await FaultSite.waitUntil(limit: .seconds(30)) { site.records(["event": "clock.stepped"]).count >= 2 },
+                "no clock.stepped record within 30 s of stepping the wall clock +1 h")
             try await expectPollsGoOn(site, after: "+1 h")
             try clock.set(offset: 60)
             #expect(
-                await FaultSite.waitUntil(limit: .seconds(30)) { site.records(["event": "clock.stepped"]).count >= 3 }, "no clock.stepped record within 30 s of stepping the wall clock −1 h")
+                await FaultSite.waitUntil(limit: .seconds(30)) { site.records(["event": "clock.stepped"]).count >= 3 },
+                "no clock.stepped record within 30 s of stepping the wall clock −1 h")
             try await expectPollsGoOn(site, after: "−1 h")
 
             // Exactly one record per step, with its sign and size.

@@ -65,7 +65,9 @@ struct FakeWallClock {
     }
 
     /// `/usr/bin/env FAKETIME_…=… executable arguments…`, and the environment additions that preload the library.
-    func wrap(_ executable: String, _ arguments: [String]) -> (executable: String, arguments: [String], env: [String: String]) {
+    func wrap(_ executable: String, _ arguments: [String]) -> (
+        executable: String, arguments: [String], env: [String: String]
+    ) {
         let settings = [
             "FAKETIME_TIMESTAMP_FILE=\(offsetFile)", "FAKETIME_DONT_FAKE_MONOTONIC=1",
             // Re-read the offset file at most once a second (NO_CACHE would open it on every clock read).

@@ -16,7 +16,8 @@ extension FaultTests {
             alertLog: "logfs/alerts.jsonl")
         let mountPoint = site.directory.file("logfs")
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        let mounted = try Self.command("/bin/mount", ["-t", "tmpfs", "-o", "size=128k,mode=0755", "firewatch-test", mountPoint])
+        let mounted = try Self.command(
+            "/bin/mount", ["-t", "tmpfs", "-o", "size=128k,mode=0755", "firewatch-test", mountPoint])
         try #require(
             mounted.status == 0,
             "mount -t tmpfs on \(mountPoint) failed (exit \(mounted.status): \(mounted.output)); run as root")

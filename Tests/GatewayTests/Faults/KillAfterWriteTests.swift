@@ -32,7 +32,9 @@ extension FaultTests {
             try #require(await daemon.waitExit(limit: .seconds(15)) != nil, "the daemon survived SIGKILL")
             // The kill landed where it should: the release step started (logged before the write) and had not
             // been confirmed.
-            let started = site.records { FaultSite.isStep($0, "step.started", zone: "room-a", "command panel-a.release") }
+            let started = site.records {
+                FaultSite.isStep($0, "step.started", zone: "room-a", "command panel-a.release")
+            }
             let succeeded = site.records {
                 FaultSite.isStep($0, "step.succeeded", zone: "room-a", "command panel-a.release")
             }

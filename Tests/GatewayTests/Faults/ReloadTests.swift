@@ -30,7 +30,8 @@ extension FaultTests {
             let reloaded = try #require(site.records(["event": "daemon.config_reloaded"]).last)
             #expect(reloaded["outcome"]?.stringValue != "refused", "the changed site was refused: \(reloaded)")
             // It says which zones finish their procedure on the old steps first.
-            let text = JSONWriter.serialize(.object(reloaded.sorted { $0.key < $1.key }.map { JSONMember($0.key, $0.value) }))
+            let text = JSONWriter.serialize(
+                .object(reloaded.sorted { $0.key < $1.key }.map { JSONMember($0.key, $0.value) }))
             #expect(text.contains("room-a"), "daemon.config_reloaded does not name room-a, which waits: \(text)")
 
             try #require(
@@ -46,7 +47,9 @@ extension FaultTests {
                 """)
             // The procedure ran its own steps to the end: the release once, and nothing failed or ran twice.
             #expect(
-                await site.waitForRecord { FaultSite.isStep($0, "step.succeeded", zone: "room-a", "command panel-a.release") },
+                await site.waitForRecord {
+                    FaultSite.isStep($0, "step.succeeded", zone: "room-a", "command panel-a.release")
+                },
                 "the release step did not succeed\n\(site.logText)")
             #expect(site.writes(to: "panel-a.release").count == 1)
             #expect(site.writes(to: "feed-a.stop_hvac").count == 1, "HVAC off was written again after the reload")
