@@ -1,15 +1,17 @@
 # FireWatch — build, test, run. `make test` installs what it needs on a fresh Debian machine.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libmodbus-dev mbpoll
+APT_PACKAGES := libmodbus-dev mbpoll faketime
 
 .PHONY: build test deps clean demo run
 
-# Install libmodbus-dev (and mbpoll, used by the interop tests) when missing.
+# Install libmodbus-dev (and mbpoll, used by the interop tests, and faketime, whose libfaketime the clock-step
+# fault test preloads) when missing.
 deps:
 	@missing=""; \
 	pkg-config --exists libmodbus 2>/dev/null || missing="$$missing libmodbus-dev"; \
 	command -v mbpoll >/dev/null 2>&1 || missing="$$missing mbpoll"; \
+	ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing="$$missing faketime"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config $$missing"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -20,9 +22,10 @@ deps:
 build: deps
 	$(SWIFT) build
 
-# Whole-site scenario runs (simulator + daemon on a compressed clock) are judged on site time, so they run
-# after the other suites and one at a time: two cores shared with a parallel test run would stall them.
-SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests)
+# Whole-site scenario runs (simulator + daemon on a compressed clock) are judged on site time, and the fault
+# tests run a simulator and a daemon as real processes for a minute each, so they run after the other suites and
+# one at a time: two cores shared with a parallel test run would stall them.
+SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests)|GatewayTests\.FaultTests
 
 test: deps
 	$(SWIFT) build --build-tests
