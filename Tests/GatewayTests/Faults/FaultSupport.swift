@@ -53,7 +53,22 @@ struct FakeWallClock {
                 "libfaketime is missing (looked at \(Self.libraries.joined(separator: ", "))): install Debian's "
                     + "faketime package (make deps does: apt-get install faketime)")
         }
-        self.library = library
+        // libfaketime 0.9.10 also shifts every TFD_TIMER_ABSTIME timerfd by its offset, whatever the timer's
+        // clock, so after a step back Task.sleep (libdispatch's CLOCK_MONOTONIC/BOOTTIME timerfds) would wake an
+        // hour late — which no real kernel does. Tests/faketime/real_timerfd.c, preloaded first, passes them
+        // through, so only the wall clock moves, as on a gateway whose clock NTP steps.
+        let shim = folder.file("real_timerfd.so")
+        let source = RuntimeHarness.packageRoot + "/Tests/faketime/real_timerfd.c"
+        let gcc = Process()
+        gcc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        gcc.arguments = ["gcc", "-shared", "-fPIC", "-O2", "-o", shim, source]
+        try gcc.run()
+        gcc.waitUntilExit()
+        guard gcc.terminationStatus == 0, FileManager.default.fileExists(atPath: shim) else {
+            throw HarnessError(
+                "could not build \(source) with gcc (exit \(gcc.terminationStatus)): install gcc (build-essential)")
+        }
+        self.library = shim + ":" + library
         offsetFile = folder.file("faketime-offset")
         try set(offset: 0)
     }
