@@ -10,6 +10,8 @@
 ///   With every source healthy a signal votes as configured; with any source failed it votes "any one of the
 ///   healthy rest" (2oo3 → 1oo2, 2oo2 → 1oo1) and the zone is in trouble; with none healthy it is `trouble`.
 ///   Trouble never latches, never counts as evidence, and is never reported as normal.
+/// - A reading above the top of its range (`Reading.Status.aboveRange`) is a healthy source valued at the top:
+///   it votes like any reading and puts the zone in trouble, logged once as `point.invalid` when it starts.
 /// - Hysteresis is per source: a level is kept until the value falls below threshold − deadband. A rate of
 ///   rise (least squares over the window's samples, kept by time: ≥ 5 samples covering ≥ half of it, none
 ///   joined across a gap of over a quarter of it, each reading the median of it and its neighbours) counts as
@@ -205,6 +207,7 @@ public struct Engine: Sendable {
         switch reading.status {
         case .lost(let reason):
             live[slot].kind = .lost
+            live[slot].saturated = false
             sources[slot].problem = reason
             live[slot].reported = .lost
             if !devices[device].lost {
@@ -214,6 +217,7 @@ public struct Engine: Sendable {
         case .invalid(let reason):
             restore(device: device, at: reading.time, into: &out)
             live[slot].kind = .invalid
+            live[slot].saturated = false
             sources[slot].problem = reason
             if live[slot].reported != .invalid {
                 live[slot].reported = .invalid
@@ -221,21 +225,39 @@ public struct Engine: Sendable {
             }
         case .value(let value):
             restore(device: device, at: reading.time, into: &out)
-            // A steady value without a rate of rise cannot change any level: skip the judging.
-            let unchanged = live[slot].kind == .value && !sources[slot].hasRing && sources[slot].value == value
-            live[slot].kind = .value
-            live[slot].time = reading.time
             live[slot].reported = .none
-            if unchanged { return }
-            sources[slot].value = value
-            if case .number(let number) = value, sources[slot].hasRing {
-                sources[slot].slope = sources[slot].ring!.append(time: reading.time, value: number)
+            accept(value, saturated: false, slot: slot, at: reading.time)
+        case .aboveRange(let number, let top):
+            restore(device: device, at: reading.time, into: &out)
+            if live[slot].reported != .aboveRange {
+                live[slot].reported = .aboveRange
+                out.records.append(aboveRangeRecord(slot: slot, reading: number, top: top, at: reading.time))
             }
-            for member in sources[slot].members {
-                judge(member: member, value: value, slope: sources[slot].slope)
-            }
+            // Evidence of at least the top: a room hotter than its sensor reads keeps its levels mid-fire.
+            accept(.number(top), saturated: true, slot: slot, at: reading.time)
         }
         live[slot].time = reading.time
+    }
+
+    /// A value the signals judge; `saturated` marks the top of a range standing in for a reading above it.
+    @inline(__always)
+    private mutating func accept(_ value: Value, saturated: Bool, slot: Int, at time: Timestamp) {
+        // A steady value without a rate of rise cannot change any level: skip the judging.
+        let unchanged =
+            live[slot].kind == .value && !sources[slot].hasRing && sources[slot].value == value
+            && live[slot].saturated == saturated
+        live[slot].kind = .value
+        live[slot].time = time
+        live[slot].saturated = saturated
+        if unchanged { return }
+        sources[slot].value = value
+        // A bound is not a measurement: it would flatten the slope, so the rate of rise keeps its last one.
+        if case .number(let number) = value, sources[slot].hasRing, !saturated {
+            sources[slot].slope = sources[slot].ring!.append(time: time, value: number)
+        }
+        for member in sources[slot].members {
+            judge(member: member, value: value, slope: sources[slot].slope)
+        }
     }
 
     @inline(__always)
@@ -352,8 +374,9 @@ public struct Engine: Sendable {
         return earliest
     }
 
-    /// Votes one signal from its members' levels and its sources' health.
-    mutating func vote(signal index: Int) -> (condition: SignalCondition, degraded: Bool) {
+    /// Votes one signal from its members' levels and its sources' health; `saturated` says a voting source reads
+    /// above its range (it votes, as the top of its range, and the zone is in trouble).
+    mutating func vote(signal index: Int) -> (condition: SignalCondition, degraded: Bool, saturated: Bool) {
         // Field access, not a copy of the runtime (its spec holds arrays): this runs for every signal every cycle.
         let range = signals[index].members
         var healthy = 0
@@ -361,10 +384,12 @@ public struct Engine: Sendable {
         var atAlarm = 0
         var atFire = 0
         var rising = 0
+        var saturated = false
         for member in range {
             let entry = members[member]
             guard live[entry.source].healthy, !entry.mismatch else { continue }
             healthy += 1
+            saturated = saturated || live[entry.source].saturated
             if let level = entry.level {
                 atAlert += 1
                 if level >= .alarm { atAlarm += 1 }
@@ -373,7 +398,7 @@ public struct Engine: Sendable {
             if entry.rising { rising += 1 }
         }
         let total = range.count
-        guard healthy > 0 else { return (.trouble, true) }
+        guard healthy > 0 else { return (.trouble, true, false) }
         let degraded = healthy < total
         // A group that lost a source degrades to "any one of the rest" (the safe side), and says so as trouble.
         let required = degraded ? 1 : min(signals[index].required, total)
@@ -387,7 +412,7 @@ public struct Engine: Sendable {
         } else {
             condition = .normal
         }
-        return (condition, degraded)
+        return (condition, degraded, saturated)
     }
 }
 
@@ -399,7 +424,7 @@ enum SourceKind: UInt8, Sendable {
 
 /// The fault last written to the log for a source, so each transition is logged once.
 enum SourceFault: UInt8, Sendable {
-    case none, invalid, stale, lost
+    case none, invalid, stale, lost, aboveRange
 }
 
 /// What the per-cycle staleness scan and the votes read, packed small and apart from `SourceState` so that
@@ -408,6 +433,8 @@ struct SourceLive: Sendable {
     var kind: SourceKind = .never
     var reported: SourceFault = .none
     var healthy = false
+    /// The value is the top of the range standing in for a reading above it: evidence, and trouble.
+    var saturated = false
     var time = Timestamp(nanoseconds: 0)
 }
 
