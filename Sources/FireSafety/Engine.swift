@@ -10,6 +10,8 @@
 ///   With every source healthy a signal votes as configured; with any source failed it votes "any one of the
 ///   healthy rest" (2oo3 → 1oo2, 2oo2 → 1oo1) and the zone is in trouble; with none healthy it is `trouble`.
 ///   Trouble never latches, never counts as evidence, and is never reported as normal.
+/// - A device is `comm_lost` once `stale_after` passes without a complete poll (every reading of one evaluation
+///   answered) and `comm_restored` after two complete polls in a row; its points are trouble at once either way.
 /// - A reading above the top of its range (`Reading.Status.aboveRange`) is a healthy source valued at the top:
 ///   it votes like any reading and puts the zone in trouble, logged once as `point.invalid` when it starts.
 /// - Hysteresis is per source: a level is kept until the value falls below threshold − deadband. A rate of
@@ -46,6 +48,10 @@ public struct Engine: Sendable {
     var slotAtPosition: [Int] = []
     /// Earliest moment a currently healthy source turns stale; feeds `Output.nextDeadline`.
     var staleDeadline: Timestamp?
+    /// Devices heard of in the evaluation under way (its poll), and devices whose last poll was incomplete and
+    /// that are not lost yet (`commCheck`): both short, so quiet cycles never scan every device.
+    var heardDevices: [Int] = []
+    var suspectDevices: [Int] = []
 
     /// Builds the engine's tables once, so the evaluation cycle never touches a string-keyed dictionary.
     public init(model: SiteModel, renotifyEvery: Duration = .seconds(300)) {
@@ -162,6 +168,7 @@ public struct Engine: Sendable {
             }
             ingest(readings[index], slot: slot, into: &out)
         }
+        settlePolls(into: &out)
         cycle(at: now, into: &out)
         return out
     }
@@ -174,6 +181,7 @@ public struct Engine: Sendable {
             guard sources.indices.contains(slot) else { continue }
             ingest(readings[index].reading, slot: slot, into: &out)
         }
+        settlePolls(into: &out)
         cycle(at: now, into: &out)
         return out
     }
@@ -206,16 +214,13 @@ public struct Engine: Sendable {
         let device = sources[slot].device
         switch reading.status {
         case .lost(let reason):
+            heard(device, lost: reason, at: reading.time)
             live[slot].kind = .lost
             live[slot].saturated = false
             sources[slot].problem = reason
             live[slot].reported = .lost
-            if !devices[device].lost {
-                devices[device].lost = true
-                out.records.append(commRecord(device: device, lost: true, reason: reason, at: reading.time))
-            }
         case .invalid(let reason):
-            restore(device: device, at: reading.time, into: &out)
+            heard(device, lost: nil, at: reading.time)
             live[slot].kind = .invalid
             live[slot].saturated = false
             sources[slot].problem = reason
@@ -224,11 +229,11 @@ public struct Engine: Sendable {
                 out.records.append(pointRecord(slot: slot, event: .pointInvalid, reason: reason, at: reading.time))
             }
         case .value(let value):
-            restore(device: device, at: reading.time, into: &out)
+            heard(device, lost: nil, at: reading.time)
             live[slot].reported = .none
             accept(value, saturated: false, slot: slot, at: reading.time)
         case .aboveRange(let number, let top):
-            restore(device: device, at: reading.time, into: &out)
+            heard(device, lost: nil, at: reading.time)
             if live[slot].reported != .aboveRange {
                 live[slot].reported = .aboveRange
                 out.records.append(aboveRangeRecord(slot: slot, reading: number, top: top, at: reading.time))
@@ -260,11 +265,64 @@ public struct Engine: Sendable {
         }
     }
 
+    /// Notes that a reading of `device` arrived in this evaluation, and whether the device failed to answer it.
     @inline(__always)
-    private mutating func restore(device: Int, at time: Timestamp, into out: inout Output) {
-        guard devices[device].lost else { return }
-        devices[device].lost = false
-        out.records.append(commRecord(device: device, lost: false, reason: nil, at: time))
+    private mutating func heard(_ device: Int, lost reason: String?, at time: Timestamp) {
+        if !devices[device].heard {
+            devices[device].heard = true
+            devices[device].firstHeard = devices[device].firstHeard ?? time
+            heardDevices.append(device)
+        }
+        devices[device].pollTime = max(devices[device].pollTime ?? time, time)
+        if let reason {
+            devices[device].unanswered = true
+            devices[device].reason = reason
+        }
+    }
+
+    /// Comm state with hysteresis, per poll: the readings of one device in one evaluation are one poll, complete
+    /// when none of them is lost. A device is restored after two complete polls in a row (one record); losing it
+    /// is judged by `commCheck` once `stale_after` has passed without a complete poll, so a device whose second
+    /// request times out on every poll is one `comm_lost`, not one per poll.
+    mutating func settlePolls(into out: inout Output) {
+        for device in heardDevices {
+            devices[device].heard = false
+            let time = devices[device].pollTime ?? Timestamp(nanoseconds: 0)
+            devices[device].pollTime = nil
+            if devices[device].unanswered {
+                devices[device].unanswered = false
+                devices[device].completeInRow = 0
+                if !devices[device].lost, !suspectDevices.contains(device) { suspectDevices.append(device) }
+                continue
+            }
+            devices[device].completeInRow += 1
+            devices[device].lastComplete = time
+            if devices[device].lost, devices[device].completeInRow >= 2 {
+                devices[device].lost = false
+                out.records.append(commRecord(device: device, lost: false, reason: nil, at: time))
+            }
+            suspectDevices.removeAll { $0 == device }
+        }
+        heardDevices.removeAll(keepingCapacity: true)
+    }
+
+    /// Declares lost every device that went `stale_after` without a complete poll (since it was first heard of).
+    mutating func commCheck(at now: Timestamp, into out: inout Output) {
+        guard !suspectDevices.isEmpty else { return }
+        var waiting: [Int] = []
+        for device in suspectDevices {
+            guard let since = devices[device].lastComplete ?? devices[device].firstHeard,
+                now > since + model.staleAfter
+            else {
+                waiting.append(device)
+                continue
+            }
+            if !devices[device].lost {
+                devices[device].lost = true
+                out.records.append(commRecord(device: device, lost: true, reason: devices[device].reason, at: now))
+            }
+        }
+        suspectDevices = waiting
     }
 
     /// One source's level for one signal, with hysteresis: a level reached at its threshold is kept until the
@@ -352,6 +410,7 @@ public struct Engine: Sendable {
             }
         }
         staleDeadline = nextStale == .max ? nil : Timestamp(nanoseconds: nextStale)
+        commCheck(at: now, into: &out)
         for zone in zones.indices {
             evaluateZone(zone, at: now, into: &out)
         }
@@ -363,6 +422,10 @@ public struct Engine: Sendable {
         func consider(_ time: Timestamp?) {
             guard let time else { return }
             earliest = earliest.map { min($0, time) } ?? time
+        }
+        for device in suspectDevices {
+            let since = devices[device].lastComplete ?? devices[device].firstHeard
+            consider(since.map { $0 + model.staleAfter + .nanoseconds(1) })
         }
         for zone in zones {
             consider(zone.running?.delayEnds)
@@ -463,6 +526,17 @@ struct DeviceState: Sendable {
     let name: String
     var zoneNames: [String] = []
     var lost = false
+    /// When the device last answered a whole poll; `firstHeard` until it has.
+    var lastComplete: Timestamp?
+    var firstHeard: Timestamp?
+    /// Complete polls in a row since the last incomplete one.
+    var completeInRow = 0
+    /// Why the last incomplete poll failed, for the `comm_lost` record.
+    var reason: String?
+    /// The poll being ingested: heard in this evaluation, its newest reading, and whether any went unanswered.
+    var heard = false
+    var pollTime: Timestamp?
+    var unanswered = false
 
     init(name: String) {
         self.name = name
