@@ -35,6 +35,28 @@ extension Engine {
             reason: reason)
     }
 
+    /// `point.invalid`, because the contract's events are fixed and consumers already treat it as "this point's
+    /// reading is not its face value"; the message and `reason` say it still counts, as the top of its range.
+    func aboveRangeRecord(slot: Int, reading: Double, top: Double, at time: Timestamp) -> AlertRecord {
+        let source = sources[slot]
+        let unit = unitText(slot)
+        let zoneText = source.zoneName.map { " in \($0)" } ?? ""
+        let reason = "above range: \(rounded(reading))\(unit) is past the top of its range (\(rounded(top))\(unit))"
+        return AlertRecord(
+            time: time, site: model.site, zone: source.zoneName, severity: .trouble, event: .pointInvalid,
+            device: source.ref.device, point: pointName(source.ref), value: Value.number(reading).description,
+            message: "\(source.ref) reads above its range\(zoneText): \(rounded(reading))\(unit) on a sensor that "
+                + "reads to \(rounded(top))\(unit) — counted as at least \(rounded(top))\(unit) for its thresholds "
+                + "and treated as trouble (check the sensor, or use one whose range covers the room)",
+            reason: reason)
+    }
+
+    /// " °C" for a source's first signal with a unit, for messages.
+    func unitText(_ slot: Int) -> String {
+        let unit = sources[slot].members.lazy.compactMap { self.signalSpecs[self.members[$0].signal].unit }.first
+        return unit.map { $0 == "%" ? $0 : " \($0)" } ?? ""
+    }
+
     func signalRecord(_ index: Int, from: SignalCondition, at now: Timestamp) -> AlertRecord {
         let signal = signals[index]
         let zoneName = model.zones[signal.zone].name
@@ -69,7 +91,8 @@ extension Engine {
         guard entering else {
             return zoneRecord(
                 zone, severity: .info, from: "trouble", to: state,
-                message: "trouble cleared in \(name): every signal votes on all its sources", at: now)
+                message: "trouble cleared in \(name): every signal votes on all its sources, each within its range",
+                at: now)
         }
         // One line an operator can read: which signals cannot be judged, then how the degraded ones vote.
         // The per-source reasons are in the signal.level records just before this one.
@@ -88,6 +111,14 @@ extension Engine {
                     "\(signalSpecs[signal].name) votes on \(healthy) of \(signals[signal].members.count) sources, "
                         + "any one deciding (\(faultList(signal)))")
             }
+        }
+        let pinned = zones[zone].signals.flatMap { signal in
+            signals[signal].members.filter { isHealthy($0) && live[members[$0].source].saturated }
+        }
+        for member in pinned {
+            let slot = members[member].source
+            let top = sources[slot].value.map { rounded(Self.number($0)) } ?? "?"
+            problems.append("\(sources[slot].ref) reads above its range (counted as at least \(top)\(unitText(slot)))")
         }
         return zoneRecord(
             zone, severity: .trouble, from: state, to: "trouble",
@@ -302,8 +333,11 @@ extension Engine {
         let values = atLevel.compactMap { sources[members[$0].source].value }
         switch threshold {
         case .atLeast(let limit):
-            let shown = values.map { v -> String in
-                if case .number(let n) = v { return rounded(n) + unit }
+            let shown = atLevel.compactMap { member -> String? in
+                let slot = members[member].source
+                guard let v = sources[slot].value else { return nil }
+                // A saturated source is only known to be at least its top.
+                if case .number(let n) = v { return (live[slot].saturated ? "≥" : "") + rounded(n) + unit }
                 return v.description
             }
             if runtime.members.count == 1 {
@@ -362,6 +396,13 @@ extension Engine {
         case .powerCut:
             return "cutting the zone's power feeds (\(steps(zone, .powerCut).count) steps)"
         }
+    }
+}
+
+extension Engine {
+    static func number(_ value: Value) -> Double {
+        if case .number(let number) = value { return number }
+        return .nan
     }
 }
 

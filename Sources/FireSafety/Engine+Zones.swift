@@ -18,14 +18,14 @@ extension Engine {
         var fireKinds: UInt64 = 0
         var trouble = false
         for signal in zones[zone].signals {
-            let (condition, degraded) = vote(signal: signal)
+            let (condition, degraded, saturated) = vote(signal: signal)
             signals[signal].degraded = degraded
             if condition != signals[signal].condition {
                 let from = signals[signal].condition
                 signals[signal].condition = condition
                 out.records.append(signalRecord(signal, from: from, at: now))
             }
-            trouble = trouble || degraded
+            trouble = trouble || degraded || saturated
             switch condition {
             case .fire:
                 fireKinds |= signals[signal].kindBit

@@ -10,6 +10,10 @@
 ///   With every source healthy a signal votes as configured; with any source failed it votes "any one of the
 ///   healthy rest" (2oo3 → 1oo2, 2oo2 → 1oo1) and the zone is in trouble; with none healthy it is `trouble`.
 ///   Trouble never latches, never counts as evidence, and is never reported as normal.
+/// - A device is `comm_lost` once `stale_after` passes without a complete poll (every reading of one evaluation
+///   answered) and `comm_restored` after two complete polls in a row; its points are trouble at once either way.
+/// - A reading above the top of its range (`Reading.Status.aboveRange`) is a healthy source valued at the top:
+///   it votes like any reading and puts the zone in trouble, logged once as `point.invalid` when it starts.
 /// - Hysteresis is per source: a level is kept until the value falls below threshold − deadband. A rate of
 ///   rise (least squares over the window's samples, kept by time: ≥ 5 samples covering ≥ half of it, none
 ///   joined across a gap of over a quarter of it, each reading the median of it and its neighbours) counts as
@@ -50,6 +54,10 @@ public struct Engine: Sendable {
     var staleDeadline: Timestamp?
     /// The zones' panel abort switches: read like sources, voted in no signal.
     var abortSwitches: [AbortSwitch] = []
+    /// Devices heard of in the evaluation under way (its poll), and devices whose last poll was incomplete and
+    /// that are not lost yet (`commCheck`): both short, so quiet cycles never scan every device.
+    var heardDevices: [Int] = []
+    var suspectDevices: [Int] = []
 
     /// Builds the engine's tables once, so the evaluation cycle never touches a string-keyed dictionary.
     public init(model: SiteModel, renotifyEvery: Duration = .seconds(300)) {
@@ -204,6 +212,7 @@ public struct Engine: Sendable {
             }
             ingest(readings[index], slot: slot, into: &out)
         }
+        settlePolls(into: &out)
         cycle(at: now, into: &out)
         return out
     }
@@ -216,6 +225,7 @@ public struct Engine: Sendable {
             guard sources.indices.contains(slot) else { continue }
             ingest(readings[index].reading, slot: slot, into: &out)
         }
+        settlePolls(into: &out)
         cycle(at: now, into: &out)
         return out
     }
@@ -248,45 +258,115 @@ public struct Engine: Sendable {
         let device = sources[slot].device
         switch reading.status {
         case .lost(let reason):
+            heard(device, lost: reason, at: reading.time)
             live[slot].kind = .lost
+            live[slot].saturated = false
             sources[slot].problem = reason
             live[slot].reported = .lost
-            if !devices[device].lost {
-                devices[device].lost = true
-                out.records.append(commRecord(device: device, lost: true, reason: reason, at: reading.time))
-            }
         case .invalid(let reason):
-            restore(device: device, at: reading.time, into: &out)
+            heard(device, lost: nil, at: reading.time)
             live[slot].kind = .invalid
+            live[slot].saturated = false
             sources[slot].problem = reason
             if live[slot].reported != .invalid {
                 live[slot].reported = .invalid
                 out.records.append(pointRecord(slot: slot, event: .pointInvalid, reason: reason, at: reading.time))
             }
         case .value(let value):
-            restore(device: device, at: reading.time, into: &out)
-            // A steady value without a rate of rise cannot change any level: skip the judging.
-            let unchanged = live[slot].kind == .value && !sources[slot].hasRing && sources[slot].value == value
-            live[slot].kind = .value
-            live[slot].time = reading.time
+            heard(device, lost: nil, at: reading.time)
             live[slot].reported = .none
-            if unchanged { return }
-            sources[slot].value = value
-            if case .number(let number) = value, sources[slot].hasRing {
-                sources[slot].slope = sources[slot].ring!.append(time: reading.time, value: number)
+            accept(value, saturated: false, slot: slot, at: reading.time)
+        case .aboveRange(let number, let top):
+            heard(device, lost: nil, at: reading.time)
+            if live[slot].reported != .aboveRange {
+                live[slot].reported = .aboveRange
+                out.records.append(aboveRangeRecord(slot: slot, reading: number, top: top, at: reading.time))
             }
-            for member in sources[slot].members {
-                judge(member: member, value: value, slope: sources[slot].slope)
-            }
+            // Evidence of at least the top: a room hotter than its sensor reads keeps its levels mid-fire.
+            accept(.number(top), saturated: true, slot: slot, at: reading.time)
         }
         live[slot].time = reading.time
     }
 
+    /// A value the signals judge; `saturated` marks the top of a range standing in for a reading above it.
     @inline(__always)
-    private mutating func restore(device: Int, at time: Timestamp, into out: inout Output) {
-        guard devices[device].lost else { return }
-        devices[device].lost = false
-        out.records.append(commRecord(device: device, lost: false, reason: nil, at: time))
+    private mutating func accept(_ value: Value, saturated: Bool, slot: Int, at time: Timestamp) {
+        // A steady value without a rate of rise cannot change any level: skip the judging.
+        let unchanged =
+            live[slot].kind == .value && !sources[slot].hasRing && sources[slot].value == value
+            && live[slot].saturated == saturated
+        live[slot].kind = .value
+        live[slot].time = time
+        live[slot].saturated = saturated
+        if unchanged { return }
+        sources[slot].value = value
+        // A bound is not a measurement: it would flatten the slope, so the rate of rise keeps its last one.
+        if case .number(let number) = value, sources[slot].hasRing, !saturated {
+            sources[slot].slope = sources[slot].ring!.append(time: time, value: number)
+        }
+        for member in sources[slot].members {
+            judge(member: member, value: value, slope: sources[slot].slope)
+        }
+    }
+
+    /// Notes that a reading of `device` arrived in this evaluation, and whether the device failed to answer it.
+    @inline(__always)
+    private mutating func heard(_ device: Int, lost reason: String?, at time: Timestamp) {
+        if !devices[device].heard {
+            devices[device].heard = true
+            devices[device].firstHeard = devices[device].firstHeard ?? time
+            heardDevices.append(device)
+        }
+        devices[device].pollTime = max(devices[device].pollTime ?? time, time)
+        if let reason {
+            devices[device].unanswered = true
+            devices[device].reason = reason
+        }
+    }
+
+    /// Comm state with hysteresis, per poll: the readings of one device in one evaluation are one poll, complete
+    /// when none of them is lost. A device is restored after two complete polls in a row (one record); losing it
+    /// is judged by `commCheck` once `stale_after` has passed without a complete poll, so a device whose second
+    /// request times out on every poll is one `comm_lost`, not one per poll.
+    mutating func settlePolls(into out: inout Output) {
+        for device in heardDevices {
+            devices[device].heard = false
+            let time = devices[device].pollTime ?? Timestamp(nanoseconds: 0)
+            devices[device].pollTime = nil
+            if devices[device].unanswered {
+                devices[device].unanswered = false
+                devices[device].completeInRow = 0
+                if !devices[device].lost, !suspectDevices.contains(device) { suspectDevices.append(device) }
+                continue
+            }
+            devices[device].completeInRow += 1
+            devices[device].lastComplete = time
+            if devices[device].lost, devices[device].completeInRow >= 2 {
+                devices[device].lost = false
+                out.records.append(commRecord(device: device, lost: false, reason: nil, at: time))
+            }
+            suspectDevices.removeAll { $0 == device }
+        }
+        heardDevices.removeAll(keepingCapacity: true)
+    }
+
+    /// Declares lost every device that went `stale_after` without a complete poll (since it was first heard of).
+    mutating func commCheck(at now: Timestamp, into out: inout Output) {
+        guard !suspectDevices.isEmpty else { return }
+        var waiting: [Int] = []
+        for device in suspectDevices {
+            guard let since = devices[device].lastComplete ?? devices[device].firstHeard,
+                now > since + model.staleAfter
+            else {
+                waiting.append(device)
+                continue
+            }
+            if !devices[device].lost {
+                devices[device].lost = true
+                out.records.append(commRecord(device: device, lost: true, reason: devices[device].reason, at: now))
+            }
+        }
+        suspectDevices = waiting
     }
 
     /// One source's level for one signal, with hysteresis: a level reached at its threshold is kept until the
@@ -374,6 +454,7 @@ public struct Engine: Sendable {
             }
         }
         staleDeadline = nextStale == .max ? nil : Timestamp(nanoseconds: nextStale)
+        commCheck(at: now, into: &out)
         for zone in zones.indices {
             evaluateZone(zone, at: now, into: &out)
         }
@@ -387,6 +468,10 @@ public struct Engine: Sendable {
             guard let time else { return }
             earliest = earliest.map { min($0, time) } ?? time
         }
+        for device in suspectDevices {
+            let since = devices[device].lastComplete ?? devices[device].firstHeard
+            consider(since.map { $0 + model.staleAfter + .nanoseconds(1) })
+        }
         for zone in zones {
             consider(zone.running?.delayEnds)
             consider(zone.inhibitedUntil)
@@ -397,8 +482,9 @@ public struct Engine: Sendable {
         return earliest
     }
 
-    /// Votes one signal from its members' levels and its sources' health.
-    mutating func vote(signal index: Int) -> (condition: SignalCondition, degraded: Bool) {
+    /// Votes one signal from its members' levels and its sources' health; `saturated` says a voting source reads
+    /// above its range (it votes, as the top of its range, and the zone is in trouble).
+    mutating func vote(signal index: Int) -> (condition: SignalCondition, degraded: Bool, saturated: Bool) {
         // Field access, not a copy of the runtime (its spec holds arrays): this runs for every signal every cycle.
         let range = signals[index].members
         var healthy = 0
@@ -406,10 +492,12 @@ public struct Engine: Sendable {
         var atAlarm = 0
         var atFire = 0
         var rising = 0
+        var saturated = false
         for member in range {
             let entry = members[member]
             guard live[entry.source].healthy, !entry.mismatch else { continue }
             healthy += 1
+            saturated = saturated || live[entry.source].saturated
             if let level = entry.level {
                 atAlert += 1
                 if level >= .alarm { atAlarm += 1 }
@@ -418,7 +506,7 @@ public struct Engine: Sendable {
             if entry.rising { rising += 1 }
         }
         let total = range.count
-        guard healthy > 0 else { return (.trouble, true) }
+        guard healthy > 0 else { return (.trouble, true, false) }
         let degraded = healthy < total
         // A group that lost a source degrades to "any one of the rest" (the safe side), and says so as trouble.
         let required = degraded ? 1 : min(signals[index].required, total)
@@ -432,7 +520,7 @@ public struct Engine: Sendable {
         } else {
             condition = .normal
         }
-        return (condition, degraded)
+        return (condition, degraded, saturated)
     }
 }
 
@@ -444,7 +532,7 @@ enum SourceKind: UInt8, Sendable {
 
 /// The fault last written to the log for a source, so each transition is logged once.
 enum SourceFault: UInt8, Sendable {
-    case none, invalid, stale, lost
+    case none, invalid, stale, lost, aboveRange
 }
 
 /// What the per-cycle staleness scan and the votes read, packed small and apart from `SourceState` so that
@@ -453,6 +541,8 @@ struct SourceLive: Sendable {
     var kind: SourceKind = .never
     var reported: SourceFault = .none
     var healthy = false
+    /// The value is the top of the range standing in for a reading above it: evidence, and trouble.
+    var saturated = false
     var time = Timestamp(nanoseconds: 0)
 }
 
@@ -481,6 +571,17 @@ struct DeviceState: Sendable {
     let name: String
     var zoneNames: [String] = []
     var lost = false
+    /// When the device last answered a whole poll; `firstHeard` until it has.
+    var lastComplete: Timestamp?
+    var firstHeard: Timestamp?
+    /// Complete polls in a row since the last incomplete one.
+    var completeInRow = 0
+    /// Why the last incomplete poll failed, for the `comm_lost` record.
+    var reason: String?
+    /// The poll being ingested: heard in this evaluation, its newest reading, and whether any went unanswered.
+    var heard = false
+    var pollTime: Timestamp?
+    var unanswered = false
 
     init(name: String) {
         self.name = name

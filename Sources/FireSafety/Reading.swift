@@ -4,7 +4,11 @@ public struct Reading: Sendable, Hashable {
     public enum Status: Sendable, Hashable {
         /// A decoded, scaled value inside the profile's range.
         case value(Value)
-        /// The device answered but the value cannot be trusted: out of range, decode error, unknown enum value.
+        /// A number above the top of the profile's range: the quantity is at least `top` (a sensor pinned at its
+        /// limit in a fire), so it counts as `top` for the thresholds it crosses, and it is trouble.
+        case aboveRange(reading: Double, top: Double)
+        /// The device answered but the value cannot be trusted: below range, a declared fault code, a decode
+        /// error, an unknown enum value.
         case invalid(reason: String)
         /// The device did not answer (connection refused, timeout, Modbus exception).
         case lost(reason: String)

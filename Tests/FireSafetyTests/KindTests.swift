@@ -91,13 +91,14 @@ struct KindTests {
                     return false
                 }
             })
-        let lost = engine.evaluate(
-            [
-                Reading(
-                    source: Site.ref("ups.battery_overtemp"), time: t0 + .seconds(2), status: .lost(reason: "timeout"))
-            ],
-            at: t0 + .seconds(2))
-        let record = lost.records.first { $0.event == .deviceCommLost }
+        // Lost once stale_after (3 s) has passed since its last complete poll at t0 + 1 s.
+        var records: [AlertRecord] = []
+        for second in [2, 5] {
+            let time = t0 + .seconds(Int64(second))
+            let reading = Reading(source: Site.ref("ups.battery_overtemp"), time: time, status: .lost(reason: "timeout"))
+            records += engine.evaluate([reading], at: time).records
+        }
+        let record = records.first { $0.event == .deviceCommLost }
         #expect(record?.zone == nil && record?.device == "ups")
         #expect(record?.message.contains("(rack-row-1, rack-row-2)") == true)
     }

@@ -58,7 +58,10 @@ struct PropertyTests {
             case "gas-#.lfl_percent": value = .number(pick([0, 9.5, 12, 24.5, 30]))
             case "smoke-#.level": value = .name(pick(["normal", "alert", "action", "fire1", "fire2"]))
             case "bms-#.events.over_temp_alarm", "ups-#.battery_overtemp": value = .flag(rng.next() % 4 == 0)
-            default: value = .number(pick([22, 36, 49, 51, 69, 71, 120]))
+            default:
+                // Sensors reading to 120 °C; past it they read as at least 120 (and trouble).
+                if rng.next() % 8 == 0 { return .set(source, .aboveRange(reading: 131, top: 120)) }
+                value = .number(pick([22, 36, 49, 51, 69, 71, 120]))
             }
             return .set(source, .value(value))
         case 8..<13:
@@ -82,12 +85,24 @@ struct PropertyTests {
         return nil
     }
 
-    /// A raw value fed within `stale_after`, or nil.
+    /// A raw value fed within `stale_after` (an above-range reading as the top of its range), or nil.
     static func fresh(_ rig: Rig, _ source: String, fed: [String: (Timestamp, Reading.Status)]) -> Value? {
-        guard let (time, status) = fed[source], rig.now - time <= Site.model.staleAfter,
-            case .value(let value) = status
-        else { return nil }
-        return value
+        guard let (time, status) = fed[source], rig.now - time <= Site.model.staleAfter else { return nil }
+        switch status {
+        case .value(let value): return value
+        case .aboveRange(_, let top): return .number(top)
+        case .invalid, .lost: return nil
+        }
+    }
+
+    /// A real 2oo3 over the fresh temperatures, degrading to "any one of the rest" when a sensor is not fresh:
+    /// a group acting as 1oo3 must fail this oracle.
+    static func temperatureVotes(_ rig: Rig, atLeast limit: Double, fed: [String: (Timestamp, Reading.Status)])
+        -> Bool
+    {
+        let healthy = (1...3).compactMap { number(fresh(rig, "temp-a\($0).temperature", fed: fed)) }
+        let required = healthy.count == 3 ? 2 : 1
+        return healthy.filter { $0 >= limit }.count >= required
     }
 
     @Test("safety invariants hold", arguments: seeds)
@@ -126,11 +141,10 @@ struct PropertyTests {
 
             if case .tick = op {
                 // Thresholds minus their deadbands: hysteresis may hold a level that far below its threshold.
-                let temps = (1...3).compactMap { Self.number(Self.fresh(rig, "temp-a\($0).temperature", fed: fed)) }
                 let smoke = Self.fresh(rig, "smoke-a.level", fed: fed)
                 let smokeFire = smoke == .name("fire1") || smoke == .name("fire2")
-                if temps.contains(where: { $0 >= 68 }) && smokeFire { doubleKnock = true }
-                if temps.contains(where: { $0 >= 48 }) || smokeFire || smoke == .name("action")
+                if Self.temperatureVotes(rig, atLeast: 68, fed: fed) && smokeFire { doubleKnock = true }
+                if Self.temperatureVotes(rig, atLeast: 48, fed: fed) || smokeFire || smoke == .name("action")
                     || Self.fresh(rig, "gas-a.offgas", fed: fed) == .name("detected")
                     || Self.fresh(rig, "bms-a.events.over_temp_alarm", fed: fed) == .flag(true)
                     || Self.fresh(rig, "ups-a.battery_overtemp", fed: fed) == .flag(true)
@@ -201,6 +215,77 @@ struct PropertyTests {
         rig.tick()
         let (restored, _) = Engine.restore(model: Site.model, from: rig.log, at: rig.now)
         #expect(essence(restored.status) == essence(rig.engine.status), Comment(rawValue: "seed \(seed) at the end"))
+    }
+
+    @Test("two kinds from one device never reach tier 3", arguments: seeds.prefix(60))
+    func oneDeviceNeverSuppresses(seed: UInt64) {
+        // Both fire-capable kinds sit on the BMS: its module temperature and its over-temperature flag.
+        let zone = ZoneSpec(
+            name: "row",
+            signals: [
+                SignalSpec(
+                    name: "string_temp", sources: [Site.ref("bms.mod_tmp_max")], vote: .oneOutOfOne,
+                    thresholds: [.alert: .atLeast(45), .alarm: .atLeast(60), .fire: .atLeast(80)], deadband: 2,
+                    rateOfRise: RateOfRise(perSecond: 5.0 / 60, window: .seconds(60))),
+                SignalSpec(
+                    name: "bms_flag", sources: [Site.ref("bms.events.over_temp_alarm")], vote: .oneOutOfOne,
+                    thresholds: [.alarm: .equals(true), .fire: .equals(true)]),
+                SignalSpec(
+                    name: "offgas", sources: [Site.ref("gas.offgas")], vote: .oneOutOfOne,
+                    thresholds: [.alarm: .oneOf(["detected"])]),
+            ],
+            isolate: [.notify(channels: ["ops"])],
+            suppress: [.delay(.seconds(10), abortable: true), .command(device: "panel", command: "release")],
+            powerCut: [.command(device: "feed", command: "open_feed_1")])
+        let model = SiteModel(site: "lab", pollInterval: .seconds(1), staleAfter: .seconds(3), zones: [zone])
+        var rng = SplitMix64(state: seed)
+        func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
+        var bench = Bench(
+            model: model,
+            values: [
+                "bms.mod_tmp_max": .value(.number(25)), "bms.events.over_temp_alarm": .value(.flag(false)),
+                "gas.offgas": .value(.name("clear")),
+            ])
+        var history: [String] = []
+        for _ in 0..<Self.operations {
+            switch rng.next() % 10 {
+            case 0..<4:
+                let status: Reading.Status = pick([
+                    .value(.number(25)), .value(.number(62)), .value(.number(85)), .value(.number(120)),
+                    .aboveRange(reading: 140, top: 125), .lost(reason: "timeout"), .invalid(reason: "fault code"),
+                ])
+                bench.values["bms.mod_tmp_max"] = status
+                history.append("temp \(status)")
+            case 4..<6:
+                let status: Reading.Status = pick([.value(.flag(true)), .value(.flag(false)), .lost(reason: "timeout")])
+                bench.values["bms.events.over_temp_alarm"] = status
+                history.append("flag \(status)")
+            case 6:
+                bench.values["gas.offgas"] = .value(.name(pick(["clear", "detected"])))
+            case 7:
+                let command: OperatorCommand = pick([
+                    .reset(zone: "row", uid: "kim"), .ack(zone: "row", uid: "kim"), .enable(zone: "row", uid: "kim"),
+                ])
+                let out = bench.engine.command(command, at: bench.now)
+                bench.log += out.records
+                bench.actions += out.actions
+            default:
+                bench.tick(seconds: pick([1, 1, 2, 5]))
+            }
+            // Isolation steps finish as soon as they are handed out, so nothing but the evidence holds tier 3 back.
+            var queue = bench.actions
+            bench.actions.removeAll()
+            while let action = queue.popLast() {
+                guard case .runStep(let zone, let procedure, let index, _) = action else { continue }
+                if procedure != .isolate { Issue.record("seed \(seed): \(procedure) ran after \(history.suffix(6))") }
+                let out = bench.engine.stepFinished(
+                    zone: zone, procedure: procedure, index: index, outcome: .succeeded, detail: "ok", at: bench.now)
+                bench.log += out.records
+                queue += out.actions
+            }
+            #expect(bench.zone.latched != .fire, Comment(rawValue: "seed \(seed): \(history.suffix(6))"))
+        }
+        #expect(!bench.log.contains { $0.event == .stepStarted && $0.procedure != .isolate })
     }
 
     static func apply(_ op: Op, to rig: inout Rig) {

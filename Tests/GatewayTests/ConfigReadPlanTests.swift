@@ -237,15 +237,52 @@ struct ConfigDecodeTests {
         #expect(PointReading.decode(point(.uint16, scale: 2, offset: -10), raw: [6]).value == .number(2))
     }
 
-    @Test("out of range is invalid and still shows the value")
-    func outOfRange() {
-        var p = point(.uint16, scale: 0.015625)
-        p.range = 0...600
-        let reading = PointReading.decode(p, raw: [0xFFFF])
+    @Test("below the range is invalid and still shows the value")
+    func belowRange() {
+        var p = point(.int16, scale: 0.1)
+        p.range = -40...60
+        let reading = PointReading.decode(p, raw: [UInt16(bitPattern: -500)])
         #expect(!reading.isValid)
-        #expect(reading.validity == .outOfRange(0...600))
-        #expect(reading.value == .number(65535 * 0.015625))
+        #expect(reading.validity == .belowRange(-40...60))
+        #expect(reading.validity.description == "invalid: below its range -40…60")
+        #expect(reading.value == .number(-50))
+        #expect(reading.atLeast == nil)
         #expect(reading.value(bit: nil) == nil, "an invalid reading gives the engine no value")
+    }
+
+    @Test("above the range is trouble that counts as the top of the range")
+    func aboveRange() {
+        var p = point(.int16, scale: 0.1)
+        p.range = -40...60
+        let reading = PointReading.decode(p, raw: [612])
+        #expect(!reading.isValid, "not a face value")
+        #expect(reading.validity == .aboveRange(-40...60))
+        #expect(reading.atLeast == 60)
+        #expect(reading.value == .number(61.2), "shown as read")
+        #expect(reading.validity.description == "trouble: above its range -40…60, counted as at least 60")
+    }
+
+    @Test("a declared fault code is invalid before range and enum checks, compared as the raw type reads it")
+    func faultValues() {
+        var temperature = point(.int16, scale: 0.1)
+        temperature.range = -40...125
+        temperature.faultValues = [32767, -32768]
+        // 32767 × 0.1 would be "above range", i.e. evidence: as a fault code it is never evidence.
+        let open = PointReading.decode(temperature, raw: [0x7FFF])
+        #expect(open.validity == .faultValue(32767))
+        #expect(open.value == nil && open.atLeast == nil)
+        #expect(open.validity.description.contains("fault code 32767"))
+        #expect(PointReading.decode(temperature, raw: [0x8000]).validity == .faultValue(-32768), "int16 is signed")
+        #expect(PointReading.decode(temperature, raw: [250]).value == .number(25))
+        var events = point(.bits)
+        events.faultValues = [0xFFFF]
+        let unimplemented = PointReading.decode(events, raw: [0xFFFF])
+        #expect(unimplemented.validity == .faultValue(65535))
+        #expect(unimplemented.value(bit: "a") == nil, "no alarm bit from a not-implemented bitfield")
+        var wide = point(.uint32, order: .cdab)
+        wide.faultValues = [0xFFFF_FFFE]
+        #expect(PointReading.decode(wide, raw: [0xFFFE, 0xFFFF]).validity == .faultValue(0xFFFF_FFFE))
+        #expect(PointReading.decode(wide, raw: [0xFFFF, 0xFFFE]).isValid, "word order applies")
     }
 
     @Test("enums: known names, unknown raw values are invalid")

@@ -112,7 +112,7 @@ struct ConfigReadTests {
         #expect(byName["state"]?.value == .name("open"))
         #expect(byName["flags"]?.bits == ["a": true, "f": true])
         #expect(byName["bit5"]?.value == .flag(true))
-        #expect(byName["hot"]?.validity == .outOfRange(0...100), "150 is outside [0, 100]")
+        #expect(byName["hot"]?.validity == .aboveRange(0...100), "150 is above [0, 100]")
         #expect(byName["coil"]?.value == .flag(true))
         #expect(byName["di"]?.value == .flag(true))
         for order in WordOrder.allCases {
@@ -188,7 +188,7 @@ struct ConfigReadTests {
     }
 
     @Test(
-        "`firewatch read` prints a table with hex registers and marks out-of-range invalid",
+        "`firewatch read` prints a table with hex registers, above range as trouble and below range as invalid",
         .enabled(if: configFirewatchExecutable != nil))
     func executableTable() throws {
         let server = try Server()
@@ -207,7 +207,13 @@ struct ConfigReadTests {
             "read", "127.0.0.1:\(server.port)", "--profile", "sensor/temperature-humidity",
         ])
         let hot = again.split(separator: "\n").first { $0.hasPrefix("temperature") }.map(String.init) ?? ""
-        #expect(hot.contains("70") && hot.contains("invalid: out of range -40…60"))
+        #expect(hot.contains("70") && hot.contains("trouble: above its range -40…60, counted as at least 60"))
+        try server.set(.input, address: 1, values: [UInt16(bitPattern: -500)])
+        let (_, cold, _) = try configRunFirewatch([
+            "read", "127.0.0.1:\(server.port)", "--profile", "sensor/temperature-humidity",
+        ])
+        let frozen = cold.split(separator: "\n").first { $0.hasPrefix("temperature") }.map(String.init) ?? ""
+        #expect(frozen.contains("-50") && frozen.contains("invalid: below its range -40…60"))
     }
 
     @Test(

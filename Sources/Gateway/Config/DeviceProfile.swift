@@ -82,8 +82,12 @@ public struct PointSpec: Sendable, Hashable {
     public var scale: Double
     public var offset: Double
     public var unit: String?
-    /// Values outside are invalid (trouble), never a reading.
+    /// What the sensor can report. Above the top a reading counts as the top and is trouble; below the bottom
+    /// it is invalid.
     public var range: ClosedRange<Double>?
+    /// Raw register values (before scale; signed for int16/int32) the device reports instead of a reading, such
+    /// as an open-circuit or "not implemented" code: such a reading is invalid, never evidence.
+    public var faultValues: [Int] = []
     /// For a `bool` in a register table: the bit (0 = least significant) that holds it; nil means "register ≠ 0".
     public var bit: Int?
     /// For `bits`: bit number → name.

@@ -6,24 +6,43 @@ public struct PointReading: Sendable, Hashable {
     /// Why a reading is or is not usable. Anything but `ok` is trouble, never "normal".
     public enum Validity: Sendable, Hashable, CustomStringConvertible {
         case ok
-        /// Decoded, but outside the profile's `range` (e.g. a sensor's "not available" code).
-        case outOfRange(ClosedRange<Double>)
+        /// Decoded and above the top of the profile's `range`: the quantity is at least the top (a sensor pinned
+        /// at its limit in a fire), so it counts as the top for the thresholds it crosses, and it is trouble.
+        case aboveRange(ClosedRange<Double>)
+        /// Decoded, but below the bottom of the profile's `range`: invalid.
+        case belowRange(ClosedRange<Double>)
+        /// The raw value is one of the point's `fault_values` (a sensor's open-circuit or "not available" code).
+        case faultValue(Int)
         /// The registers could not be turned into a value (wrong count, NaN float).
         case decodeError(String)
         /// An enum register holds a value the profile does not name.
         case unknownEnum(Int)
 
-        public var description: String { self == .ok ? "ok" : "invalid: " + reason }
+        public var description: String {
+            switch self {
+            case .ok: return "ok"
+            case .aboveRange: return "trouble: " + reason
+            default: return "invalid: " + reason
+            }
+        }
 
         /// Why the value cannot be trusted, without the word "invalid" (for messages that already say it).
         public var reason: String {
             switch self {
             case .ok: return "ok"
-            case .outOfRange(let range):
-                return "out of range \(Value.number(range.lowerBound))…\(Value.number(range.upperBound))"
+            case .aboveRange(let range):
+                return "above its range \(Self.text(range)), counted as at least \(Value.number(range.upperBound))"
+            case .belowRange(let range):
+                return "below its range \(Self.text(range))"
+            case .faultValue(let raw):
+                return "fault code \(raw) (the profile's fault_values)"
             case .decodeError(let why): return why
             case .unknownEnum(let raw): return "unknown value \(raw)"
             }
+        }
+
+        static func text(_ range: ClosedRange<Double>) -> String {
+            "\(Value.number(range.lowerBound))…\(Value.number(range.upperBound))"
         }
     }
 
@@ -44,7 +63,14 @@ public struct PointReading: Sendable, Hashable {
         self.validity = validity
     }
 
+    /// True only for a reading that can be taken at face value; an above-range reading is not (see `atLeast`).
     public var isValid: Bool { validity == .ok }
+
+    /// For a reading above the top of its range: the top, which the quantity is known to have reached.
+    public var atLeast: Double? {
+        if case .aboveRange(let range) = validity { return range.upperBound }
+        return nil
+    }
 
     /// The value a source (`point` or `point.bit`) sees; nil when the reading is not valid.
     public func value(bit: String?) -> Value? {
@@ -61,6 +87,10 @@ public struct PointReading: Sendable, Hashable {
                 validity: .decodeError("expected \(point.width) value(s), got \(raw.count)"))
         }
         let first = raw[0]
+        // A declared fault code is never a value, whatever it would decode to.
+        if !point.faultValues.isEmpty, let code = faultCode(point, raw: raw), point.faultValues.contains(code) {
+            return PointReading(point: point.name, raw: raw, value: nil, validity: .faultValue(code))
+        }
         switch point.type {
         case .bool:
             let on = point.bit.map { Codec.bit($0, of: first) } ?? (first != 0)
@@ -83,9 +113,22 @@ public struct PointReading: Sendable, Hashable {
             }
             let value = Codec.scaled(number, scale: point.scale, offset: point.offset)
             if let range = point.range, !range.contains(value) {
-                return PointReading(point: point.name, raw: raw, value: .number(value), validity: .outOfRange(range))
+                let validity: Validity = value > range.upperBound ? .aboveRange(range) : .belowRange(range)
+                return PointReading(point: point.name, raw: raw, value: .number(value), validity: validity)
             }
             return PointReading(point: point.name, raw: raw, value: .number(value), validity: .ok)
+        }
+    }
+
+    /// The raw integer `fault_values` are compared with: the register as its type reads it before scale (signed
+    /// for int16/int32, word order applied for 32-bit types); nil for float32, which has no integer codes.
+    static func faultCode(_ point: PointSpec, raw: [UInt16]) -> Int? {
+        switch point.type {
+        case .int16: return Int(Int16(bitPattern: raw[0]))
+        case .uint16, .enum, .bits, .bool: return Int(raw[0])
+        case .uint32, .int32:
+            return (try? Codec.decodeRaw(raw[...], as: point.type, order: point.wordOrder)).map { Int($0) }
+        case .float32: return nil
         }
     }
 }

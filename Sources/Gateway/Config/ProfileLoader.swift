@@ -8,7 +8,7 @@ public enum ProfileLoader {
     ]
     static let pointFields = [
         "table", "address", "type", "word_order", "scale", "offset", "unit", "range", "bit", "bits", "values",
-        "ordered", "description", "simulate", "role",
+        "ordered", "description", "simulate", "role", "fault_values",
     ]
     static let commandFields = ["table", "address", "value", "verify", "description", "simulate", "readback"]
     static let verifyFields = ["point", "equals", "within"]
@@ -221,6 +221,7 @@ public enum ProfileLoader {
                 hint: "use `type: enum` or remove it")
             fields["ordered"]?.error("`ordered` applies to enum points only", hint: "remove it")
         }
+        if let node = fields["fault_values"] { point.faultValues = faultValues(node, point: point) }
         point.description = fields["description"]?.string()
         if let node = fields["role"], let text = node.string(what: "a point role") {
             let roles = PointRole.allCases.map(\.rawValue)
@@ -255,6 +256,53 @@ public enum ProfileLoader {
             }
         }
         return valid ? point : nil
+    }
+
+    /// `fault_values: [32767, 0x8000]`: raw codes the device reports instead of a reading, checked against what
+    /// the point's registers can hold so that a code which can never be read is an error, not a silent no-op.
+    static func faultValues(_ node: Located, point: PointSpec) -> [Int] {
+        let raw: ClosedRange<Int>
+        switch point.type {
+        case _ where point.table.isBits:
+            node.error(
+                "fault_values do not apply to a \(point.table.rawValue), which holds a single bit",
+                hint: "remove it; a bit has no room for a fault code")
+            return []
+        case .float32:
+            node.error(
+                "fault_values are raw integers and a float32 has none (NaN already reads invalid)",
+                hint: "remove it, or narrow `range` so the device's error value falls outside it")
+            return []
+        case .int16: raw = -32768...32767
+        case .int32: raw = Int(Int32.min)...Int(Int32.max)
+        case .uint32: raw = 0...Int(UInt32.max)
+        case .uint16, .enum, .bits, .bool: raw = 0...65535
+        }
+        guard case .sequence(let sequence) = node.node else {
+            node.error(
+                "expected a list of raw values, found \(node.kindName)", hint: "write e.g. `fault_values: [32767]`")
+            return []
+        }
+        var codes: [Int] = []
+        for (index, item) in sequence.enumerated() {
+            let element = node.item(index, item)
+            guard
+                let code = element.int(
+                    in: raw, what: "a raw \(point.type.rawValue) fault code",
+                    hint: "fault codes are raw register values before scale; a \(point.type.rawValue) holds "
+                        + "\(raw.lowerBound)…\(raw.upperBound)")
+            else { continue }
+            if codes.contains(code) {
+                element.error("fault code \(code) is listed twice", hint: "remove the copy")
+            } else if let name = point.values[code] {
+                element.error(
+                    "\(code) is the value '\(name)' of \(point.name), so it cannot also be a fault code",
+                    hint: "remove it from fault_values, or from values if the device uses it for a fault")
+            } else {
+                codes.append(code)
+            }
+        }
+        return codes
     }
 
     static func range(_ node: Located) -> ClosedRange<Double>? {

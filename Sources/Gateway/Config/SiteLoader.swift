@@ -654,15 +654,16 @@ struct SiteReader {
             guard
                 let value = node.number(what: "a number (the sources are numeric\(point.unit.map { ", \($0)" } ?? ""))")
             else { return nil }
-            // A threshold outside what the sensor can report is never reached (readings beyond the range
-            // are invalid, i.e. trouble) or always reached: both are configuration mistakes.
+            // A threshold outside what the sensor can report is never reached (a reading above the range counts
+            // only as its top) or always reached: both are configuration mistakes.
             if let range = point.range, !range.contains(value) {
                 let unit = point.unit.map { " \($0)" } ?? ""
                 let bounds = "\(Value.number(range.lowerBound))…\(Value.number(range.upperBound))\(unit)"
                 if value > range.upperBound {
                     node.error(
                         "\(Value.number(value)) is above what \(point.name) can report (range \(bounds)): a reading "
-                            + "there is invalid (trouble), so this level can never be reached",
+                            + "past the top counts only as \(Value.number(range.upperBound))\(unit) (and trouble), so "
+                            + "this level can never be reached",
                         hint: "use a sensor whose range covers the threshold, or lower the threshold into its range")
                 } else {
                     node.error(

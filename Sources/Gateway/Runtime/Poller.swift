@@ -119,8 +119,8 @@ final class Poller: Sendable {
         return max(tick + 1, due)
     }
 
-    /// One reading per source of the device: a value, `.invalid` (the device answered but the value cannot be
-    /// trusted) or `.lost` (it did not answer).
+    /// One reading per source of the device: a value, `.aboveRange` (at least the top of its range, and trouble),
+    /// `.invalid` (the device answered but the value cannot be trusted) or `.lost` (it did not answer).
     static func readings(_ result: DeviceReadResult, sources: [(SourceRef, SourceSlot)]) -> [SlottedReading] {
         var byPoint: [String: PointReading] = [:]
         for reading in result.readings { byPoint[reading.point] = reading }
@@ -132,7 +132,9 @@ final class Poller: Sendable {
         return sources.map { ref, slot in
             let status: Reading.Status
             if let reading = byPoint[ref.point] {
-                if !reading.isValid {
+                if let top = reading.atLeast, ref.bit == nil, case .number(let number)? = reading.value {
+                    status = .aboveRange(reading: number, top: top)
+                } else if !reading.isValid {
                     status = .invalid(reason: reading.validity.reason)
                 } else if let value = reading.value(bit: ref.bit) {
                     status = .value(value)

@@ -83,7 +83,7 @@ struct MetricsServerTests {
             device: "temp-a1",
             readings: [
                 PointReading(point: "temperature", raw: [235], value: .number(23.5), validity: .ok),
-                PointReading(point: "humidity", raw: [9999], value: .number(999.9), validity: .outOfRange(0...100)),
+                PointReading(point: "humidity", raw: [9999], value: .number(999.9), validity: .aboveRange(0...100)),
                 PointReading(point: "state", raw: [2], value: .name("fault"), validity: .ok),
                 PointReading(
                     point: "alarms", raw: [0b1001], value: .number(9), bits: ["over_temp": true, "runaway": false],

@@ -19,7 +19,8 @@ extension RuntimeEndToEndTests {
         let daemon = try site.start()
         defer { Task { await daemon.stop() } }
         #expect(await site.waitReady() != nil, "\(daemon.stderr)")
-        try site.set("temp1", .input, 1, [900])  // 90 °C: outside the profile's range → invalid
+        // -50 °C: below the profile's range → invalid (above its top would count as the top, i.e. evidence).
+        try site.set("temp1", .input, 1, [UInt16(bitPattern: -500)])
         #expect(await site.waitForRecord(["event": "point.invalid", "device": "temp1", "point": "temperature"]))
         site.servers["gas"]!.stop()
         #expect(await site.waitForRecord(["event": "device.comm_lost", "device": "gas"]))

@@ -78,15 +78,20 @@ struct RuntimeUnitTests {
         let sources = try refs.map { ($0, try #require(engine.slot(of: $0))) }
         let request = try #require(plan.requests.first)
 
-        let outOfRange = DeviceReadResult(
-            readings: plan.decode(request, registers: [20, 900]), failures: [], plan: plan)
-        let first = Poller.readings(outOfRange, sources: sources).map(\.reading.status)
+        let below = DeviceReadResult(
+            readings: plan.decode(request, registers: [20, UInt16(bitPattern: -90)]), failures: [], plan: plan)
+        let first = Poller.readings(below, sources: sources).map(\.reading.status)
         #expect(first[0] == .value(.number(20)))
         guard case .invalid(let why) = first[1] else {
             Issue.record("expected invalid, got \(first[1])")
             return
         }
-        #expect(why.contains("out of range"))
+        #expect(why.contains("below its range"))
+        // Above the top: evidence of at least the top, and trouble.
+        let above = DeviceReadResult(readings: plan.decode(request, registers: [20, 900]), failures: [], plan: plan)
+        #expect(
+            Poller.readings(above, sources: sources)[1].reading.status
+                == .aboveRange(reading: 900, top: 60))
 
         let refused = ModbusError(.connectionRefused, operation: "read", endpoint: "127.0.0.1:1")
         let exception = ModbusError(.exception(.illegalDataAddress), operation: "read", endpoint: "127.0.0.1:1")
