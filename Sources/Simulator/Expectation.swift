@@ -19,6 +19,8 @@ public enum ExpectedOutcome: Sendable, Hashable, CustomStringConvertible {
     case writes(to: WriteTarget, after: Duration?, by: Duration?)
     /// The first write to `to` comes after the first write to `after`, and both happen.
     case writeOrder(to: WriteTarget, after: WriteTarget)
+    /// The first write to `to` comes at least `atLeast` (site time) after the first write to `after`.
+    case writeGap(to: WriteTarget, after: WriteTarget, atLeast: Duration)
     case noWrites(to: WriteTarget)
     case trouble(device: String, by: Duration?)
     case noTrouble(device: String)
@@ -35,6 +37,8 @@ public enum ExpectedOutcome: Sendable, Hashable, CustomStringConvertible {
         case .zoneStays(let zone, let state): return "zone \(zone) stays \(state)"
         case .writes(let target, let after, let by): return "writes to \(target)\(window(after, by))"
         case .writeOrder(let target, let after): return "writes to \(target) after \(after)"
+        case .writeGap(let target, let after, let gap):
+            return "writes to \(target) at least \(DurationText.format(gap)) after \(after)"
         case .noWrites(let target): return "no writes to \(target)"
         case .trouble(let device, let by): return "device \(device) reported trouble\(window(nil, by))"
         case .noTrouble(let device): return "device \(device) reported no trouble"
@@ -108,6 +112,16 @@ public enum ExpectedOutcome: Sendable, Hashable, CustomStringConvertible {
         case "writes":
             try keyword("to")
             let to = try target(try take("a device or device.command"))
+            if words.first == "at" {
+                words.removeFirst()
+                try keyword("least")
+                let gap = try duration(try take("a duration after 'at least'"))
+                try keyword("after")
+                let earlier = try target(try take("a device or device.command after 'after'"))
+                try end()
+                self = .writeGap(to: to, after: earlier, atLeast: gap)
+                return
+            }
             if words.count == 2, words.first == "after", let other = words.last, DurationText.parse(other) == nil {
                 self = .writeOrder(to: to, after: try target(other))
                 return

@@ -151,6 +151,14 @@ public struct ExpectationEvaluator: Sendable {
                 "\(target) at \(DurationText.format(ordered[laterIndex].at)), "
                 + "\(earlier) at \(DurationText.format(ordered[earlierIndex].at))"
             return verdict(laterIndex > earlierIndex, times)
+        case .writeGap(let target, let earlier, let gap):
+            guard let first = writes(earlier).first else { return verdict(false, "no write to \(earlier)") }
+            guard let later = writes(target).first else { return verdict(false, "no write to \(target)") }
+            let took = later.at - first.at
+            return verdict(
+                took >= gap,
+                "\(target) at \(DurationText.format(later.at)), \(DurationText.format(took)) after \(earlier) "
+                    + "at \(DurationText.format(first.at))")
         case .noWrites(let target):
             if let write = writes(target).first {
                 return verdict(false, "written at \(DurationText.format(write.at)): \(write)")

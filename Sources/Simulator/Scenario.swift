@@ -64,6 +64,11 @@ public enum ScenarioEvent: Sendable, Hashable {
     case set(device: String, point: String, value: SimValue, for: Duration?)
     /// Someone in the room holds the zone's panel abort switch for `for`, then lets go.
     case abortSwitch(zone: String, for: Duration)
+    /// The daemon's wall clock is stepped by this much (negative: back), as NTP or an operator would; the
+    /// simulator's own time and every device are untouched. Only in-process runs (`ScenarioRun`) can do it.
+    case clockStep(by: Duration)
+    /// The daemon reloads its configuration from this site file (absolute path), as on SIGHUP.
+    case reload(site: String)
 }
 
 /// How a faulty sensor misreads.

@@ -187,6 +187,7 @@ struct YAMLReader {
 
     static let eventKinds = [
         "thermal_runaway", "offgas", "sensor_fault", "comm_loss", "slow_device", "exception", "set", "abort_switch",
+        "clock_step", "reload",
     ]
 
     /// `- at: 90s` plus exactly one event key.
@@ -272,6 +273,23 @@ struct YAMLReader {
             event = .exception(
                 device: try string(f["device"]!, field: "\(path).device"), code: code,
                 for: try optionalDuration(f, "for"))
+        case "clock_step":
+            let f = try mapping(body, field: path, allowed: ["by"], required: ["by"])
+            let text = try string(f["by"]!, field: "\(path).by")
+            let back = text.hasPrefix("-")
+            guard let size = DurationText.parse(back ? String(text.dropFirst()) : text.replacingOccurrences(of: "+", with: "")),
+                size > .zero
+            else {
+                throw error(
+                    f["by"]!, field: "\(path).by", "'\(text)' is not a step of the clock",
+                    hint: "write e.g. 1h (forward) or -1h (back)")
+            }
+            event = .clockStep(by: back ? .zero - size : size)
+        case "reload":
+            let f = try mapping(body, field: path, allowed: ["site"], required: ["site"])
+            let site = try string(f["site"]!, field: "\(path).site")
+            let folder = (file as NSString).deletingLastPathComponent
+            event = .reload(site: site.hasPrefix("/") ? site : (folder.isEmpty ? site : folder + "/" + site))
         case "abort_switch":
             let f = try mapping(body, field: path, allowed: ["zone", "for"], required: ["zone", "for"])
             event = .abortSwitch(

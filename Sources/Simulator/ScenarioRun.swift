@@ -41,8 +41,11 @@ public struct ScenarioRun: Sendable {
 
     /// The site as the run's daemon sees it: state in `directory`, no metrics listener (so nothing
     /// collides with another run or a `make run`).
-    public func isolatedSite() -> LoadedSite {
-        var site = self.site
+    public func isolatedSite() -> LoadedSite { isolated(site) }
+
+    /// `site` with its state in `directory` and no metrics listener (also for a site a scenario reloads).
+    public func isolated(_ site: LoadedSite) -> LoadedSite {
+        var site = site
         site.alertLog = alertLog
         site.controlSocket = directory + "/control.sock"
         site.metrics = nil
@@ -61,7 +64,11 @@ public struct ScenarioRun: Sendable {
         onEvent: (@Sendable (HostEvent) -> Void)? = nil, onStart: (@Sendable (SimulatorHost) -> Void)? = nil,
         afterScenario: (@Sendable (ScenarioReport) async -> Void)? = nil
     ) async throws -> ScenarioReport {
-        let clock = ScaledSiteClock(speed: speed)
+        let shared = ScaledSiteClock(speed: speed)
+        let clock = shared
+        // The daemon's own wall clock is the one a `clock_step` event moves; site time stays shared.
+        let daemonClock = SteppedWallClock(base: shared)
+        let problems = ReloadProblems()
         let host = try SimulatorHost(
             site: site, scenario: scenario, clock: clock, seed: seed, ports: .ephemeral, held: true, onEvent: onEvent)
         defer { host.stop() }
@@ -69,7 +76,7 @@ public struct ScenarioRun: Sendable {
         let daemon = try Daemon(
             site: host.rewrite(isolatedSite()),
             options: DaemonOptions(
-                clock: clock, notifier: notifier, logger: logger, systemd: SystemdNotifier(environment: [:]),
+                clock: daemonClock, notifier: notifier, logger: logger, systemd: SystemdNotifier(environment: [:]),
                 handleSignals: false))
         let began = ContinuousClock.now
         let duration = scenario.duration
@@ -85,6 +92,24 @@ public struct ScenarioRun: Sendable {
                 }
                 host.begin()
                 onStart?(host)
+                // What happens to the daemon itself: its wall clock stepped, its configuration reloaded.
+                for item in scenario.timeline where item.at <= duration {
+                    switch item.event {
+                    case .clockStep(let step):
+                        do { try await clock.sleep(until: host.start + item.at) } catch { return }
+                        daemonClock.step(by: step)
+                    case .reload(let file):
+                        do { try await clock.sleep(until: host.start + item.at) } catch { return }
+                        do {
+                            let next = try SiteLoader().load(path: file)
+                            await daemon.reload(to: host.rewrite(isolated(next)))
+                        } catch {
+                            problems.add("reload of \(file) at line \(item.line) failed: \(error)")
+                        }
+                    default:
+                        continue
+                    }
+                }
             }
             await host.run(until: duration)
             if let afterScenario {
@@ -96,13 +121,16 @@ public struct ScenarioRun: Sendable {
             try await group.waitForAll()
         }
         host.stop()
+        if let problem = problems.first {
+            throw ScenarioError(file: scenario.file, line: 0, field: "timeline", problem: problem, hint: "fix the site file")
+        }
         return try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began)
     }
 
     private func report(host: SimulatorHost, notifier: RecordingNotifier, realDuration: Duration) throws
         -> ScenarioReport
     {
-        let records = try AlertRecord.readLog(at: alertLog)
+        let records = Self.onSiteTime(try AlertRecord.readLog(at: alertLog))
         let start = host.start
         // The scenario's own time only: before it the daemon was starting up, after it everything stops.
         let end = start + scenario.duration
@@ -204,4 +232,46 @@ public final class RecordingNotifier: AlertNotifier {
     }
 
     public var sent: [SentNotification] { state.withLock { $0 } }
+}
+
+extension ScenarioRun {
+    /// Record times back on site time: after each `clock.stepped` the daemon stamps records on the stepped wall
+    /// clock, and the record says by how much (`detail`, e.g. `+1h`), so observations stay on the scenario's timeline.
+    static func onSiteTime(_ records: [AlertRecord]) -> [AlertRecord] {
+        var offset = Duration.zero
+        return records.map { record in
+            if record.event == .clockStepped, let detail = record.detail, let sign = detail.first,
+                let size = DurationText.parse(String(detail.dropFirst()))
+            {
+                offset += sign == "-" ? .zero - size : size
+            }
+            var shifted = record
+            shifted.time = record.time - offset
+            shifted.until = record.until.map { $0 - offset }
+            return shifted
+        }
+    }
+}
+
+/// The daemon's clock in a scenario: the shared site time, with a wall clock of its own that `clock_step` moves.
+final class SteppedWallClock: SiteClock {
+    let base: ScaledSiteClock
+    private let offset = Mutex(Duration.zero)
+
+    init(base: ScaledSiteClock) {
+        self.base = base
+    }
+
+    var speed: Double { base.speed }
+    func now() -> Timestamp { base.now() }
+    func wallNow() -> Timestamp { base.now() + offset.withLock { $0 } }
+    func sleep(until deadline: Timestamp) async throws { try await base.sleep(until: deadline) }
+    func step(by step: Duration) { offset.withLock { $0 += step } }
+}
+
+/// What went wrong with a scenario's reloads, reported once the run is over.
+final class ReloadProblems: Sendable {
+    private let list = Mutex<[String]>([])
+    func add(_ problem: String) { list.withLock { $0.append(problem) } }
+    var first: String? { list.withLock { $0.first } }
 }

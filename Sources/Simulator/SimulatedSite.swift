@@ -241,6 +241,9 @@ public struct SimulatedSite: Sendable {
                 PointFault(device: device, point: point, kind: .set(value), from: time, until: until(length)))
         case .abortSwitch(let zone, let length):
             zones[zone]?.abortSwitchHeldUntil = time + length
+        case .clockStep, .reload:
+            // The daemon's, not the site's: `ScenarioRun` performs them.
+            break
         }
     }
 
@@ -442,6 +445,7 @@ extension Scenario {
             case .thermalRunaway(let zone, let string), .offgas(let zone, let string, _, _):
                 checkZone(zone, string: string, line: item.line)
             case .abortSwitch(let zone, _): checkZone(zone, string: nil, line: item.line)
+            case .clockStep, .reload: break
             case .sensorFault(let device, let point, _, _): checkDevice(device, point: point, line: item.line)
             case .set(let device, let point, _, _): checkDevice(device, point: point, line: item.line)
             case .commLoss(let device, _), .slowDevice(let device, _, _), .exception(let device, _, _):
@@ -454,7 +458,7 @@ extension Scenario {
                 checkZone(zone, string: nil, line: item.line)
             case .writes(let target, _, _), .noWrites(let target):
                 checkDevice(target.device, command: target.command, line: item.line)
-            case .writeOrder(let target, let earlier):
+            case .writeOrder(let target, let earlier), .writeGap(let target, let earlier, _):
                 checkDevice(target.device, command: target.command, line: item.line)
                 checkDevice(earlier.device, command: earlier.command, line: item.line)
             case .trouble(let device, _), .noTrouble(let device):

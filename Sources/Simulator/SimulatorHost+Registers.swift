@@ -209,6 +209,11 @@ enum ScenarioEventText {
             return "\(device) answers with exception \(code.rawValue)\(span(length))"
         case .set(let device, let point, let value, let length):
             return "\(device).\(point) reads \(value)\(span(length))"
+        case .clockStep(let step):
+            return "the daemon's wall clock steps \(step > .zero ? "forward" : "back") by "
+                + DurationText.format(step > .zero ? step : .zero - step)
+        case .reload(let site):
+            return "the daemon reloads its configuration from \((site as NSString).lastPathComponent)"
         case .abortSwitch(let zone, let length):
             return "someone holds the abort switch of \(zone)'s panel\(span(length))"
         }

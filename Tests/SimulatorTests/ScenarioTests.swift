@@ -7,6 +7,7 @@ import Gateway
 struct ScenarioTests {
     static let shipped = [
         "quiet-day", "offgas-caught-early", "pangyo-2022", "sensor-faults", "comm-loss", "disagreeing-sensors",
+        "clock-step", "reload-mid-procedure",
     ]
 
     @Test("every shipped scenario parses and fits the two-room example site", arguments: shipped)
@@ -22,6 +23,35 @@ struct ScenarioTests {
         #expect(scenario.duration / .seconds(1) / scenario.speed <= 60)
         #expect(scenario.problems(against: Fixtures.site()) == [])
         _ = try SimulatedSite(spec: Fixtures.site(), scenario: scenario)
+    }
+
+    @Test("clock steps and reloads parse; the reload's site is found beside the scenario; a gap expectation reads")
+    func daemonEvents() throws {
+        let scenario = try Scenario(
+            yaml: """
+                name: t
+                duration: 10m
+                timeline:
+                  - at: 30s
+                    clock_step: { by: -1h }
+                  - at: 40s
+                    clock_step: { by: 90s }
+                  - at: 60s
+                    reload: { site: sites/other.yaml }
+                expect:
+                  - writes to panel-a.release at least 30s after feed-a.stop_hvac
+                """, file: "/x/scenarios/t.yaml")
+        #expect(scenario.timeline.map(\.event) == [
+            .clockStep(by: .seconds(-3600)), .clockStep(by: .seconds(90)), .reload(site: "/x/scenarios/sites/other.yaml"),
+        ])
+        #expect(scenario.expectations.map(\.expectation) == [
+            .writeGap(
+                to: WriteTarget(device: "panel-a", command: "release"),
+                after: WriteTarget(device: "feed-a", command: "stop_hvac"), atLeast: .seconds(30))
+        ])
+        #expect(throws: ScenarioError.self) {
+            try Scenario(yaml: "name: t\nduration: 1m\ntimeline:\n  - at: 1s\n    clock_step: { by: soon }\n", file: "t.yaml")
+        }
     }
 
     @Test("no shipped scenario is missing from the test list")

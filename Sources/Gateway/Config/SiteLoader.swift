@@ -108,7 +108,7 @@ struct SiteReader {
                 alertLogMaxBytes = bytes
             } else {
                 node.error(
-                    "alert_log_max_size '\(text)' is not a size of at least 1KiB",
+                    "'\(text)' is not a size of at least 1KiB",
                     hint: "write e.g. 16MiB, 512KiB or a number of bytes; the log rotates before a file grows past it")
             }
         }

@@ -210,10 +210,7 @@ public final class Daemon: Sendable {
                     "alert_log and control_socket changes take effect only after a restart",
                     metadata: ["file": "\(file)"])
             }
-            await core.reload(next, file: file)
-            actuator.update(site: next)
-            poller.restart(with: next)
-            logger.notice("configuration reloaded", metadata: ["file": "\(file)"])
+            await reload(to: next)
         } catch {
             for problem in error.errors { logger.error("\(problem.description)") }
             logger.error(
@@ -222,6 +219,14 @@ public final class Daemon: Sendable {
             await core.reloadRefused(file: file, errors: error.errors.map(\.description))
         }
         do { try systemd.ready() } catch { logger.warning("sd_notify READY=1 failed: \(error)") }
+    }
+
+    /// Takes over an already loaded site, as a good SIGHUP does (the scenario runner reloads sites it rewrote).
+    public func reload(to next: LoadedSite) async {
+        await core.reload(next, file: next.file)
+        actuator.update(site: next)
+        poller.restart(with: next)
+        options.logger.notice("configuration reloaded", metadata: ["file": "\(next.file)"])
     }
 
     /// For a notifier: a channel failed to deliver `record`. Logs a `notify.failed` record, then sends it on every

@@ -13,7 +13,8 @@ private final class RawConnection: @unchecked Sendable {
 
     init(path: String) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        // Generous: the whole test process shares two cooperative threads with suites that hold them for seconds.
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let address = try #require(UnixSocketAddress(path: path))
         let rc = address.withSockaddr { connect(fd, $0, $1) }
@@ -67,6 +68,9 @@ private final class Seen: Sendable {
 
 @Suite("Control socket")
 struct ControlSocketTests {
+    /// How long a client waits for the server: bounded, but long enough for a loaded 2-core CI machine.
+    static let patience: Duration = .seconds(60)
+
     let logger = Logger(label: "test.control")
 
     /// Runs a server on a fresh socket for the duration of `body`.
@@ -104,7 +108,7 @@ struct ControlSocketTests {
             #expect(st.st_mode & 0o777 == 0o660)
             #expect((st.st_mode & S_IFMT) == S_IFSOCK)
 
-            let response = try await ControlClient.send(.status, socketPath: path)
+            let response = try await ControlClient.send(.status, socketPath: path, timeout: Self.patience)
             #expect(response.ok)
             #expect(response.message == "did status")
             #expect(response.data?["uid"]?.intValue == Int(getuid()))
@@ -125,7 +129,7 @@ struct ControlSocketTests {
                 .enable(zone: "battery-room-a"),
             ]
             for request in requests {
-                let response = try await ControlClient.send(request, socketPath: path)
+                let response = try await ControlClient.send(request, socketPath: path, timeout: Self.patience)
                 #expect(response.ok)
             }
             #expect(seen.requests.withLock { $0.map(\.0) } == requests)
@@ -213,7 +217,7 @@ struct ControlSocketTests {
             let silent = try RawConnection(path: path)
             let half = try RawConnection(path: path)
             half.send(#"{"cmd":"sta"#)
-            let response = try await ControlClient.send(.status, socketPath: path)
+            let response = try await ControlClient.send(.status, socketPath: path, timeout: Self.patience)
             #expect(response.ok)
             half.send(#"tus"}"# + "\n")
             #expect(await half.response()?.ok == true)
@@ -229,7 +233,7 @@ struct ControlSocketTests {
         }) { path, seen in
             try await withThrowingTaskGroup(of: ControlResponse.self) { group in
                 for i in 0..<40 {
-                    group.addTask { try await ControlClient.send(.ack(zone: "zone-\(i)"), socketPath: path) }
+                    group.addTask { try await ControlClient.send(.ack(zone: "zone-\(i)"), socketPath: path, timeout: Self.patience) }
                 }
                 var messages: Set<String> = []
                 for try await response in group { messages.insert(response.message) }
@@ -243,7 +247,7 @@ struct ControlSocketTests {
     func handlerRefusal() async throws {
         try await withServer(handler: { _, _ in .failure("refused", "reset refused: off-gas still detected") }) {
             path, _ in
-            let response = try await ControlClient.send(.reset(zone: "a"), socketPath: path)
+            let response = try await ControlClient.send(.reset(zone: "a"), socketPath: path, timeout: Self.patience)
             #expect(!response.ok)
             #expect(response.error == "refused")
             #expect(response.message == "reset refused: off-gas still detected")
@@ -256,7 +260,7 @@ struct ControlSocketTests {
         defer { dir.remove() }
         let path = dir.file("control.sock")
         #expect {
-            try ControlClient.send(.status, socketPath: path)
+            try ControlClient.send(.status, socketPath: path, timeout: Self.patience)
         } throws: { error in
             guard let e = error as? ControlClientError else { return false }
             return e.code == .daemonNotRunning && e.exitCode == 69
@@ -269,9 +273,9 @@ struct ControlSocketTests {
         let address = try #require(UnixSocketAddress(path: path))
         #expect(address.withSockaddr { bind(fd, $0, $1) } == 0)
         close(fd)
-        #expect(throws: ControlClientError.self) { try ControlClient.send(.status, socketPath: path) }
+        #expect(throws: ControlClientError.self) { try ControlClient.send(.status, socketPath: path, timeout: Self.patience) }
         do {
-            _ = try ControlClient.send(.status, socketPath: path)
+            _ = try ControlClient.send(.status, socketPath: path, timeout: Self.patience)
         } catch {
             #expect(error.code == .daemonNotRunning)
             #expect(error.errno == ECONNREFUSED)
