@@ -207,6 +207,8 @@ final class LiveView: Sendable {
         var stopRequested = false
         var running = false
         var offset: Int64 = 0
+        /// How far the daemon's wall clock has been stepped (`clock.stepped`): record times move by it.
+        var wallShift: Int64 = 0
     }
     private let state = Mutex(State())
     private let finished = Mutex<DispatchSemaphore?>(nil)
@@ -280,9 +282,16 @@ final class LiveView: Sendable {
     }
 
     private func show(_ line: AlertLine) {
-        let start = state.withLock { $0.start }
+        if line.event == AlertEvent.clockStepped.rawValue,
+            let object = try? JSONSerialization.jsonObject(with: Data(line.bytes)) as? [String: Any],
+            let seconds = object["step_seconds"] as? Double
+        {
+            state.withLock { $0.wallShift += Int64((seconds * 1e9).rounded()) }
+        }
+        let (start, shift) = state.withLock { ($0.start, $0.wallShift) }
         guard let start, let millis = line.time else { return }
-        let at = Timestamp(nanoseconds: millis * 1_000_000) - start
+        // Back on the scenario's timeline: a stepped wall clock moves record times, not site time.
+        let at = Timestamp(nanoseconds: millis * 1_000_000 - shift) - start
         if at < .zero {
             // Before the scenario: the daemon starting and seeing its devices for the first time.
             guard line.event?.hasPrefix("daemon.") == true else { return }
