@@ -45,8 +45,7 @@ struct AlertsSummaryTests {
 }
 
 @Suite(
-    "Alerts: the firewatch alerts command", .serialized,
-    .enabled(if: FirewatchExecutable.path != nil, Comment(rawValue: FirewatchExecutable.missing)))
+    "Alerts: the firewatch alerts command", .serialized)
 struct AlertsCommandTests {
     private func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> (Int32?, Data, String)
     {
@@ -94,7 +93,7 @@ struct AlertsCommandTests {
     func colourOnTerminal() async throws {
         let fixture = AlertLogFixture(count: 6)
         defer { fixture.cleanUp() }
-        let command = "\(FirewatchExecutable.path!) alerts -n 1 --log \(fixture.livePath)"
+        let command = "\(try FirewatchExecutable.required()) alerts -n 1 --log \(fixture.livePath)"
         // util-linux `script` gives the command a pseudo-terminal.
         let coloured = try Child(
             ["-qec", command, "/dev/null"], executable: "/usr/bin/script", environment: ["TERM": "xterm"])
@@ -149,7 +148,7 @@ struct AlertsCommandTests {
         let fixture = AlertLogFixture(count: 3000)  // ~600 KB: far more than a pipe holds
         defer { fixture.cleanUp() }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: FirewatchExecutable.path!)
+        process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
         process.arguments = ["alerts", "--json", "--log", fixture.livePath]
         let pipe = Pipe()
         let errors = Pipe()
@@ -171,7 +170,7 @@ struct AlertsCommandTests {
         let fixture = AlertLogFixture(count: 3)
         defer { fixture.cleanUp() }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: FirewatchExecutable.path!)
+        process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
         process.arguments = ["alerts", "-f", "--json", "--log", fixture.livePath]
         let pipe = Pipe()
         process.standardOutput = pipe

@@ -84,6 +84,16 @@ enum FirewatchExecutable {
     }()
 
     static let missing = "the firewatch executable was not built; run `swift build` (or `make test`) first"
+
+    /// The executable, or an error that fails the test loudly: a missing binary is never a silent skip.
+    static func required() throws -> String {
+        guard let path else { throw MissingExecutable() }
+        return path
+    }
+
+    struct MissingExecutable: Error, CustomStringConvertible {
+        var description: String { FirewatchExecutable.missing }
+    }
 }
 
 /// A subprocess with stdout and stderr going to files, so nothing blocks on a full pipe.
@@ -92,9 +102,8 @@ final class Child {
     let out: URL
     let err: URL
 
-    init(_ arguments: [String], executable: String = FirewatchExecutable.path!, environment: [String: String] = [:])
-        throws
-    {
+    init(_ arguments: [String], executable: String? = nil, environment: [String: String] = [:]) throws {
+        let executable = try executable ?? FirewatchExecutable.required()
         let folder = FileManager.default.temporaryDirectory
         out = folder.appendingPathComponent("child-\(UUID().uuidString).out")
         err = folder.appendingPathComponent("child-\(UUID().uuidString).err")
@@ -160,7 +169,7 @@ func shell(_ script: String, _ environment: [String: String]) throws {
 
 @Suite(
     "Alerts: follow as a subprocess, writer in another process",
-    .serialized, .enabled(if: FirewatchExecutable.path != nil, Comment(rawValue: FirewatchExecutable.missing)))
+    .serialized)
 struct AlertsFollowProcessTests {
     @Test("firewatch alerts -f prints appends, whole lines only, across rotation and truncation; SIGINT exits 0")
     func followAcrossRotationAndTruncation() async throws {

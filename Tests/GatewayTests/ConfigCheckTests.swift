@@ -4,7 +4,7 @@ import Testing
 
 @Suite("firewatch check")
 struct ConfigCheckTests {
-    @Test("a valid site prints the summary and exits 0", .enabled(if: configFirewatchExecutable != nil))
+    @Test("a valid site prints the summary and exits 0")
     func valid() throws {
         let example = (configRepositoryFolder as NSString).appendingPathComponent("examples/site.yaml")
         let (status, stdout, _) = try configRunFirewatch(["check", "--config", example])
@@ -14,8 +14,7 @@ struct ConfigCheckTests {
     }
 
     @Test(
-        "an invalid site prints every error as file:line:column and exits 78",
-        .enabled(if: configFirewatchExecutable != nil))
+        "an invalid site prints every error as file:line:column and exits 78")
     func invalid() throws {
         let text = configBaseSite.editedConfig("vote: 2oo3", "vote: 2oo2").editedConfig(
             "notify: [ops]", "notify: [opps]")

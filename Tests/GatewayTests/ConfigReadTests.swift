@@ -57,25 +57,10 @@ func writeTemporaryProfile(_ text: String, name: String) throws -> String {
     return path
 }
 
-/// The `firewatch` executable built beside the test bundle, if the build made one.
-let configFirewatchExecutable: String? = {
-    let candidates = [Bundle.main.executableURL, URL(fileURLWithPath: CommandLine.arguments[0])].compactMap { $0 }
-    for url in candidates {
-        var folder = url.deletingLastPathComponent()
-        // The test binary sits inside FireWatchPackageTests.xctest on some platforms.
-        for _ in 0..<3 {
-            let path = folder.appendingPathComponent("firewatch").path
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-            folder = folder.deletingLastPathComponent()
-        }
-    }
-    return nil
-}()
-
 /// Runs the executable with a bounded wait; returns exit status, stdout, stderr.
 func configRunFirewatch(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: configFirewatchExecutable!)
+    process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env[ProfileLocator.environmentVariable] = shippedDevicesFolder
@@ -165,7 +150,7 @@ struct ConfigReadTests {
         #expect(result.failures.count == 2)
     }
 
-    @Test("`firewatch read --json` prints every point decoded", .enabled(if: configFirewatchExecutable != nil))
+    @Test("`firewatch read --json` prints every point decoded")
     func executableJSON() throws {
         let path = try writeTemporaryProfile(everyTypeProfile, name: "every.yaml")
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -188,8 +173,7 @@ struct ConfigReadTests {
     }
 
     @Test(
-        "`firewatch read` prints a table with hex registers, above range as trouble and below range as invalid",
-        .enabled(if: configFirewatchExecutable != nil))
+        "`firewatch read` prints a table with hex registers, above range as trouble and below range as invalid")
     func executableTable() throws {
         let server = try Server()
         defer { server.stop() }
@@ -217,8 +201,7 @@ struct ConfigReadTests {
     }
 
     @Test(
-        "`firewatch read` exit codes: 69 unreachable, 78 bad profile, 64 usage",
-        .enabled(if: configFirewatchExecutable != nil))
+        "`firewatch read` exit codes: 69 unreachable, 78 bad profile, 64 usage")
     func executableExitCodes() throws {
         let server = try Server()
         let port = server.port

@@ -59,7 +59,7 @@ final class DaemonFixture {
         site = try ConfigSiteFixture(site: text, profiles: ["test/gas": gasProfile, "test/relay": relayProfile])
         stderrPath = site.folder + "/daemon.stderr"
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: configFirewatchExecutable!)
+        process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
         process.arguments = ["run", "--config", site.sitePath]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
@@ -109,8 +109,7 @@ final class DaemonFixture {
 }
 
 @Suite(
-    "Metrics end to end", .serialized,
-    .enabled(if: configFirewatchExecutable != nil, "the firewatch executable is not built beside the tests"))
+    "Metrics end to end", .serialized)
 struct MetricsEndToEndTests {
     @Test("a running daemon: /metrics matches the devices, /status and the webhook follow an alarm")
     func alarmThroughMetricsStatusAndWebhook() async throws {
