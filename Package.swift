@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "FireSafety", targets: ["FireSafety"]),
         // For Benchmarks/ (a separate package, so `make test` never builds it).
         .library(name: "Gateway", targets: ["Gateway"]),
+        .library(name: "Simulator", targets: ["Simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

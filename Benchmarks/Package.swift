@@ -17,6 +17,7 @@ let package = Package(
                 .product(name: "Modbus", package: "FireWatch"),
                 .product(name: "FireSafety", package: "FireWatch"),
                 .product(name: "Gateway", package: "FireWatch"),
+                .product(name: "Simulator", package: "FireWatch"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/FireWatchBench"

@@ -69,6 +69,20 @@ public enum ScenarioEvent: Sendable, Hashable {
     case clockStep(by: Duration)
     /// The daemon reloads its configuration from this site file (absolute path), as on SIGHUP.
     case reload(site: String)
+    /// The daemon is stopped as by SIGTERM and started again on the same alert log, which it restores from.
+    /// Only in-process runs (`ScenarioRun`) can do it.
+    case restart
+
+    /// How long the event's effect lasts, for the events that have a `for:`.
+    public var lasts: Duration? {
+        switch self {
+        case .sensorFault(_, _, _, let length), .commLoss(_, let length), .slowDevice(_, _, let length),
+            .exception(_, _, let length), .set(_, _, _, let length):
+            return length
+        case .abortSwitch(_, let length): return length
+        case .thermalRunaway, .offgas, .clockStep, .reload, .restart: return nil
+        }
+    }
 }
 
 /// How a faulty sensor misreads.

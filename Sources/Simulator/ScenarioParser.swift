@@ -57,15 +57,16 @@ extension Scenario {
         var timeline: [ScheduledEvent] = []
         if let node = fields["timeline"] {
             for (index, item) in try reader.sequence(node, field: "timeline").enumerated() {
-                let event = try reader.event(item, field: "timeline[\(index + 1)]")
+                let field = "timeline[\(index + 1)]"
+                let event = try reader.event(item, field: field)
                 guard event.at <= duration else {
                     throw reader.error(
-                        item, field: "timeline[\(index + 1)].at",
+                        item, field: "\(field).at",
                         "\(DurationText.format(event.at)) is after the scenario's duration "
                             + DurationText.format(duration),
                         hint: "move the event earlier or make duration longer")
                 }
-                timeline.append(event)
+                timeline += try reader.repeats(of: event, in: item, field: field, until: duration)
             }
         }
         // Stable: equal times keep file order.
@@ -187,12 +188,47 @@ struct YAMLReader {
 
     static let eventKinds = [
         "thermal_runaway", "offgas", "sensor_fault", "comm_loss", "slow_device", "exception", "set", "abort_switch",
-        "clock_step", "reload",
+        "clock_step", "reload", "restart",
     ]
+
+    /// The most occurrences one `every:` item may expand to.
+    static let maximumRepeats = 10_000
+
+    /// `event` and, with `every: D`, its repeats every D until the scenario's end: a device that flaps all
+    /// month is one item. A repeat whose `for:` would reach the next one is refused (the faults would overlap).
+    func repeats(of event: ScheduledEvent, in node: Node, field: String, until end: Duration) throws(ScenarioError)
+        -> [ScheduledEvent]
+    {
+        guard let everyNode = node.mapping?.first(where: { $0.key.scalar?.string == "every" })?.value else {
+            return [event]
+        }
+        let every = try duration(everyNode, field: "\(field).every")
+        guard every > .zero else {
+            throw error(everyNode, field: "\(field).every", "must be longer than 0", hint: "write e.g. every: 6h")
+        }
+        if let lasts = event.event.lasts, lasts >= every {
+            throw error(
+                everyNode, field: "\(field).every",
+                "\(DurationText.format(every)) is not longer than the event's for: \(DurationText.format(lasts))",
+                hint: "make every: longer than for:, so that one occurrence ends before the next begins")
+        }
+        let count = Int(((end - event.at) / every).rounded(.down)) + 1
+        guard count <= Self.maximumRepeats else {
+            throw error(
+                everyNode, field: "\(field).every",
+                "repeats \(count) times before the scenario ends (at most \(Self.maximumRepeats))",
+                hint: "make every: longer")
+        }
+        return (0..<count).map { k in
+            var next = event
+            next.at = event.at + every * k
+            return next
+        }
+    }
 
     /// `- at: 90s` plus exactly one event key.
     func event(_ node: Node, field: String) throws(ScenarioError) -> ScheduledEvent {
-        let fields = try mapping(node, field: field, allowed: ["at"] + Self.eventKinds, required: ["at"])
+        let fields = try mapping(node, field: field, allowed: ["at", "every"] + Self.eventKinds, required: ["at"])
         let at = try duration(fields["at"]!, field: "\(field).at")
         let kinds = Self.eventKinds.filter { fields[$0] != nil }
         guard kinds.count == 1, let kind = kinds.first, let body = fields[kind] else {
@@ -290,6 +326,11 @@ struct YAMLReader {
             let site = try string(f["site"]!, field: "\(path).site")
             let folder = (file as NSString).deletingLastPathComponent
             event = .reload(site: site.hasPrefix("/") ? site : (folder.isEmpty ? site : folder + "/" + site))
+        case "restart":
+            guard body.mapping?.isEmpty == true || body.scalar?.string.isEmpty == true else {
+                throw error(body, field: path, "takes no settings", hint: "write restart: {}")
+            }
+            event = .restart
         case "abort_switch":
             let f = try mapping(body, field: path, allowed: ["zone", "for"], required: ["zone", "for"])
             event = .abortSwitch(

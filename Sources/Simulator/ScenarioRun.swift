@@ -23,6 +23,14 @@ public struct ScenarioRun: Sendable {
     /// time, and one slow moment (a loaded 2-core box stalls for a quarter second) would turn every point stale
     /// and degrade every vote.
     public var staleFloor: Duration = .milliseconds(1500)
+    /// The least real time between two polls of one device. At the speeds of a month-long scenario a 1 s poll
+    /// would be a few microseconds of real time; what such a run is about (records, rotation, memory,
+    /// restore) does not need every second polled, and the machine cannot poll that fast. The default changes
+    /// nothing up to 200x (see `pollFloor(at:)`).
+    public var pollFloor: Duration
+    /// Overrides the site's `alert_log_max_size` (bytes) and `alert_log_keep`, so a long run rotates its log.
+    public var alertLogMaxBytes: Int?
+    public var alertLogKeep: Int?
 
     public init(
         site: LoadedSite, scenario: Scenario, speed: Double, directory: String, seed: UInt64 = 1,
@@ -34,6 +42,14 @@ public struct ScenarioRun: Sendable {
         self.directory = directory
         self.seed = seed
         self.logger = logger
+        pollFloor = Self.pollFloor(at: speed)
+    }
+
+    /// 5 ms up to 1,000x (which changes nothing up to 200x on a 1 s poll), 40 ms above: at a month's
+    /// compression the example site's 18 devices are then polled about 450 times a second, which a 2-core box
+    /// can do beside the simulator.
+    public static func pollFloor(at speed: Double) -> Duration {
+        speed > 1000 ? .milliseconds(40) : .milliseconds(5)
     }
 
     /// The alert log the run writes.
@@ -50,6 +66,13 @@ public struct ScenarioRun: Sendable {
         site.controlSocket = directory + "/control.sock"
         site.metrics = nil
         site.model.staleAfter = max(site.model.staleAfter, staleFloor * speed)
+        let poll = pollFloor * speed
+        site.model.pollInterval = max(site.model.pollInterval, poll)
+        for index in site.devices.indices {
+            site.devices[index].pollInterval = site.devices[index].pollInterval.map { max($0, poll) }
+        }
+        if let alertLogMaxBytes { site.alertLogMaxBytes = alertLogMaxBytes }
+        if let alertLogKeep { site.alertLogKeep = alertLogKeep }
         return site
     }
 
@@ -73,26 +96,35 @@ public struct ScenarioRun: Sendable {
             site: site, scenario: scenario, clock: clock, seed: seed, ports: .ephemeral, held: true, onEvent: onEvent)
         defer { host.stop() }
         let notifier = RecordingNotifier()
-        let daemon = try Daemon(
-            site: host.rewrite(isolatedSite()),
-            options: DaemonOptions(
-                clock: daemonClock, notifier: notifier, logger: logger, systemd: SystemdNotifier(environment: [:]),
-                handleSignals: false))
+        let options = DaemonOptions(
+            clock: daemonClock, notifier: notifier, logger: logger, systemd: SystemdNotifier(environment: [:]),
+            handleSignals: false)
+        let daemons = DaemonSlot(try Daemon(site: host.rewrite(isolatedSite()), options: options), site: site)
         let began = ContinuousClock.now
         let duration = scenario.duration
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await daemon.run() }
+            group.addTask {
+                // One daemon after another: a `restart` event stops the current one and this loop starts the next
+                // on the same alert log (and the site file last reloaded, as a real restart would read it).
+                var daemon = daemons.current
+                while true {
+                    try await daemon.run()
+                    guard daemons.takeRestart() else { return }
+                    daemon = try Daemon(site: host.rewrite(isolated(daemons.site)), options: options)
+                    daemons.current = daemon
+                }
+            }
             group.addTask {
                 // Until every device has been polled once, the engine rightly reports its points as
                 // "no reading yet" (trouble); the scenario starts once FireWatch is watching.
                 for _ in 0..<3000 {
-                    let status = await daemon.status()
+                    let status = await daemons.current.status()
                     if status.ready, !status.zones.contains(where: \.trouble) { break }
                     do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
                 }
                 host.begin()
                 onStart?(host)
-                // What happens to the daemon itself: its wall clock stepped, its configuration reloaded.
+                // What happens to the daemon itself: its wall clock stepped, its configuration reloaded, a restart.
                 for item in scenario.timeline where item.at <= duration {
                     switch item.event {
                     case .clockStep(let step):
@@ -102,9 +134,19 @@ public struct ScenarioRun: Sendable {
                         do { try await clock.sleep(until: host.start + item.at) } catch { return }
                         do {
                             let next = try SiteLoader().load(path: file)
-                            await daemon.reload(to: host.rewrite(isolated(next)))
+                            daemons.site = next
+                            await daemons.current.reload(to: host.rewrite(isolated(next)))
                         } catch {
                             problems.add("reload of \(file) at line \(item.line) failed: \(error)")
+                        }
+                    case .restart:
+                        do { try await clock.sleep(until: host.start + item.at) } catch { return }
+                        let stopping = daemons.current
+                        daemons.requestRestart()
+                        await stopping.shutdown()
+                        // The next event waits for the new daemon, so that nothing is sent to the one stopping.
+                        for _ in 0..<3000 where daemons.current === stopping {
+                            do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
                         }
                     default:
                         continue
@@ -117,7 +159,7 @@ public struct ScenarioRun: Sendable {
                     try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began))
             }
             // As SIGTERM does: the queued records are logged and `daemon.stopped` is the last line.
-            await daemon.shutdown()
+            await daemons.current.shutdown()
             try await group.waitForAll()
         }
         host.stop()
@@ -130,6 +172,7 @@ public struct ScenarioRun: Sendable {
     private func report(host: SimulatorHost, notifier: RecordingNotifier, realDuration: Duration) throws
         -> ScenarioReport
     {
+        // Every file the log kept (a long run rotates it), oldest first.
         let records = Self.onSiteTime(try AlertRecord.readLog(at: alertLog))
         let start = host.start
         // The scenario's own time only: before it the daemon was starting up, after it everything stops.
@@ -178,6 +221,36 @@ public struct ScenarioReport: Sendable {
 
     /// Site time of a record since the scenario started.
     public func offset(_ record: AlertRecord) -> Duration { max(.zero, record.time - start) }
+
+    /// Each restart of the daemon during the scenario, from its alert log.
+    public var restarts: [ScenarioRestart] {
+        var restarts: [ScenarioRestart] = []
+        var stopped: AlertRecord?
+        for record in records {
+            switch record.event {
+            case .daemonStopped: stopped = record
+            case .daemonStarted:
+                guard let stop = stopped else { continue }
+                // `detail` is "version V, N records read".
+                let read = record.detail?.split(separator: ",").last?.split(separator: " ").first.flatMap { Int($0) }
+                restarts.append(
+                    ScenarioRestart(at: offset(record), down: (record.time - stop.time) / speed, recordsRead: read))
+                stopped = nil
+            default: continue
+            }
+        }
+        return restarts
+    }
+}
+
+/// One restart in a scenario run.
+public struct ScenarioRestart: Sendable, Hashable {
+    /// Scenario time of the new daemon's `daemon.started`.
+    public var at: Duration
+    /// Real time from `daemon.stopped` to the next `daemon.started`: stopping, reading the log back, restoring.
+    public var down: Duration
+    /// Records the new daemon folded after the checkpoint it restored from.
+    public var recordsRead: Int?
 }
 
 extension Observation {
@@ -267,6 +340,37 @@ final class SteppedWallClock: SiteClock {
     func wallNow() -> Timestamp { base.now() + offset.withLock { $0 } }
     func sleep(until deadline: Timestamp) async throws { try await base.sleep(until: deadline) }
     func step(by step: Duration) { offset.withLock { $0 += step } }
+}
+
+/// The daemon a scenario run is talking to, and the site file it would start from; a `restart` replaces it.
+final class DaemonSlot: Sendable {
+    private struct State {
+        var current: Daemon
+        var site: LoadedSite
+        var restarting = false
+    }
+    private let state: Mutex<State>
+
+    init(_ daemon: Daemon, site: LoadedSite) {
+        state = Mutex(State(current: daemon, site: site))
+    }
+
+    var current: Daemon {
+        get { state.withLock { $0.current } }
+        set { state.withLock { $0.current = newValue } }
+    }
+    var site: LoadedSite {
+        get { state.withLock { $0.site } }
+        set { state.withLock { $0.site = newValue } }
+    }
+    func requestRestart() { state.withLock { $0.restarting = true } }
+    /// Whether a restart was asked for (and forgets it).
+    func takeRestart() -> Bool {
+        state.withLock { state in
+            defer { state.restarting = false }
+            return state.restarting
+        }
+    }
 }
 
 /// What went wrong with a scenario's reloads, reported once the run is over.

@@ -140,7 +140,11 @@ public struct SimulatedSite: Sendable {
     }
 
     /// Builds the site; throws the spec's and the scenario's problems (unknown devices, zones, strings).
-    public init(spec: SimSiteSpec, scenario: Scenario? = nil, seed: UInt64 = 1) throws(SimulationSetupError) {
+    /// - Parameter minimumStep: the coarsest grid the caller can afford, when it is coarser than the zones ask for
+    ///   (a month at 14,400x cannot integrate 100 ms steps in real time; a quiet room does not need them).
+    public init(
+        spec: SimSiteSpec, scenario: Scenario? = nil, seed: UInt64 = 1, minimumStep: Duration = .zero
+    ) throws(SimulationSetupError) {
         var problems = spec.problems()
         if let scenario { problems += scenario.problems(against: spec) }
         guard problems.isEmpty else { throw SimulationSetupError(problems: problems) }
@@ -154,7 +158,7 @@ public struct SimulatedSite: Sendable {
         self.zones = zones
         self.devices = Dictionary(uniqueKeysWithValues: spec.devices.map { ($0.name, $0) })
         // One grid for the whole site so zones stay in step; the finest any zone asks for.
-        self.step = spec.zones.map(\.parameters.step).min() ?? .milliseconds(100)
+        self.step = max(spec.zones.map(\.parameters.step).min() ?? .milliseconds(100), minimumStep)
         self.noise = DeterministicNoise(seed: seed)
         self.timeline = scenario?.timeline ?? []
         applyEvents(upTo: .zero)
@@ -241,7 +245,7 @@ public struct SimulatedSite: Sendable {
                 PointFault(device: device, point: point, kind: .set(value), from: time, until: until(length)))
         case .abortSwitch(let zone, let length):
             zones[zone]?.abortSwitchHeldUntil = time + length
-        case .clockStep, .reload:
+        case .clockStep, .reload, .restart:
             // The daemon's, not the site's: `ScenarioRun` performs them.
             break
         }
@@ -445,7 +449,7 @@ extension Scenario {
             case .thermalRunaway(let zone, let string), .offgas(let zone, let string, _, _):
                 checkZone(zone, string: string, line: item.line)
             case .abortSwitch(let zone, _): checkZone(zone, string: nil, line: item.line)
-            case .clockStep, .reload: break
+            case .clockStep, .reload, .restart: break
             case .sensorFault(let device, let point, _, _): checkDevice(device, point: point, line: item.line)
             case .set(let device, let point, _, _): checkDevice(device, point: point, line: item.line)
             case .commLoss(let device, _), .slowDevice(let device, _, _), .exception(let device, _, _):

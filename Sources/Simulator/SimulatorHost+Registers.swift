@@ -216,6 +216,8 @@ enum ScenarioEventText {
             return "the daemon reloads its configuration from \((site as NSString).lastPathComponent)"
         case .abortSwitch(let zone, let length):
             return "someone holds the abort switch of \(zone)'s panel\(span(length))"
+        case .restart:
+            return "the daemon is stopped and started again on its alert log"
         }
     }
 }

@@ -51,6 +51,59 @@ struct ScenarioDaemonTests {
     }
 }
 
+extension ScenarioDaemonTests {
+    /// Thirty days at 14,400x (three minutes), its alert log rotated at 128 KiB and every file kept so the whole
+    /// month can be judged. Besides the expectations: the log rotated many times, every new file begins with a
+    /// checkpoint, and the restart on day 29 read back only what follows the newest checkpoint (not the month)
+    /// and went on watching (trouble is seen after it).
+    @Test("long-quiet-month: flapping devices for 30 days, no action, a restart reads one file, not the month")
+    func longQuietMonth() async throws {
+        let scenario = try Scenario(contentsOf: "\(repositoryRoot)/examples/scenarios/long-quiet-month.yaml")
+        let directory = try TemporaryFolder()
+        defer { directory.remove() }
+        var run = ScenarioRun(
+            site: try loadExampleSite(), scenario: scenario, speed: scenario.speed, directory: directory.path)
+        run.alertLogMaxBytes = 128 << 10
+        run.alertLogKeep = 1000
+        let report = try await run.run()
+        for result in report.results {
+            #expect(result.passed, "\(scenario.file):\(result.line): \(result)")
+        }
+        #expect(report.records.last?.event == .daemonStopped, "the daemon's last record")
+
+        let files = AlertLog.files(forLogAt: run.alertLog)
+        #expect(files.count >= 5, "the month rotated the log \(files.count - 1) times")
+        for file in files.dropFirst() {
+            #expect(try AlertLog.readLines(ofFile: file).first?.event == "state.checkpoint", "\(file) begins with a checkpoint")
+        }
+        // The chain holds across every rotation.
+        #expect(AlertLog.verifyChain(files) == .ok(count: report.records.count))
+        // Hourly checkpoints on the site clock: about 720 in 30 days (when they ran on the 1 s status loop of real
+        // time, a compressed month got one every 4 h of site time).
+        let checkpoints = report.records.filter { $0.event == .stateCheckpoint }.count
+        #expect(checkpoints >= 600, "\(checkpoints) checkpoints")
+
+        let restarts = report.restarts
+        #expect(restarts.count == 1)
+        if let restart = restarts.first {
+            #expect(restart.at >= .seconds(29 * 86_400))
+            let read = try #require(restart.recordsRead)
+            // From the newest checkpoint (at most an hour of site time ago), never the month's records.
+            #expect(read < report.records.count / 20, "the restart read \(read) of \(report.records.count) records")
+        }
+        let afterRestart = report.records.filter {
+            $0.device == "temp-b1" && $0.event == .pointInvalid && report.offset($0) > .seconds(29 * 86_400)
+        }
+        #expect(!afterRestart.isEmpty, "temp-b1's faults after the restart are still reported")
+        #expect(!report.records.contains { $0.event == .daemonRecovered }, "a clean restart is not a recovery")
+
+        if !report.passed {
+            let counts = Dictionary(grouping: report.records, by: \.event.rawValue).mapValues(\.count)
+            Issue.record("records by event: \(counts.sorted { $0.key < $1.key })")
+        }
+    }
+}
+
 /// A fresh directory under the system temp dir, removed by `remove()`.
 struct TemporaryFolder {
     let path: String

@@ -9,6 +9,8 @@ struct ScenarioTests {
         "quiet-day", "offgas-caught-early", "pangyo-2022", "sensor-faults", "comm-loss", "disagreeing-sensors",
         "clock-step", "reload-mid-procedure",
     ]
+    /// Scenarios of days or weeks, at a compression of their own (`ScenarioDaemonTests.longQuietMonth`).
+    static let long = ["long-quiet-month"]
 
     @Test("every shipped scenario parses and fits the two-room example site", arguments: shipped)
     func shippedScenario(name: String) throws {
@@ -54,11 +56,53 @@ struct ScenarioTests {
         }
     }
 
+    @Test("the month parses: each 'every:' item expands to its repeats, and the restart is in place")
+    func longQuietMonth() throws {
+        let path = Fixtures.scenarioDirectory.appendingPathComponent("long-quiet-month.yaml").path
+        let scenario = try Scenario(contentsOf: path)
+        #expect(scenario.duration == .seconds(30 * 86_400))
+        #expect(scenario.problems(against: Fixtures.site()) == [])
+        let gasLosses = scenario.timeline.filter { $0.event == .commLoss(device: "gas-a", for: .seconds(9 * 3600)) }
+        #expect(gasLosses.count == 30)
+        #expect(gasLosses.first?.at == .seconds(2 * 3600))
+        #expect(gasLosses.last?.at == .seconds(29 * 86_400 + 2 * 3600))
+        // Every 6 h from 1 h: 1 h, 7 h, … 29 d 19 h (the next one, 30 d 1 h, is past the end).
+        #expect(scenario.timeline.filter { if case .sensorFault(device: "temp-b1", _, _, _) = $0.event { true } else { false } }.count == 120)
+        #expect(scenario.timeline.filter { $0.event == .restart }.map(\.at) == [.seconds(29 * 86_400)])
+        // Time order, all repeats included.
+        #expect(scenario.timeline.map(\.at) == scenario.timeline.map(\.at).sorted())
+        // A month at its own speed: about three minutes of real time.
+        #expect(scenario.duration / .seconds(1) / scenario.speed <= 200)
+    }
+
+    @Test("'every:' refuses a repeat that overlaps itself, a zero period, and more than 10,000 repeats")
+    func everyMistakes() throws {
+        func problem(_ item: String) -> String {
+            do {
+                _ = try Scenario(yaml: "name: t\nduration: 30d\ntimeline:\n" + item, file: "t.yaml")
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        let overlap = problem("  - at: 1h\n    every: 1h\n    comm_loss: { device: gas-a, for: 2h }\n")
+        #expect(overlap.contains("t.yaml:5"), "\(overlap)")
+        #expect(overlap.contains("timeline[1].every"), "\(overlap)")
+        #expect(overlap.contains("not longer than the event's for: 2h"), "\(overlap)")
+        let zero = problem("  - at: 1h\n    every: 0\n    restart: {}\n")
+        #expect(zero.contains("must be longer than 0"), "\(zero)")
+        let many = problem("  - at: 0s\n    every: 1m\n    comm_loss: { device: gas-a, for: 10s }\n")
+        #expect(many.contains("repeats 43201 times"), "\(many)")
+        let settings = problem("  - at: 1h\n    restart: { now: true }\n")
+        #expect(settings.contains("restart takes no settings") || settings.contains("takes no settings"), "\(settings)")
+        #expect(problem("  - at: 1h\n    every: 2h\n    comm_loss: { device: gas-a, for: 1h }\n") == "accepted")
+    }
+
     @Test("no shipped scenario is missing from the test list")
     func allShippedListed() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.scenarioDirectory.path)
             .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }
-        #expect(Set(files) == Set(Self.shipped))
+        #expect(Set(files) == Set(Self.shipped + Self.long))
     }
 
     @Test("a full scenario parses into typed events and expectations with their lines")

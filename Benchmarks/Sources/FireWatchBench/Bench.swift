@@ -20,6 +20,7 @@ enum Bench {
         case "alertlog": try AlertLogBench.run(options)
         case "engine": EngineBench.run(options)
         case "sites": try SiteFiles.check(options)
+        case "month": try await MonthBench.run(options)
         case "all": try await Orchestrator(options).run()
         default: die("unknown verb \(verb)")
         }

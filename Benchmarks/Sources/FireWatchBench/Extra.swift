@@ -3,6 +3,14 @@ extension Orchestrator {
     func extraSections() throws -> [String] {
         var sections = wants("engine") ? [try engineSection()] : []
         sections.append(contentsOf: try daemonSections())
+        if wants("month") {
+            do {
+                sections.append(try monthSection())
+            } catch {
+                log("month failed: \(error)")
+                sections.append("## A quiet month: memory and restore (`long-quiet-month`)\n\nFailed in this run: \(error)\n")
+            }
+        }
         return sections
     }
 

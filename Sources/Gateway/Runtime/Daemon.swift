@@ -154,6 +154,7 @@ public final class Daemon: Sendable {
             .init(
                 service: ClosureService { try await quietly { await self.runDurabilityNotices() } },
                 serviceName: "log-durability"),
+            .init(service: ClosureService { try await quietly { try await self.runCheckpoints() } }, serviceName: "checkpoints"),
         ]
         if options.handleSignals {
             services.append(
@@ -294,14 +295,8 @@ public final class Daemon: Sendable {
         let period = min(ping ?? .seconds(1), .seconds(1))
         var lastStatus = ""
         var lastPing = ContinuousClock.now - .seconds(3600)
-        var lastCheckpoint = time.now()
         while !Task.isCancelled {
             let now = ContinuousClock.now
-            // Hourly in site time, so a restart after a long quiet stretch reads one hour of records at most.
-            if time.now() - lastCheckpoint >= Self.checkpointEvery {
-                lastCheckpoint = time.now()
-                await core.checkpoint(why: "hourly")
-            }
             let ready = statusSource.ready.withLock { $0 }
             if let ping, ready, now - lastPing >= ping, health.progressing(now: now) {
                 lastPing = now
@@ -322,6 +317,19 @@ public final class Daemon: Sendable {
 
     /// How often a `state.checkpoint` is written besides the first line of every file and the one at start.
     static let checkpointEvery: Duration = .seconds(3600)
+
+    /// A `state.checkpoint` every `checkpointEvery` of site time, so a restart after a long quiet stretch reads an
+    /// hour of records at most. On the site clock's own schedule (a compressed clock gets one per site hour too);
+    /// after a stall it starts a fresh hour rather than writing the missed ones back to back.
+    private func runCheckpoints() async throws {
+        var next = time.now() + Self.checkpointEvery
+        while !Task.isCancelled {
+            try await options.clock.sleep(until: next)
+            await core.checkpoint(why: "hourly")
+            next = next + Self.checkpointEvery
+            if next <= time.now() { next = time.now() + Self.checkpointEvery }
+        }
+    }
 
     private func runReloads() async {
         for await _ in await UnixSignalsSequence(trapping: .sighup) {

@@ -5,16 +5,16 @@ import FireSafety
 /// Only the newest file that holds a checkpoint and the files after it are read, so rotation (which drops the
 /// oldest file) never forgets a latch, and a start costs one file, not the whole history. The hash chain is
 /// checked from the checkpoint on; at a break restore stops at the last good record and says which line broke.
-struct LogRecovery: Sendable {
+public struct LogRecovery: Sendable {
     var state: EngineCheckpoint
     /// Records folded after the checkpoint (all records when the log has none, as logs of older versions).
-    var recordsRead: Int
+    public internal(set) var recordsRead: Int
     /// `file:line` of the checkpoint restore started from, nil when it started from the first record.
-    var checkpoint: String?
+    public internal(set) var checkpoint: String?
     /// Why part of the log could not be used (a broken chain), in an operator's words.
-    var problems: [String]
+    public internal(set) var problems: [String]
 
-    static func read(logAt path: String) throws -> LogRecovery {
+    public static func read(logAt path: String) throws -> LogRecovery {
         let files = AlertLog.files(forLogAt: path)
         var tail: [AlertLogLine] = []
         var start: EngineCheckpoint?

@@ -114,8 +114,11 @@ struct RuntimeUnitTests {
 final class SetClock: SiteClock {
     let time: Mutex<Timestamp>
     let wallOffset = Mutex(Duration.zero)
-    init(_ time: Timestamp) { self.time = Mutex(time) }
-    var speed: Double { 1 }
+    let speed: Double
+    init(_ time: Timestamp, speed: Double = 1) {
+        self.time = Mutex(time)
+        self.speed = speed
+    }
     func now() -> Timestamp { time.withLock { $0 } }
     func wallNow() -> Timestamp { now() + wallOffset.withLock { $0 } }
     func sleep(until deadline: Timestamp) async throws {}
@@ -138,6 +141,21 @@ extension RuntimeUnitTests {
         #expect(time.checkStep() == .seconds(-7200))
         #expect(time.wall(Timestamp(seconds: 1000)) == Timestamp(seconds: -2600))
         #expect(time.now() == Timestamp(seconds: 1000))
+    }
+
+    @Test func onACompressedClockTheStepThresholdIsTenMillisecondsOfRealTime() {
+        // At 14,400x the two clocks read 100 µs apart differ by 1.44 s of site time: jitter, not a step.
+        let clock = SetClock(Timestamp(seconds: 1000), speed: 14_400)
+        let time = MonotonicSiteTime(clock: clock)
+        clock.stepWall(by: .seconds(100))
+        #expect(time.checkStep() == nil)
+        clock.stepWall(by: .seconds(3600))
+        #expect(time.checkStep() == .seconds(3700))
+        // At 30x (the scenarios) the threshold stays 1 s.
+        let scenario = SetClock(Timestamp(seconds: 1000), speed: 30)
+        let scenarioTime = MonotonicSiteTime(clock: scenario)
+        scenario.stepWall(by: .milliseconds(1500))
+        #expect(scenarioTime.checkStep() == .milliseconds(1500))
     }
 
     @Test func wallClockJitterBelowASecondIsNotAStep() {
