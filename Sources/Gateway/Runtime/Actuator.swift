@@ -23,6 +23,10 @@ final class Actuator: Sendable {
         /// writes only if the device does not show it done.
         var resumed = false
         var key: String { "\(procedure.rawValue)/\(index)" }
+
+        func request(_ action: ActuationRequest.Action) -> ActuationRequest {
+            ActuationRequest(zone: zone, procedure: procedure, step: step, action: action)
+        }
     }
 
     /// How long a command without `verify:` waits for its own register or coil to read back what it wrote.
@@ -39,7 +43,8 @@ final class Actuator: Sendable {
     let site: Mutex<LoadedSite>
     let time: MonotonicSiteTime
     let notifier: any AlertNotifier
-    let dryRun: Bool
+    /// Asked before every step and every write whether this gateway may act now.
+    let gate: any ActuationGate
     let attempts: Int
     let logger: Logger
     private let jobs: AsyncStream<Job>
@@ -54,7 +59,7 @@ final class Actuator: Sendable {
 
     init(
         core: SafetyCore, clients: DeviceClients, site: LoadedSite, time: MonotonicSiteTime,
-        notifier: any AlertNotifier, dryRun: Bool, attempts: Int, logger: Logger
+        notifier: any AlertNotifier, gate: any ActuationGate, attempts: Int, logger: Logger
     ) {
         self.core = core
         self.clients = clients
@@ -62,7 +67,7 @@ final class Actuator: Sendable {
         self.earlierSites = Mutex([site])
         self.time = time
         self.notifier = notifier
-        self.dryRun = dryRun
+        self.gate = gate
         self.attempts = attempts
         self.logger = logger
         (jobs, input) = AsyncStream.makeStream(of: Job.self)
@@ -183,7 +188,9 @@ final class Actuator: Sendable {
 
     /// Performs one step; nil when it was cancelled before it could finish.
     func perform(_ job: Job) async -> (StepOutcome, String)? {
-        if dryRun { return (.skipped, "dry run: \(job.step) not performed") }
+        if case .refused(let reason) = await gate.permit(job.request(.perform)) {
+            return (.skipped, "\(reason): \(job.step) not performed")
+        }
         switch job.step {
         case .command(let device, let command):
             return await performCommand(job, device: device, command: command)
@@ -335,6 +342,11 @@ final class Actuator: Sendable {
                 if !(await retry(job, attempt: attempt, problem: problem, beforeRetry: beforeRetry)) { return nil }
             }
             if Task.isCancelled { return nil }
+            // Asked again before each write: a gateway that lost the right to act since the step began (a lease
+            // taken over) must not put a late write on the wire.
+            if case .refused(let reason) = await gate.permit(job.request(.write(attempt: attempt))) {
+                return (.skipped, "\(reason): \(device).\(command) not written (attempt \(attempt))")
+            }
             do {
                 try await client.write(spec.table, address: spec.address, values: values)
             } catch {

@@ -79,7 +79,8 @@ public final class Daemon: Sendable {
         let notifier = options.notifier ?? LoggingNotifier(logger: logger)
         self.notifier = notifier
         actuator = Actuator(
-            core: core, clients: clients, site: site, time: time, notifier: notifier, dryRun: options.dryRun,
+            core: core, clients: clients, site: site, time: time, notifier: notifier,
+            gate: options.gate,
             attempts: options.commandAttempts, logger: logger)
         let systemd = options.systemd
         let statusSource = StatusSource(

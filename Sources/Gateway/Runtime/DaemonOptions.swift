@@ -31,13 +31,16 @@ public struct DaemonOptions: Sendable {
     /// Whether the daemon reacts to SIGTERM/SIGINT (graceful stop) and SIGHUP (reload) itself. `firewatch demo`,
     /// which runs the daemon in-process beside other work, may turn it off and cancel `run()` instead.
     public var handleSignals: Bool
+    /// Asked before every step and every write whether this gateway may act now (a standby pair's lease plugs in
+    /// here); nil acts alone. `dryRun` overrides it: a dry run never acts.
+    public var actuationGate: (any ActuationGate)?
 
     public init(
         dryRun: Bool = false, clock: any SiteClock = SystemSiteClock(),
         observer: any RuntimeObserver = NoRuntimeObserver(), notifier: (any AlertNotifier)? = nil,
         logger: Logger = Logger(label: "firewatch"), extraServices: [any Service] = [],
         systemd: SystemdNotifier = SystemdNotifier(), alertLogMaxBytes: Int? = nil, alertLogKeep: Int? = nil,
-        commandAttempts: Int = 3, handleSignals: Bool = true
+        commandAttempts: Int = 3, handleSignals: Bool = true, actuationGate: (any ActuationGate)? = nil
     ) {
         self.dryRun = dryRun
         self.clock = clock
@@ -50,5 +53,9 @@ public struct DaemonOptions: Sendable {
         self.alertLogKeep = alertLogKeep
         self.commandAttempts = max(1, commandAttempts)
         self.handleSignals = handleSignals
+        self.actuationGate = actuationGate
     }
+
+    /// The gate the actuator asks: never under a dry run, else `actuationGate`, else always.
+    var gate: any ActuationGate { dryRun ? DryRunGate() : (actuationGate ?? OpenGate()) }
 }

@@ -41,7 +41,7 @@ struct ActuatorTests {
             let forgetful = Mutex<Set<Int>>([])
         }
 
-        init() throws {
+        init(gate: any ActuationGate = OpenGate()) throws {
             let device = DeviceLog()
             self.device = device
             let box = ServerBox()
@@ -85,7 +85,7 @@ struct ActuatorTests {
                 site: site, time: time, journal: journal, observer: NoRuntimeObserver(), logger: ActuatorTests.logger)
             actuator = Actuator(
                 core: core, clients: DeviceClients(), site: site, time: time,
-                notifier: LoggingNotifier(logger: ActuatorTests.logger), dryRun: false, attempts: 3,
+                notifier: LoggingNotifier(logger: ActuatorTests.logger), gate: gate, attempts: 3,
                 logger: ActuatorTests.logger)
         }
 
@@ -100,6 +100,15 @@ struct ActuatorTests {
         }
 
         func writes() -> [String] { device.events.withLock { $0 } }
+
+        /// The events once there are `count` of them (at most 2 s): the server's write hook runs on its thread
+        /// after the reply is on the wire, so a write without a read back can be acknowledged before it is logged.
+        func writes(count: Int) async -> [String] {
+            for _ in 0..<200 where writes().count < count {
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            return writes()
+        }
     }
 
     @Test("a command without verify: is read back from its own coil or register")
@@ -114,7 +123,7 @@ struct ActuatorTests {
         // `readback: false`: the acknowledgement is all there is, and the detail says why.
         let pulse = await bench.run("pulse", index: 3)
         #expect(pulse?.0 == .succeeded && pulse?.1.contains("does not read back its state") == true)
-        #expect(bench.writes() == ["write coil 4", "write holding 10", "write holding 20"])
+        #expect(await bench.writes(count: 3) == ["write coil 4", "write holding 10", "write holding 20"])
     }
 
     @Test("every retry is announced before its write, and a read back that never matches fails the step")
@@ -125,6 +134,56 @@ struct ActuatorTests {
         #expect(result?.0 == .failed)
         #expect(result?.1.hasPrefix("not confirmed after 3 attempts: read back coil 4 = false, expected true") == true)
         #expect(bench.writes() == ["write coil 4", "retry 2", "write coil 4", "retry 3", "write coil 4"])
+    }
+
+    /// A gate that answers from a script and remembers what it was asked.
+    final class ScriptedGate: ActuationGate {
+        let asked = Mutex<[ActuationRequest.Action]>([])
+        let answer: @Sendable (ActuationRequest.Action) -> ActuationPermit
+        init(_ answer: @escaping @Sendable (ActuationRequest.Action) -> ActuationPermit) { self.answer = answer }
+        func permit(_ request: ActuationRequest) async -> ActuationPermit {
+            asked.withLock { $0.append(request.action) }
+            return answer(request.action)
+        }
+    }
+
+    @Test("the gate is asked before a step and before every write; a dry run's gate writes nothing and says why")
+    func gateIsAskedFirst() async throws {
+        let open = ScriptedGate { _ in .granted(nil) }
+        let bench = try Bench(gate: open)
+        bench.device.forgetful.withLock { _ = $0.insert(4) }
+        let job = Actuator.Job(
+            zone: "room", procedure: .isolate, index: 1, step: .command(device: "relay", command: "latch"))
+        _ = await bench.run("latch", index: 1)
+        #expect(open.asked.withLock { $0 } == [.write(attempt: 1), .write(attempt: 2), .write(attempt: 3)])
+
+        let closed = ScriptedGate { _ in .refused(reason: "standby") }
+        let refused = try Bench(gate: closed)
+        let notPerformed = await refused.actuator.perform(job)
+        #expect(notPerformed?.0 == .skipped)
+        #expect(notPerformed?.1 == "standby: \(job.step) not performed")
+        #expect(closed.asked.withLock { $0 } == [.perform])
+        #expect(refused.writes() == [])
+
+        let dry = try Bench(gate: DryRunGate())
+        let skipped = await dry.actuator.perform(job)
+        #expect(skipped?.0 == .skipped)
+        #expect(skipped?.1 == "dry run: \(job.step) not performed")
+        #expect(dry.writes() == [])
+    }
+
+    @Test("a gate that stops granting between attempts (a lease taken over) stops the next write")
+    func gateRefusesALateRetry() async throws {
+        let gate = ScriptedGate { action in
+            if case .write(let attempt) = action, attempt > 1 { return .refused(reason: "not the owner any more") }
+            return .granted(ActuationToken(owner: "gw-a", epoch: 7))
+        }
+        let bench = try Bench(gate: gate)
+        bench.device.forgetful.withLock { _ = $0.insert(4) }
+        let result = await bench.run("latch", index: 1)
+        #expect(result?.0 == .skipped)
+        #expect(result?.1 == "not the owner any more: relay.latch not written (attempt 2)")
+        #expect(bench.writes() == ["write coil 4", "retry 2"])
     }
 
     @Test("a retry the engine refuses (the step was aborted) is not written")
