@@ -70,18 +70,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ModbusTests", dependencies: ["Modbus"]),
-        .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety"]),
+        // What every test suite shares: a seeded generator, a temporary directory, a hand-moved site clock, the
+        // checkout's root, and the one finder of the built `firewatch` (which fails a test, never skips it).
+        .target(
+            name: "FireWatchTesting", dependencies: ["FireSafety", "Gateway"], path: "Tests/FireWatchTesting"),
+        .testTarget(name: "ModbusTests", dependencies: ["Modbus", "FireWatchTesting"]),
+        .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety", "FireWatchTesting"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Modbus", "FireSafety", .product(name: "Crypto", package: "swift-crypto"),
+                "Gateway", "Modbus", "FireSafety", "FireWatchTesting", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "CModbus"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "CModbus", "FireWatchTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import FireSafety
+import FireWatchTesting
 
 /// Seeded random runs of zone A with restarts (state rebuilt from the log as written so far, as after kill -9)
 /// and reloads (a changed `suppress`) at random moments: no step runs twice, none runs early, and power is cut
@@ -25,7 +26,7 @@ struct RestartPropertyTests {
 
     @Test("no step runs twice or early, and power is cut only after suppression", arguments: seeds)
     func invariants(seed: UInt64) {
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         var rig = Rig()
         var model = Site.model
         /// Steps succeeded since the last accepted reset, by procedure and identity.

@@ -1,5 +1,6 @@
 import Testing
 @testable import FireSafety
+import FireWatchTesting
 
 @Suite("Timestamp and rate-of-rise ring")
 struct TimestampTests {
@@ -16,7 +17,7 @@ struct TimestampTests {
 
     @Test("ISO 8601 text parses back to the same instant, and malformed text does not parse")
     func parse() {
-        var rng = SplitMix64(state: 99)
+        var rng = SplitMix64(seed: 99)
         for _ in 0..<500 {
             let t = Timestamp(nanoseconds: Int64(rng.next() % 4_000_000_000_000) * 1_000_000)
             #expect(Timestamp(iso8601: t.description) == t)
@@ -144,7 +145,7 @@ struct TimestampTests {
 struct SampleRingSumTests {
     @Test("bucket sums agree with a fresh least-squares fit of the window after many evictions")
     func noDrift() {
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         var ring = SampleRing(window: .seconds(30))
         var samples: [(Int64, Double)] = []
         for second in 0..<5000 {

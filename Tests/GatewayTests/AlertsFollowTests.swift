@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Gateway
+import FireWatchTesting
 
 @Suite("Alerts: follow (in process, scripted writer)")
 struct AlertsFollowTests {
@@ -65,34 +66,6 @@ struct AlertsFollowTests {
         #expect(log.messages.contains("warning: \(path):2: not a JSON object; skipped"))
         #expect(log.messages.contains { $0.contains("rotated") })
         #expect(log.messages.contains { $0.contains("does not exist") })
-    }
-}
-
-/// Finds the `firewatch` executable beside the test bundle, or under `.build/debug` of this package.
-enum FirewatchExecutable {
-    static let path: String? = {
-        let bundleFolder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            .deletingLastPathComponent()
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let candidates = [
-            bundleFolder.appendingPathComponent("firewatch").path,
-            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("firewatch").path,
-            packageRoot.appendingPathComponent(".build/debug/firewatch").path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }()
-
-    static let missing = "the firewatch executable was not built; run `swift build` (or `make test`) first"
-
-    /// The executable, or an error that fails the test loudly: a missing binary is never a silent skip.
-    static func required() throws -> String {
-        guard let path else { throw MissingExecutable() }
-        return path
-    }
-
-    struct MissingExecutable: Error, CustomStringConvertible {
-        var description: String { FirewatchExecutable.missing }
     }
 }
 

@@ -3,21 +3,10 @@ import FireSafety
 import Modbus
 import Testing
 @testable import Gateway
-
-/// A small deterministic generator (SplitMix64), so property tests are reproducible without a dependency.
-struct PlanRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import FireWatchTesting
 
 /// Random points of a plausible profile: any table, bit tables hold bools, no partial overlaps.
-func randomPlanPoints(_ rng: inout PlanRandom) -> [PointSpec] {
+func randomPlanPoints(_ rng: inout SplitMix64) -> [PointSpec] {
     var points: [PointSpec] = []
     let count = Int.random(in: 1...80, using: &rng)
     let spread = [40, 300, 3000, 65535].randomElement(using: &rng)!
@@ -85,7 +74,7 @@ func checkPlanInvariants(
 struct ConfigReadPlanTests {
     @Test("random profiles: every point covered once, limits kept, gaps bounded", arguments: 0..<40)
     func randomPlans(seed: Int) {
-        var rng = PlanRandom(state: UInt64(seed) &* 7919)
+        var rng = SplitMix64(seed: UInt64(seed) &* 7919)
         let points = randomPlanPoints(&rng)
         let maxGap = [0, 1, 8, 30].randomElement(using: &rng)!
         let plan = ReadPlan(points: points, maxGap: maxGap)
@@ -94,7 +83,7 @@ struct ConfigReadPlanTests {
 
     @Test("random profiles: splitting after illegal address keeps the invariants and ends", arguments: 0..<20)
     func randomSplits(seed: Int) {
-        var rng = PlanRandom(state: UInt64(seed) &* 104_729 &+ 1)
+        var rng = SplitMix64(seed: UInt64(seed) &* 104_729 &+ 1)
         let points = randomPlanPoints(&rng)
         var plan = ReadPlan(points: points, maxGap: 8)
         // Keep failing the first splittable request; each split makes the plan finer, so this ends.

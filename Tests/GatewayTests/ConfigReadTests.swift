@@ -3,6 +3,7 @@ import Foundation
 import Modbus
 import Testing
 @testable import Gateway
+import FireWatchTesting
 
 /// A profile with every type and word order, written as a file (so the loader is part of the test).
 let everyTypeProfile: String = {

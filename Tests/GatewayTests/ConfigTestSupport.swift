@@ -1,15 +1,12 @@
 import Foundation
 import Testing
 @testable import Gateway
+import FireWatchTesting
 
-/// The repository's shipped `devices/` folder, found from this file's path (tests never depend on the cwd).
-let shippedDevicesFolder: String = {
-    let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    return url.appendingPathComponent("devices").path
-}()
+/// The repository's shipped `devices/` folder (tests never depend on the cwd).
+let shippedDevicesFolder = Repository.file("devices")
 
-let configRepositoryFolder: String = (shippedDevicesFolder as NSString).deletingLastPathComponent
+let configRepositoryFolder = Repository.root
 
 /// A throwaway folder with a site file and optional profiles beside it, removed on deinit.
 final class ConfigSiteFixture {

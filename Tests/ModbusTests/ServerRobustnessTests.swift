@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import Modbus
+import FireWatchTesting
 
 /// Bad input over raw sockets; after each case a well-behaved client must still read correctly.
 @Suite("Server robustness")
@@ -30,7 +31,7 @@ struct ServerRobustnessTests {
 
     @Test("random bytes")
     func randomBytes() async throws {
-        var generator = SplitMix(seed: 0xF1BE)
+        var generator = SplitMix64(seed: 0xF1BE)
         for round in 0..<20 {
             let peer = try RawPeer(port: server.port, receiveTimeoutMilliseconds: 500)
             peer.send((0..<(1 + round * 37)).map { _ in UInt8.random(in: 0...255, using: &generator) })
@@ -181,15 +182,3 @@ struct ServerRobustnessTests {
     }
 }
 
-/// A seeded generator, so a failing random-bytes case can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

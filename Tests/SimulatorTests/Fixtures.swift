@@ -1,5 +1,6 @@
 import Foundation
 @testable import Simulator
+import FireWatchTesting
 
 /// The two-room example site of CONTRACT.md (-a and -b), bound the way phase 2's profiles will bind it.
 enum Fixtures {
@@ -69,8 +70,7 @@ enum Fixtures {
     }
 
     static var scenarioDirectory: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("examples/scenarios")
+        URL(fileURLWithPath: Repository.file("examples/scenarios"))
     }
 }
 

@@ -7,29 +7,11 @@ import Synchronization
 import Testing
 
 @testable import Simulator
-
-/// The repository root, found from this file's path (tests never depend on the cwd).
-let repositoryRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path
+import FireWatchTesting
 
 /// The bundled example site, with the shipped profiles.
 func loadExampleSite() throws -> LoadedSite {
-    try SiteLoader(shippedDevices: repositoryRoot + "/devices").load(path: repositoryRoot + "/examples/site.yaml")
-}
-
-/// Site time that moves only when a test says so: the host reads it, nothing waits on it.
-final class ManualSiteClock: SiteClock {
-    private let current = Mutex(Timestamp(seconds: 1_800_000_000))
-    var speed: Double { 1 }
-    func now() -> Timestamp { current.withLock { $0 } }
-    func advance(by duration: Duration) { current.withLock { $0 = $0 + duration } }
-    func sleep(until deadline: Timestamp) async throws {
-        // Tests drive `refresh()` themselves; a run loop on this clock just yields until cancelled.
-        while now() < deadline {
-            try Task.checkCancellation()
-            await Task.yield()
-        }
-    }
+    try SiteLoader(shippedDevices: Repository.root + "/devices").load(path: Repository.root + "/examples/site.yaml")
 }
 
 /// A client for a served device, with short timeouts and no reconnect backoff.
@@ -94,15 +76,3 @@ func sameValue(_ read: Value?, _ model: SimValue?, resolution: Double) -> Bool {
     }
 }
 
-/// splitmix64, for reproducible random bytes.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -5,6 +5,7 @@ import Modbus
 import Testing
 
 @testable import Simulator
+import FireWatchTesting
 
 /// The simulator host over real sockets: the example site's devices on free loopback ports.
 @Suite("Simulator host", .serialized)
@@ -130,7 +131,7 @@ struct HostTests {
         host.refresh()
         let expected = try #require(host.value(device: "temp-a1", point: "temperature")?.number)
         let good = client(for: served)
-        var generator = SplitMix(seed: 0xF1BE)
+        var generator = SplitMix64(seed: 0xF1BE)
         let abuse: [[UInt8]] = [
             [0x00, 0x01, 0x00],  // truncated header, then the peer leaves
             frame(length: 0, pdu: [4, 0, 1, 0, 1]),  // absurd MBAP lengths

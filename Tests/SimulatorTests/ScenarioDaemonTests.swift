@@ -4,6 +4,7 @@ import Gateway
 import Testing
 
 @testable import Simulator
+import FireWatchTesting
 
 /// Every shipped scenario against the real daemon, in one process: SimulatorHost + Daemon on one
 /// ScaledSiteClock, observations from the alert log and the simulator's writes.
@@ -17,8 +18,8 @@ struct ScenarioDaemonTests {
 
     @Test("the scenario's expectations hold", arguments: ScenarioTests.shipped)
     func scenario(name: String) async throws {
-        let scenario = try Scenario(contentsOf: "\(repositoryRoot)/examples/scenarios/\(name).yaml")
-        let directory = try TemporaryFolder()
+        let scenario = try Scenario(contentsOf: "\(Repository.root)/examples/scenarios/\(name).yaml")
+        let directory = try TemporaryDirectory(prefix: "fw-sim")
         defer { directory.remove() }
         var run = ScenarioRun(
             site: try loadExampleSite(), scenario: scenario, speed: Self.speed, directory: directory.path)
@@ -58,8 +59,8 @@ extension ScenarioDaemonTests {
     /// and went on watching (trouble is seen after it).
     @Test("long-quiet-month: flapping devices for 30 days, no action, a restart reads one file, not the month")
     func longQuietMonth() async throws {
-        let scenario = try Scenario(contentsOf: "\(repositoryRoot)/examples/scenarios/long-quiet-month.yaml")
-        let directory = try TemporaryFolder()
+        let scenario = try Scenario(contentsOf: "\(Repository.root)/examples/scenarios/long-quiet-month.yaml")
+        let directory = try TemporaryDirectory(prefix: "fw-sim")
         defer { directory.remove() }
         var run = ScenarioRun(
             site: try loadExampleSite(), scenario: scenario, speed: scenario.speed, directory: directory.path)
@@ -104,15 +105,3 @@ extension ScenarioDaemonTests {
     }
 }
 
-/// A fresh directory under the system temp dir, removed by `remove()`.
-struct TemporaryFolder {
-    let path: String
-
-    init() throws {
-        var template = Array((NSTemporaryDirectory() + "/fw-sim-XXXXXX").utf8CString)
-        guard let made = mkdtemp(&template) else { throw CocoaError(.fileWriteUnknown) }
-        path = String(cString: made)
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}

@@ -5,6 +5,7 @@ import Modbus
 import Testing
 
 @testable import Simulator
+import FireWatchTesting
 
 /// Building the simulated site from a site file and its profiles: bindings, zones, and errors with file:line.
 @Suite("Simulated site from a site file")
@@ -43,7 +44,7 @@ struct SiteSpecTests {
         deinit { try? FileManager.default.removeItem(atPath: path) }
 
         func load() throws -> LoadedSite {
-            try SiteLoader(shippedDevices: repositoryRoot + "/devices").load(path: site)
+            try SiteLoader(shippedDevices: Repository.root + "/devices").load(path: site)
         }
     }
 

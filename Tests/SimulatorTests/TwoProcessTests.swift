@@ -4,23 +4,22 @@ import Gateway
 import Testing
 
 @testable import Simulator
+import FireWatchTesting
 
 /// `firewatch simulate` and `firewatch run` as two processes on one compressed site time
 /// (FIREWATCH_SITE_CLOCK), the way `make run` wires them: expectations from the daemon's alert log and
 /// the simulator's output.
 @Suite("Scenarios as two processes")
 struct TwoProcessTests {
-    static let executable = repositoryRoot + "/.build/debug/firewatch"
-    static var built: Bool { FileManager.default.isExecutableFile(atPath: executable) }
     static let speed = 20.0
 
     @Test(
-        "simulate + run: the scenario's expectations hold", .enabled(if: built, "build the firewatch executable first"),
+        "simulate + run: the scenario's expectations hold",
         arguments: ["pangyo-2022", "quiet-day"])
     func scenario(name: String) async throws {
-        let scenarioPath = "\(repositoryRoot)/examples/scenarios/\(name).yaml"
+        let scenarioPath = "\(Repository.root)/examples/scenarios/\(name).yaml"
         let scenario = try Scenario(contentsOf: scenarioPath)
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory(prefix: "fw-sim")
         defer { folder.remove() }
         let sitePath = try Self.writeSite(into: folder.path)
         let clock = "\(Self.speed)@\(Int64(Date().timeIntervalSince1970 * 1e9))"
@@ -64,10 +63,9 @@ struct TwoProcessTests {
     }
 
     @Test(
-        "firewatch demo runs a scenario to its summary and leaves only the alert log behind",
-        .enabled(if: built, "build the firewatch executable first"))
+        "firewatch demo runs a scenario to its summary and leaves only the alert log behind")
     func demo() async throws {
-        let folder = try TemporaryFolder()
+        let folder = try TemporaryDirectory(prefix: "fw-sim")
         defer { folder.remove() }
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = folder.path
@@ -90,7 +88,7 @@ struct TwoProcessTests {
 
     /// The example site with its own free ports, its state in `folder`, and no metrics listener.
     static func writeSite(into folder: String) throws -> String {
-        var text = try String(contentsOfFile: repositoryRoot + "/examples/site.yaml", encoding: .utf8)
+        var text = try String(contentsOfFile: Repository.root + "/examples/site.yaml", encoding: .utf8)
         let configured = (15020...15038).filter { text.contains("port: \($0)") }
         for (port, free) in zip(configured, try freePorts(configured.count)) {
             text = text.replacingOccurrences(of: "port: \(port)", with: "port: \(free)")
@@ -102,7 +100,7 @@ struct TwoProcessTests {
         // As in process (ScenarioRun.staleFloor): 2 s of real time at 20x, so a busy machine's stall is no
         // site-wide sensor failure; lost devices are still caught by their request timeouts.
         text = text.replacingOccurrences(of: "stale_after: 3s", with: "stale_after: 40s")
-        text = text.replacingOccurrences(of: "./hooks/", with: "\(repositoryRoot)/examples/hooks/")
+        text = text.replacingOccurrences(of: "./hooks/", with: "\(Repository.root)/examples/hooks/")
         let path = folder + "/site.yaml"
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -137,7 +135,7 @@ struct TwoProcessTests {
     static func start(_ arguments: [String], environment: [String: String], output: String) throws -> Process {
         FileManager.default.createFile(atPath: output, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+        process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
         process.arguments = arguments
         process.environment = environment
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: output))

@@ -3,6 +3,7 @@ import Logging
 import Testing
 
 @testable import Gateway
+import FireWatchTesting
 
 @Suite("Alert log writer")
 struct AlertLogWriterTests {

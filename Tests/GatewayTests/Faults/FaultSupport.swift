@@ -3,37 +3,16 @@ import Foundation
 import Gateway
 import Synchronization
 import Testing
+import FireWatchTesting
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-// Shared by the fault tests: the built executable, a small site served by `firewatch simulate` and watched by
+// Shared by the fault tests: a small site served by `firewatch simulate` and watched by
 // `firewatch run` (two real processes on 127.0.0.1), the simulator's write lines, and libfaketime. The temp
 // folder, the daemon process wrapper and record matching are RuntimeHarness's (TemporaryDirectory, DaemonProcess,
 // RuntimeHarness.matches).
-
-/// The `firewatch` executable of this build, found beside the test binary first (so a test never runs a stale
-/// binary of another build folder), then where `swift build` puts it. Throws, naming every place it looked.
-enum FireWatchExecutable {
-    static let variable = "FIREWATCH_EXECUTABLE"
-
-    static func path() throws -> String {
-        var candidates: [String] = []
-        if let given = ProcessInfo.processInfo.environment[variable], !given.isEmpty { candidates.append(given) }
-        // The test runner is .build/<triple>/debug/FireWatchPackageTests.xctest; `firewatch` is its sibling.
-        if let runner = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append((runner as NSString).deletingLastPathComponent + "/firewatch")
-        }
-        candidates.append(RuntimeHarness.executable)
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            return candidate
-        }
-        throw HarnessError(
-            "the firewatch executable is missing (looked at \(candidates.joined(separator: ", "))): build it with "
-                + "`swift build --build-tests` (make test does) or name it in \(variable)")
-    }
-}
 
 /// A wall clock the test can step under one process: libfaketime (Debian's `faketime`) reading its offset from a
 /// file, with the monotonic clocks left alone. The library is preloaded into coreutils' `env`, which execs the
@@ -58,7 +37,7 @@ struct FakeWallClock {
         // hour late — which no real kernel does. Tests/faketime/real_timerfd.c, preloaded first, passes them
         // through, so only the wall clock moves, as on a gateway whose clock NTP steps.
         let shim = folder.file("real_timerfd.so")
-        let source = RuntimeHarness.packageRoot + "/Tests/faketime/real_timerfd.c"
+        let source = Repository.root + "/Tests/faketime/real_timerfd.c"
         let gcc = Process()
         gcc.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         gcc.arguments = ["gcc", "-shared", "-fPIC", "-O2", "-o", shim, source]
@@ -142,7 +121,7 @@ final class FaultSite: Sendable {
         zones: [String] = ["a"], suppressDelay: String = "30s", staleAfter: String = "10s", timeline: String,
         alertLog: String = "state/alerts.jsonl", settings: String = ""
     ) throws {
-        executable = try FireWatchExecutable.path()
+        executable = try FirewatchExecutable.required()
         directory = try TemporaryDirectory()
         self.zones = zones
         self.suppressDelay = suppressDelay
@@ -234,7 +213,7 @@ final class FaultSite: Sendable {
     /// The environment both processes get: the shipped profiles, no systemd, no shared compressed clock.
     func environment(_ extra: [String: String] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
-        env["FIREWATCH_DEVICES"] = RuntimeHarness.packageRoot + "/devices"
+        env["FIREWATCH_DEVICES"] = Repository.root + "/devices"
         for key in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "LD_PRELOAD", ScaledSiteClock.environmentVariable] {
             env.removeValue(forKey: key)
         }

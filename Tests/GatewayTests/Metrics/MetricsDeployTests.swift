@@ -3,11 +3,10 @@ import Foundation
 import Gateway
 import Modbus
 import Testing
+import FireWatchTesting
 
 /// deploy/prometheus/, found from this file's place in the repository.
-private let prometheusFolder = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("deploy/prometheus")
+private let prometheusFolder = URL(fileURLWithPath: Repository.file("deploy/prometheus"))
 
 private let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first {
     FileManager.default.isExecutableFile(atPath: $0)

@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import Modbus
 import Testing
+import FireWatchTesting
 
 private let gasProfile = """
     name: Test off-gas detector

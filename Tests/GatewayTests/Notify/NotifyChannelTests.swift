@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Logging
 import Testing
+import FireWatchTesting
 
 @Suite("Notify channels")
 struct NotifyChannelTests {

@@ -4,6 +4,7 @@ import Gateway
 import Logging
 import ServiceLifecycle
 import Testing
+import FireWatchTesting
 
 @Suite("Notify shutdown")
 struct NotifyShutdownTests {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Gateway
+import FireWatchTesting
 
 @Suite("Process runner")
 struct ProcessRunnerTests {

@@ -4,6 +4,7 @@ import Logging
 import Testing
 
 @testable import Gateway
+import FireWatchTesting
 
 /// Checkpoints: the state the log holds, written as the first line of every file, so that rotation (which drops
 /// the oldest file) never makes a restart forget a latch.

@@ -5,6 +5,7 @@ import Modbus
 import ServiceLifecycle
 import Synchronization
 import Testing
+import FireWatchTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -129,7 +130,7 @@ extension RuntimeEndToEndTests {
     @Test func theDaemonRunsInProcessOnAScaledClockAndStopsGracefully() async throws {
         let site = try RuntimeHarness()
         defer { site.remove() }
-        let loaded = try SiteLoader(shippedDevices: RuntimeHarness.packageRoot + "/devices").load(path: site.siteFile)
+        let loaded = try SiteLoader(shippedDevices: Repository.root + "/devices").load(path: site.siteFile)
         let observer = CountingObserver()
         let daemon = try Daemon(
             site: loaded,

@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Modbus
 import Synchronization
+import FireWatchTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -34,16 +35,12 @@ final class ServerBox: Sendable {
 }
 
 /// A small site served by real `Modbus.Server`s on 127.0.0.1 (port 0), a site.yaml pointing at them, and the
-/// daemon started as a subprocess (`.build/debug/firewatch run`).
+/// daemon started as a subprocess (`firewatch run`, the executable of this build).
 ///
 /// Devices (shipped profiles): `gas` (sensor/offgas), `temp1`, `temp2` (sensor/temperature-humidity), `smoke`
 /// (smoke/aspirating), `panel` (suppression/releasing-panel, whose status turns `released` when its release coil
 /// is written, as a real panel does) and `feed` (io/relay-outputs). One zone, `room`.
 final class RuntimeHarness: Sendable {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static let executable = packageRoot + "/.build/debug/firewatch"
-
     let directory: TemporaryDirectory
     let servers: [String: Server]
     let recorder = WriteRecorder()
@@ -170,14 +167,11 @@ final class RuntimeHarness: Sendable {
 
     /// Starts `firewatch run --config site.yaml` with `arguments` appended.
     func start(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> DaemonProcess {
-        guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
-            throw HarnessError("\(Self.executable) is missing: run swift build first")
-        }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
         process.arguments = ["run", "--config", siteFile] + arguments
         var env = ProcessInfo.processInfo.environment
-        env["FIREWATCH_DEVICES"] = Self.packageRoot + "/devices"
+        env["FIREWATCH_DEVICES"] = Repository.file("devices")
         env.removeValue(forKey: "NOTIFY_SOCKET")
         env.removeValue(forKey: "WATCHDOG_USEC")
         for (key, value) in environment { env[key] = value }
@@ -193,7 +187,7 @@ final class RuntimeHarness: Sendable {
     /// Runs the CLI (`firewatch ARGS…`) to completion; returns its exit status, stdout and stderr.
     func cli(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
         process.arguments = arguments
         let out = Pipe()
         let err = Pipe()

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 
 @testable import Gateway
+import FireWatchTesting
 
 /// The in-process pieces of the runtime: the record ↔ JSON mapping, the status line, readings from a poll.
 struct RuntimeUnitTests {
@@ -110,26 +111,9 @@ struct RuntimeUnitTests {
     }
 }
 
-/// A clock a test sets by hand: site (monotonic) time and the wall clock move separately.
-final class SetClock: SiteClock {
-    let time: Mutex<Timestamp>
-    let wallOffset = Mutex(Duration.zero)
-    let speed: Double
-    init(_ time: Timestamp, speed: Double = 1) {
-        self.time = Mutex(time)
-        self.speed = speed
-    }
-    func now() -> Timestamp { time.withLock { $0 } }
-    func wallNow() -> Timestamp { now() + wallOffset.withLock { $0 } }
-    func sleep(until deadline: Timestamp) async throws {}
-    func set(_ value: Timestamp) { time.withLock { $0 = value } }
-    /// Steps the wall clock by `step` (an operator, NTP); site time does not move.
-    func stepWall(by step: Duration) { wallOffset.withLock { $0 += step } }
-}
-
 extension RuntimeUnitTests {
     @Test func aWallClockStepIsReportedOnceEitherWayAndMovesNoSiteTime() {
-        let clock = SetClock(Timestamp(seconds: 1000))
+        let clock = ManualSiteClock(Timestamp(seconds: 1000))
         let time = MonotonicSiteTime(clock: clock)
         #expect(time.checkStep() == nil)
         clock.stepWall(by: .seconds(3600))
@@ -145,21 +129,21 @@ extension RuntimeUnitTests {
 
     @Test func onACompressedClockTheStepThresholdIsTenMillisecondsOfRealTime() {
         // At 14,400x the two clocks read 100 µs apart differ by 1.44 s of site time: jitter, not a step.
-        let clock = SetClock(Timestamp(seconds: 1000), speed: 14_400)
+        let clock = ManualSiteClock(Timestamp(seconds: 1000), speed: 14_400)
         let time = MonotonicSiteTime(clock: clock)
         clock.stepWall(by: .seconds(100))
         #expect(time.checkStep() == nil)
         clock.stepWall(by: .seconds(3600))
         #expect(time.checkStep() == .seconds(3700))
         // At 30x (the scenarios) the threshold stays 1 s.
-        let scenario = SetClock(Timestamp(seconds: 1000), speed: 30)
+        let scenario = ManualSiteClock(Timestamp(seconds: 1000), speed: 30)
         let scenarioTime = MonotonicSiteTime(clock: scenario)
         scenario.stepWall(by: .milliseconds(1500))
         #expect(scenarioTime.checkStep() == .milliseconds(1500))
     }
 
     @Test func wallClockJitterBelowASecondIsNotAStep() {
-        let clock = SetClock(Timestamp(seconds: 1000))
+        let clock = ManualSiteClock(Timestamp(seconds: 1000))
         let time = MonotonicSiteTime(clock: clock)
         clock.stepWall(by: .milliseconds(900))
         #expect(time.checkStep() == nil)

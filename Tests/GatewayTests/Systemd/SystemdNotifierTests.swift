@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Gateway
+import FireWatchTesting
 
 /// A bound `AF_UNIX` datagram socket standing in for systemd's notify socket.
 private final class NotifyListener {

@@ -2,11 +2,10 @@ import Foundation
 import Testing
 
 @testable import Gateway
+import FireWatchTesting
 
 /// deploy/firewatch.service, found from this file's place in the repository.
-private let unitPath = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("deploy/firewatch.service").path
+private let unitPath = Repository.file("deploy/firewatch.service")
 
 private let systemdAnalyze = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first {
     FileManager.default.isExecutableFile(atPath: $0)
