@@ -71,9 +71,11 @@ let package = Package(
             ]
         ),
         // What every test suite shares: a seeded generator, a temporary directory, a hand-moved site clock, the
-        // checkout's root, and the one finder of the built `firewatch` (which fails a test, never skips it).
+        // checkout's root, a raw TCP peer for bytes no client would send, and the one finder of the built
+        // `firewatch` (which fails a test, never skips it).
         .target(
-            name: "FireWatchTesting", dependencies: ["FireSafety", "Gateway"], path: "Tests/FireWatchTesting"),
+            name: "FireWatchTesting", dependencies: ["CModbus", "Modbus", "FireSafety", "Gateway"],
+            path: "Tests/FireWatchTesting"),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus", "FireWatchTesting"]),
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety", "FireWatchTesting"]),
         .testTarget(

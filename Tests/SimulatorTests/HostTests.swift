@@ -145,7 +145,7 @@ struct HostTests {
             frame(unit: 9, pdu: [4, 0, 1, 0, 1]),  // a unit the port does not serve
         ]
         for round in 0..<(abuse.count + 10) {
-            let peer = try RawPeer(port: served.port)
+            let peer = try RawPeer(port: served.port, receiveTimeoutMilliseconds: 500)
             if round < abuse.count {
                 peer.send(abuse[round])
             } else {

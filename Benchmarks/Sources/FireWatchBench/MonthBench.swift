@@ -20,26 +20,23 @@ enum MonthBench {
         // Rotated at 1 MiB and every file kept, so the month's whole record can be counted and read back.
         run.alertLogMaxBytes = 1 << 20
         run.alertLogKeep = 1000
-        let samples = Mutex<[String: Double]>([:])
-        let sampler = Mutex<Task<Void, Never>?>(nil)
+        let samples = Samples()
         let day = Duration.seconds(86_400) / scenario.speed
         let report = try await run.run(onStart: { _ in
             let began = ContinuousClock.now
-            let task = Task {
+            samples.start(Task {
                 for (name, at) in [("rss_day1_kb", 1.0), ("rss_day15_kb", 15.0), ("rss_day30_kb", 29.95)] {
                     do { try await Task.sleep(until: began + day * at, clock: .continuous) } catch { return }
-                    let rss = memoryFigure("VmRSS")
-                    samples.withLock { $0[name] = rss }
+                    samples.record(name, memoryFigure("VmRSS"))
                 }
-            }
-            sampler.withLock { $0 = task }
+            })
         })
-        sampler.withLock { $0?.cancel() }
+        samples.stop()
         guard report.passed else {
             let failed = report.results.filter { !$0.passed }.map { "line \($0.line): \($0)" }
             throw BenchError("long-quiet-month failed: \(failed.joined(separator: "; "))")
         }
-        var figures = samples.withLock { $0 }
+        var figures = samples.figures
         figures["rss_peak_kb"] = memoryFigure("VmHWM")
         figures["records"] = Double(report.records.count)
         let files = AlertLog.files(forLogAt: run.alertLog)
@@ -78,6 +75,16 @@ enum MonthBench {
         let line = status.split(separator: "\n").first { $0.hasPrefix(name + ":") }
         return line.flatMap { Double($0.split(separator: " ").dropFirst().first ?? "") } ?? .nan
     }
+}
+
+/// Memory figures taken while the scenario runs, and the task taking them.
+private final class Samples: Sendable {
+    private let state = Mutex<(figures: [String: Double], task: Task<Void, Never>?)>(([:], nil))
+
+    func start(_ task: Task<Void, Never>) { state.withLock { $0.task = task } }
+    func record(_ name: String, _ value: Double) { state.withLock { $0.figures[name] = value } }
+    func stop() { state.withLock { $0.task?.cancel() } }
+    var figures: [String: Double] { state.withLock { $0.figures } }
 }
 
 extension Orchestrator {
