@@ -17,15 +17,21 @@ enum MonthBench {
         let scenario = try Scenario(contentsOf: root + "/examples/scenarios/long-quiet-month.yaml")
         let site = try SiteLoader(shippedDevices: root + "/devices").load(path: root + "/examples/site.yaml")
         var run = ScenarioRun(site: site, scenario: scenario, speed: scenario.speed, directory: directory)
-        // Rotated at 1 MiB and every file kept, so the month's whole record can be counted and read back.
-        run.alertLogMaxBytes = 1 << 20
+        // Rotated at 128 KiB and every file kept, so the month's whole record can be counted and read back, and a
+        // restore (one file) can be set beside reading the month.
+        run.alertLogMaxBytes = 128 << 10
         run.alertLogKeep = 1000
         let samples = Samples()
         let day = Duration.seconds(86_400) / scenario.speed
         let report = try await run.run(onStart: { _ in
             let began = ContinuousClock.now
             samples.start(Task {
-                for (name, at) in [("rss_day1_kb", 1.0), ("rss_day15_kb", 15.0), ("rss_day30_kb", 29.95)] {
+                // Day 28.9 is the soak's end before the restart on day 29; the last sample follows the in-process
+                // restart, whose second daemon shares the heap of the first (a real restart is a new process).
+                let days = [
+                    ("rss_day1_kb", 1.0), ("rss_day15_kb", 15.0), ("rss_day29_kb", 28.9), ("rss_restarted_kb", 29.95),
+                ]
+                for (name, at) in days {
                     do { try await Task.sleep(until: began + day * at, clock: .continuous) } catch { return }
                     samples.record(name, memoryFigure("VmRSS"))
                 }
@@ -90,17 +96,19 @@ private final class Samples: Sendable {
 extension Orchestrator {
     func monthSection() throws -> String {
         let figures = try parseFigures(
-            try Child.output([me, "month", "--root", FileManager.default.currentDirectoryPath, "--dir", work + "/month"]))
+            // About three minutes of real time (30 days at 14,400x), more on a busy machine.
+            try Child.output(
+                [me, "month", "--root", FileManager.default.currentDirectoryPath, "--dir", work + "/month"], timeout: 900))
         func f(_ key: String) -> Double { figures[key] ?? .nan }
-        let growth = (f("rss_day30_kb") / f("rss_day1_kb") - 1) * 100
+        let growth = (f("rss_day29_kb") / f("rss_day1_kb") - 1) * 100
         let met = abs(growth) <= 10
-        log("month: RSS day 1 \(Int(f("rss_day1_kb"))) kB, day 30 \(Int(f("rss_day30_kb"))) kB; restore \(format(f("restore_ms"), 1)) ms")
+        log("month: RSS day 1 \(Int(f("rss_day1_kb"))) kB, day 29 \(Int(f("rss_day29_kb"))) kB; restore \(format(f("restore_ms"), 1)) ms")
         return """
             ## A quiet month: memory and restore (`long-quiet-month`)
 
             The `long-quiet-month` scenario — 30 days of flapping devices on the example site, no fire — run once at
             14,400x (\(format(f("real_s"), 0)) s of real time) in one `fw-bench month` process holding the simulator and
-            the real daemon, the alert log rotated at 1 MiB with every file kept. Resident memory is that process's
+            the real daemon, the alert log rotated at 128 KiB with every file kept. Resident memory is that process's
             `VmRSS` (simulator included); the restart on day 29 and a restore timed afterwards read the log as a
             start does: the newest `state.checkpoint` and what follows it.
 
@@ -109,7 +117,8 @@ extension Orchestrator {
             | records written in 30 days | \(format(f("records"), 0)) in \(format(f("files"), 0)) files, \(format(f("log_bytes") / 1_048_576, 1)) MiB |
             | RSS on day 1 | \(format(f("rss_day1_kb") / 1024, 1)) MiB |
             | RSS on day 15 | \(format(f("rss_day15_kb") / 1024, 1)) MiB |
-            | RSS on day 30 | \(format(f("rss_day30_kb") / 1024, 1)) MiB (\(growth >= 0 ? "+" : "")\(format(growth, 1)) % on day 1; goal within 10 %: **\(met ? "met" : "missed")**) |
+            | RSS on day 29, before the restart | \(format(f("rss_day29_kb") / 1024, 1)) MiB (\(growth >= 0 ? "+" : "")\(format(growth, 1)) % on day 1; goal within 10 %: **\(met ? "met" : "missed")**) |
+            | RSS on day 30, after the in-process restart (a second daemon in the same heap) | \(format(f("rss_restarted_kb") / 1024, 1)) MiB |
             | peak RSS | \(format(f("rss_peak_kb") / 1024, 1)) MiB |
             | restart on day 29: daemon down (stop, read back, restore) | \(format(f("restart_down_ms"), 0)) ms, \(format(f("restart_records_read"), 0)) records read |
             | restore from the month's log (median of 5) | \(format(f("restore_ms"), 1)) ms, \(format(f("restore_records"), 0)) records folded after the checkpoint |
