@@ -1,17 +1,20 @@
 # FireWatch — build, test, run. `make test` installs what it needs on a fresh Debian machine.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libmodbus-dev mbpoll faketime
+APT_PACKAGES := libmodbus-dev mbpoll faketime prometheus systemd
 
 .PHONY: build test deps clean demo run
 
-# Install libmodbus-dev (and mbpoll, used by the interop tests, and faketime, whose libfaketime the clock-step
-# fault test preloads) when missing.
+# Install libmodbus-dev (and mbpoll, used by the interop tests, faketime, whose libfaketime the clock-step
+# fault test preloads, prometheus for promtool, which tests the shipped alert rules, and systemd for
+# systemd-analyze, which verifies the unit file) when missing. Tests that need them fail when they are absent.
 deps:
 	@missing=""; \
 	pkg-config --exists libmodbus 2>/dev/null || missing="$$missing libmodbus-dev"; \
 	command -v mbpoll >/dev/null 2>&1 || missing="$$missing mbpoll"; \
 	ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing="$$missing faketime"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config $$missing"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

@@ -89,9 +89,11 @@ struct AlertsCommandTests {
     }
 
     @Test(
-        "on a terminal the severity is coloured, and NO_COLOR turns it off",
-        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+        "on a terminal the severity is coloured, and NO_COLOR turns it off")
     func colourOnTerminal() async throws {
+        try #require(
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/script"),
+            "util-linux's script is missing (Debian package bsdutils)")
         let fixture = AlertLogFixture(count: 6)
         defer { fixture.cleanUp() }
         let command = "\(try FirewatchExecutable.required()) alerts -n 1 --log \(fixture.livePath)"

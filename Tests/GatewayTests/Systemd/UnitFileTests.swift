@@ -41,8 +41,9 @@ struct UnitFileTests {
     }
 
     @Test(
-        "systemd-analyze verify accepts it (with ExecStart pointed at /bin/true)", .enabled(if: systemdAnalyze != nil))
+        "systemd-analyze verify accepts it (with ExecStart pointed at /bin/true)")
     func verifies() async throws {
+        try #require(systemdAnalyze != nil, "systemd-analyze is not installed: make deps installs Debian's systemd package")
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let text = try String(contentsOfFile: unitPath, encoding: .utf8)
