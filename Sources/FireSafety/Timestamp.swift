@@ -92,7 +92,7 @@ extension Level {
 
 extension Duration {
     /// The duration in whole nanoseconds (saturating far outside any configured value).
-    var nanosecondCount: Int64 {
+    public var nanosecondCount: Int64 {
         let (seconds, attoseconds) = components
         let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }
@@ -100,7 +100,7 @@ extension Duration {
     }
 
     /// Seconds as a `Double`, for slopes and messages.
-    var secondsValue: Double {
+    public var secondsValue: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) / 1e18
     }

@@ -174,7 +174,7 @@ public struct SimulatedSite: Sendable {
             tick += 1
             let tickTime = step * Int(tick)
             for name in zones.keys.sorted() {
-                zones[name]!.step(dt: step.seconds, time: tickTime)
+                zones[name]!.step(dt: step.secondsValue, time: tickTime)
                 zones[name]!.applyDue(tick: tick, time: tickTime)
             }
             // Faults that capture a reading (stuck) must see the time they start at.
@@ -285,7 +285,7 @@ public struct SimulatedSite: Sendable {
                 number + amplitude * noise.uniform("fault:\(device).\(point)", tick: gridTime.milliseconds / 1000))
         case .drift(let perMinute):
             guard case .number(let number) = base else { return base }
-            return .number(number + perMinute * (now - fault.from).seconds / 60)
+            return .number(number + perMinute * (now - fault.from).secondsValue / 60)
         }
     }
 

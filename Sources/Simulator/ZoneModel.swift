@@ -144,8 +144,8 @@ struct ZoneModel: Sendable {
         let start = parameters.hvacSetpoint + parameters.chargingRise
         strings = Array(
             repeating: BatteryString(
-                temperature: start, pointOfNoReturn: parameters.pointOfNoReturn.seconds,
-                runawayAfterVenting: parameters.runawayAfterVenting.seconds),
+                temperature: start, pointOfNoReturn: parameters.pointOfNoReturn.secondsValue,
+                runawayAfterVenting: parameters.runawayAfterVenting.secondsValue),
             count: count)
         feedsClosed = Array(repeating: true, count: feeds)
     }
@@ -253,8 +253,8 @@ struct ZoneModel: Sendable {
             string.state = .abused
             string.abuseTime = 0
         }
-        if let pointOfNoReturn { string.pointOfNoReturn = pointOfNoReturn.seconds }
-        if let runawayAfter { string.runawayAfterVenting = runawayAfter.seconds }
+        if let pointOfNoReturn { string.pointOfNoReturn = pointOfNoReturn.secondsValue }
+        if let runawayAfter { string.runawayAfterVenting = runawayAfter.secondsValue }
         strings[index - 1] = string
         events.append(ModelEvent(at: time, zone: name, kind: .abuseStarted, string: index))
     }
@@ -300,7 +300,7 @@ struct ZoneModel: Sendable {
             case .released, .preDischarge: break
             case .automatic, .aborted:
                 if parameters.panelPreDischarge > .zero {
-                    panelMode = .preDischarge(remaining: parameters.panelPreDischarge.seconds)
+                    panelMode = .preDischarge(remaining: parameters.panelPreDischarge.secondsValue)
                 } else {
                     discharge()
                 }
@@ -342,7 +342,7 @@ struct ZoneModel: Sendable {
         // A runaway heats its neighbour until that one runs away too.
         for i in strings.indices
         where strings[i].state == .runaway && !strings[i].propagated
-            && strings[i].runawayTime >= p.propagationDelay.seconds
+            && strings[i].runawayTime >= p.propagationDelay.secondsValue
         {
             strings[i].propagated = true
             if i + 1 < strings.count { startRunaway(string: i + 2, at: time) }
@@ -355,7 +355,7 @@ struct ZoneModel: Sendable {
                         strings[i].flaming = false
                         events.append(ModelEvent(at: time, zone: name, kind: .knockedDown, string: i + 1))
                     }
-                } else if !strings[i].flaming && strings[i].runawayTime >= p.ignitionDelay.seconds {
+                } else if !strings[i].flaming && strings[i].runawayTime >= p.ignitionDelay.secondsValue {
                     strings[i].flaming = true
                     events.append(ModelEvent(at: time, zone: name, kind: .ignition, string: i + 1))
                 }
@@ -371,11 +371,11 @@ struct ZoneModel: Sendable {
         // Room air: HVAC pulls toward its setpoint, hot strings and flames push up.
         let (target, tau) =
             hvacRunning
-            ? (p.hvacSetpoint, p.roomTauWithHVAC.seconds) : (p.outsideTemperature, p.roomTauWithoutHVAC.seconds)
+            ? (p.hvacSetpoint, p.roomTauWithHVAC.secondsValue) : (p.outsideTemperature, p.roomTauWithoutHVAC.secondsValue)
         var dRoom = (target - roomTemperature) / tau + burning * p.flameHeating
         // Normal charging heat is the design load HVAC is sized for; only heat beyond it warms the room.
         for string in strings {
-            dRoom += max(string.temperature - roomTemperature - p.chargingRise, 0) / p.stringToRoomTau.seconds
+            dRoom += max(string.temperature - roomTemperature - p.chargingRise, 0) / p.stringToRoomTau.secondsValue
         }
         roomTemperature += dRoom * dt
 
@@ -385,14 +385,14 @@ struct ZoneModel: Sendable {
         lflPercent = max(lflPercent, 0)
 
         // Smoke: made by flames (little by a smouldering runaway), knocked down by the agent.
-        let knockDown = agentHolds ? 1 / p.agentSmokeTau.seconds : 0
+        let knockDown = agentHolds ? 1 / p.agentSmokeTau.secondsValue : 0
         smoke += (burning * p.flameSmoke + smouldering * p.runawaySmoke - smoke * (airChange + knockDown)) * dt
         smoke = max(smoke, 0)
 
         // Agent: leaks away slowly with dampers shut, fast with them open.
         if agent > 0 {
             let loss =
-                1 / p.agentHoldTau.seconds + (dampersOpen ? p.hvacAirRate : 0) + (exhaustRunning ? p.exhaustAirRate : 0)
+                1 / p.agentHoldTau.secondsValue + (dampersOpen ? p.hvacAirRate : 0) + (exhaustRunning ? p.exhaustAirRate : 0)
             agent = max(agent - agent * loss * dt, 0)
         }
 
@@ -402,7 +402,7 @@ struct ZoneModel: Sendable {
         if case .preDischarge(let remaining) = panelMode {
             if abortSwitchHeld {
                 // The panel's own delay in "AHJ" abort mode: stopped while held, in full again when let go.
-                panelMode = .preDischarge(remaining: p.panelPreDischarge.seconds)
+                panelMode = .preDischarge(remaining: p.panelPreDischarge.secondsValue)
             } else if remaining - dt <= 0 {
                 discharge()
                 events.append(ModelEvent(at: time, zone: name, kind: .released))
@@ -417,7 +417,7 @@ struct ZoneModel: Sendable {
         var s = strings[i]
         let driven = s.abused && s.connected && charging
         let rest = roomTemperature + (s.connected && charging ? p.chargingRise : 0)
-        let relax = (rest - s.temperature) / p.stringTau.seconds * dt
+        let relax = (rest - s.temperature) / p.stringTau.secondsValue * dt
 
         switch s.state {
         case .normal:
@@ -426,7 +426,7 @@ struct ZoneModel: Sendable {
             if driven {
                 s.abuseTime += dt
                 s.temperature += p.abuseHeating * dt
-                if s.abuseTime >= p.ventDelay.seconds {
+                if s.abuseTime >= p.ventDelay.secondsValue {
                     s.state = .venting
                     s.ventTime = 0
                     s.drivenVentTime = 0
@@ -463,7 +463,7 @@ struct ZoneModel: Sendable {
             } else {
                 // Pulled back: the cell cools and off-gassing declines (DNV GL, DEVICE-FACTS §6).
                 s.temperature += relax
-                s.emission *= exp(-dt / p.pullBackTau.seconds)
+                s.emission *= exp(-dt / p.pullBackTau.secondsValue)
                 if s.emission < p.ventEmission * 0.01 {
                     s.emission = 0
                     s.state = .normal
@@ -473,16 +473,16 @@ struct ZoneModel: Sendable {
             }
         case .runaway:
             s.runawayTime += dt
-            s.temperature += (p.runawayPeak - s.temperature) * (1 - exp(-dt / p.runawayTau.seconds))
+            s.temperature += (p.runawayPeak - s.temperature) * (1 - exp(-dt / p.runawayTau.secondsValue))
             s.emission = s.flaming ? 0 : p.runawayEmission
-            if s.runawayTime >= p.burnDuration.seconds {
+            if s.runawayTime >= p.burnDuration.secondsValue {
                 s.state = .burnt
                 s.emission = 0
                 s.flaming = false
                 events.append(ModelEvent(at: time, zone: name, kind: .burnt, string: i + 1))
             }
         case .burnt:
-            s.temperature += (roomTemperature - s.temperature) / p.stringTau.seconds * dt
+            s.temperature += (roomTemperature - s.temperature) / p.stringTau.secondsValue * dt
         }
         strings[i] = s
     }

@@ -66,7 +66,7 @@ struct HostTests {
         let modbus = client(for: served)
         try await modbus.writeRegisters(address: command.address, values: values)
         await modbus.close()
-        #expect(host.observations.contains { $0.kind == .write(device: "bms-a", command: "disconnect_string") })
+        #expect(await eventually { host.observations.contains { $0.kind == .write(device: "bms-a", command: "disconnect_string") } })
         #expect(host.writes.last?.outcome == "accepted")
         // Still closed right after the write: real contactors take time, and the daemon's verify must wait.
         host.refresh()

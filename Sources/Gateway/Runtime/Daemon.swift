@@ -381,7 +381,7 @@ final class StatusSource: Sendable {
         let devices = health.snapshot().map { name, entry in
             DaemonStatus.Device(
                 name: name, endpoint: entry.endpoint, up: entry.up, lastPoll: entry.lastPoll.map(time.wall)?.description,
-                lastPollAgeSeconds: entry.lastPoll.map { max(0, Double((now - $0).nanosecondsValue) / 1e9) },
+                lastPollAgeSeconds: entry.lastPoll.map { max(0, Double((now - $0).nanosecondCount) / 1e9) },
                 polls: entry.polls, failedPolls: entry.failedPolls, lastError: entry.lastError)
         }
         let log = writer.status
@@ -423,16 +423,6 @@ final class StatusSource: Sendable {
             acknowledged: zone.acknowledged, inhibitedUntil: zone.inhibitedUntil.map(time.wall)?.description,
             inhibitReason: zone.inhibitReason, causes: causes, isolate: phase(zone.isolate),
             suppress: phase(zone.suppress), powerCut: phase(zone.powerCut), running: running)
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds (saturating), for ages in status.
-    var nanosecondsValue: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        return product &+ attoseconds / 1_000_000_000
     }
 }
 

@@ -350,12 +350,12 @@ actor SafetyCore {
         var extras = extras
         if let measured = time.checkStep() {
             // The two clocks are read a moment apart: a step is reported to the 0.1 s (whole seconds from 10 s).
-            let resolution: Int64 = abs(measured.nanosecondsValue) >= 10_000_000_000 ? 1_000_000_000 : 100_000_000
-            let rounded = (Double(measured.nanosecondsValue) / Double(resolution)).rounded() * Double(resolution)
+            let resolution: Int64 = abs(measured.nanosecondCount) >= 10_000_000_000 ? 1_000_000_000 : 100_000_000
+            let rounded = (Double(measured.nanosecondCount) / Double(resolution)).rounded() * Double(resolution)
             let step = Duration.nanoseconds(Int64(rounded))
             // Logged first: the records after it carry the new wall time, and the reader should know why.
             extras = Dictionary(uniqueKeysWithValues: extras.map { ($0.key + 1, $0.value) })
-            extras[0] = [JSONMember("step_seconds", .number(Double(step.nanosecondsValue) / 1e9))]
+            extras[0] = [JSONMember("step_seconds", .number(Double(step.nanosecondCount) / 1e9))]
             out.records.insert(clockStepRecord(step), at: 0)
             out.actions.insert(.notify(out.records[0]), at: 0)
             logger.warning(

@@ -4,6 +4,7 @@ import Logging
 import Modbus
 import Synchronization
 import Testing
+import FireWatchTesting
 
 @testable import Gateway
 
@@ -100,15 +101,6 @@ struct ActuatorTests {
         }
 
         func writes() -> [String] { device.events.withLock { $0 } }
-
-        /// The events once there are `count` of them (at most 2 s): the server's write hook runs on its thread
-        /// after the reply is on the wire, so a write without a read back can be acknowledged before it is logged.
-        func writes(count: Int) async -> [String] {
-            for _ in 0..<200 where writes().count < count {
-                try? await Task.sleep(for: .milliseconds(10))
-            }
-            return writes()
-        }
     }
 
     @Test("a command without verify: is read back from its own coil or register")
@@ -123,7 +115,8 @@ struct ActuatorTests {
         // `readback: false`: the acknowledgement is all there is, and the detail says why.
         let pulse = await bench.run("pulse", index: 3)
         #expect(pulse?.0 == .succeeded && pulse?.1.contains("does not read back its state") == true)
-        #expect(await bench.writes(count: 3) == ["write coil 4", "write holding 10", "write holding 20"])
+        #expect(await eventually { bench.writes().count == 3 })
+        #expect(bench.writes() == ["write coil 4", "write holding 10", "write holding 20"])
     }
 
     @Test("every retry is announced before its write, and a read back that never matches fails the step")
