@@ -1,0 +1,71 @@
+import FireSafety
+import Foundation
+import Synchronization
+
+/// Maps control-socket requests to operator commands (the peer's uid from SO_PEERCRED) and `status` to JSON.
+struct ControlHandler: Sendable {
+    let core: SafetyCore
+    let status: StatusSource
+
+    func handle(_ request: ControlRequest, peer: PeerCredentials) async -> ControlResponse {
+        let uid = String(peer.uid)
+        let user = UserName.of(uid: peer.uid)
+        let command: OperatorCommand
+        switch request {
+        case .status:
+            let status = await status.status()
+            return .success(status.summary, data: Self.json(status))
+        case .ack(let zone): command = .ack(zone: zone, uid: uid)
+        case .reset(let zone): command = .reset(zone: zone, uid: uid)
+        case .abort(let zone): command = .abort(zone: zone, uid: uid)
+        case .resume(let zone): command = .resume(zone: zone, uid: uid)
+        case .enable(let zone): command = .enable(zone: zone, uid: uid)
+        case .inhibit(let zone, let duration, let reason):
+            command = .inhibit(zone: zone, uid: uid, duration: duration, reason: reason)
+        }
+        return await Self.submit(command, user: user, to: core)
+    }
+
+    static func submit(_ command: OperatorCommand, user: String? = nil, to core: SafetyCore) async -> ControlResponse {
+        let zones = await core.site.model.zones.map(\.name)
+        guard zones.contains(command.zone) else {
+            return .failure(
+                "unknown_zone", "no zone named \(command.zone); zones are \(zones.joined(separator: ", "))")
+        }
+        let out = await core.command(command, user: user)
+        if let refused = out.refused { return .failure("refused", refused) }
+        let zone = command.zone
+        switch command {
+        case .ack: return .success("\(zone) acknowledged; reminders are silenced until the next escalation")
+        case .reset: return .success("\(zone) reset")
+        case .abort:
+            return .success(
+                "suppression in \(zone) aborted; the zone is held isolated until `firewatch resume \(zone)` "
+                    + "(countdown in full) or a reset")
+        case .resume: return .success("suppression in \(zone) resumed; its countdown restarts in full")
+        case .inhibit(_, _, let duration, let reason):
+            return .success("\(zone) inhibited for \(DurationText.format(duration)) (\(reason))")
+        case .enable: return .success("\(zone) enabled; actuation is armed again")
+        }
+    }
+
+    /// `DaemonStatus` as the JSON the socket sends (snake_case keys).
+    static func json(_ status: DaemonStatus) -> JSONValue? {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        guard let data = try? encoder.encode(status) else { return nil }
+        return try? JSONDecoder().decode(JSONValue.self, from: data)
+    }
+}
+
+extension DaemonStatus {
+    /// Decodes the `data` of a `status` answer.
+    public init?(json: JSONValue) {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        guard let value = try? decoder.decode(DaemonStatus.self, from: Data(JSONWriter.serialize(json).utf8)) else {
+            return nil
+        }
+        self = value
+    }
+}

@@ -1,0 +1,79 @@
+import FireSafety
+import Foundation
+import Synchronization
+
+/// Builds `DaemonStatus` from the parts that know it; shared by `Daemon.status()` and the control socket.
+final class StatusSource: Sendable {
+    let time: MonotonicSiteTime
+    let core: SafetyCore
+    let health: DeviceHealth
+    let writer: AlertLogWriter
+    let startedAt: Timestamp
+    let dryRun: Bool
+    /// Every device has finished its first poll.
+    let ready = Mutex(false)
+
+    init(
+        time: MonotonicSiteTime, core: SafetyCore, health: DeviceHealth, writer: AlertLogWriter,
+        startedAt: Timestamp, dryRun: Bool
+    ) {
+        self.time = time
+        self.core = core
+        self.health = health
+        self.writer = writer
+        self.startedAt = startedAt
+        self.dryRun = dryRun
+    }
+
+    func status() async -> DaemonStatus {
+        let zones = await core.zoneStatus
+        let stepTexts = await core.runningStepTexts
+        let site = await core.site
+        let now = time.now()
+        let devices = health.snapshot().map { name, entry in
+            DaemonStatus.Device(
+                name: name, endpoint: entry.endpoint, up: entry.up, lastPoll: entry.lastPoll.map(time.wall)?.description,
+                lastPollAgeSeconds: entry.lastPoll.map { max(0, Double((now - $0).nanosecondCount) / 1e9) },
+                polls: entry.polls, failedPolls: entry.failedPolls, lastError: entry.lastError)
+        }
+        let log = writer.status
+        var summary = DaemonStatus.summaryLine(
+            zones: zones, devicesUp: devices.filter { $0.up == true }.count, devices: devices.count)
+        if log.isDegraded { summary += "; ALERT LOG NOT DURABLE (\(log.backlogCount) records held in memory)" }
+        return DaemonStatus(
+            site: site.model.site, version: BuildInfo.version, configFile: site.file,
+            startedAt: time.wall(startedAt).description, now: time.wall(now).description, dryRun: dryRun, ready: ready.withLock { $0 },
+            summary: summary,
+            zones: zones.map { Self.zone($0, stepText: stepTexts[$0.name], time: time) }, devices: devices,
+            alertLog: DaemonStatus.AlertLogState(
+                path: writer.configuration.path, degraded: log.isDegraded, backlog: log.backlogCount,
+                lastError: log.lastError?.description, nextSeq: log.nextSeq))
+    }
+
+    static func zone(_ zone: ZoneStatus, stepText: String?, time: MonotonicSiteTime) -> DaemonStatus.Zone {
+        var causes: [String] = []
+        for signal in zone.signals where signal.condition != .normal || signal.degraded {
+            let degraded = signal.degraded ? " (degraded: a source is failed or stale)" : ""
+            causes.append("\(signal.name): \(signal.condition.rawValue)\(degraded)")
+        }
+        func phase(_ phase: ProcedurePhase) -> String {
+            switch phase {
+            case .idle: return "idle"
+            case .running(let next): return "running step \(next + 1)"
+            case .done: return "done"
+            case .aborted: return "aborted"
+            }
+        }
+        let running = zone.running.map { running in
+            DaemonStatus.Step(
+                procedure: running.procedure.rawValue, index: running.index,
+                text: stepText ?? "?",
+                startedAt: time.wall(running.startedAt).description, until: running.delayEnds.map(time.wall)?.description)
+        }
+        return DaemonStatus.Zone(
+            name: zone.name, state: zone.state.rawValue, latched: zone.latched?.description, trouble: zone.trouble,
+            acknowledged: zone.acknowledged, inhibitedUntil: zone.inhibitedUntil.map(time.wall)?.description,
+            inhibitReason: zone.inhibitReason, causes: causes, isolate: phase(zone.isolate),
+            suppress: phase(zone.suppress), powerCut: phase(zone.powerCut), running: running)
+    }
+}
