@@ -1,0 +1,56 @@
+import FireSafety
+import Foundation
+import Modbus
+
+/// The `notify:` section: named channels (webhooks, commands) with their timeouts.
+extension SiteReader {
+    mutating func readChannels(_ node: Located) {
+        guard let list = node.entries(what: "a mapping of channel names to channels") else { return }
+        for (_, keyNode, value) in list {
+            guard let name = keyNode.name(what: "channel name"),
+                let fields = value.fields(SiteLoader.channelFields, what: "a notify channel")
+            else { continue }
+            let timeout = positiveDuration(fields["timeout"]) ?? SiteLoader.defaultNotifyTimeout
+            switch (fields["webhook"], fields["command"]) {
+            case (let hook?, nil):
+                guard let text = hook.string(what: "a URL") else { continue }
+                guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                    hook.error("'\(text)' is not an http(s) URL", hint: "write e.g. https://alerts.example/hook")
+                    continue
+                }
+                channels.append(NotifyChannel(name: name, target: .webhook(url), timeout: timeout))
+            case (nil, let command?):
+                guard let argv = argv(command) else { continue }
+                channels.append(NotifyChannel(name: name, target: .command(argv), timeout: timeout))
+            case (_?, _?):
+                value.error(
+                    "a channel is either `webhook:` or `command:`, not both", hint: "split it into two channels")
+            case (nil, nil):
+                value.error("a channel needs `webhook: URL` or `command: [program, args…]`", hint: "add one of them")
+            }
+        }
+    }
+
+    /// A program and its arguments; the program must be a path (no `$PATH` lookup in a safety procedure).
+    func argv(_ node: Located) -> [String]? {
+        guard let items = node.stringList(what: "program and arguments") else { return nil }
+        var argv = items.map(\.0)
+        guard let first = items.first else {
+            node.error("the list is empty; it needs at least the program", hint: "write [/path/to/program, args…]")
+            return nil
+        }
+        guard argv[0].contains("/") else {
+            first.1.error(
+                "'\(argv[0])' is not a path; programs are not looked up in $PATH",
+                hint: "write the full path, e.g. /usr/local/bin/\(argv[0]), or ./\(argv[0]) beside the site file")
+            return nil
+        }
+        argv[0] = path(argv[0])
+        if !FileManager.default.isExecutableFile(atPath: argv[0]) {
+            first.1.error(
+                "\(argv[0]) does not exist or is not executable",
+                hint: "install it, fix the path (a relative one starts at the site file), or make it executable")
+        }
+        return argv
+    }
+}
