@@ -60,19 +60,9 @@ public struct AlertLineProblem: Sendable, Hashable {
 }
 
 extension AlertLine {
-    /// Events the contract names; anything else is shown but warned about once.
-    public static let knownEvents: Set<String> = [
-        "daemon.started", "daemon.stopped", "daemon.config_reloaded", "zone.state", "signal.level",
-        "device.comm_lost", "device.comm_restored", "point.invalid", "point.stale",
-        "step.started", "step.succeeded", "step.failed", "step.skipped", "step.aborted", "step.resumed",
-        "notify.failed", "operator.ack", "operator.reset", "operator.abort", "operator.inhibit",
-        "operator.enable", "log.rotated", "clock.stepped",
-        "state.checkpoint", "daemon.recovered",
-        // The writer's own record for a torn tail it cut off on open (quoted in `fragment`, `bytes` long).
-        "log.truncated",
-        // Operators and channels (README "Where this differs from the contract").
-        "operator.resume", "step.retried", "log.not_durable", "log.durable",
-    ]
+    /// Events the daemon writes (every `AlertEvent`, plus the writer's own `log.truncated` for a torn tail it cut
+    /// off on open); anything else is shown but warned about once.
+    public static let knownEvents: Set<String> = Set(AlertEvent.allCases.map(\.rawValue)).union(["log.truncated"])
 
     /// Members the contract names or its examples use; others are kept but warned about once.
     public static let knownFields: Set<String> = [
