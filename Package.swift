@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "firewatch", targets: ["firewatch"]),
         .library(name: "Modbus", targets: ["Modbus"]),
         .library(name: "FireSafety", targets: ["FireSafety"]),
+        .library(name: "AlertLog", targets: ["AlertLog"]),
         // For Benchmarks/ (a separate package, so `make test` never builds it).
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "Simulator", targets: ["Simulator"]),
@@ -37,10 +38,21 @@ let package = Package(
         ),
         // The pure safety engine: no I/O, no clock reads, imports nothing of ours.
         .target(name: "FireSafety"),
+        // The alert log: writer, reader, the one chain verifier, checkpoints and recovery; Query/ behind
+        // `firewatch alerts`. Yams only for `alert_log:` in the site file.
+        .target(
+            name: "AlertLog",
+            dependencies: [
+                "FireSafety",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .target(
             name: "Gateway",
             dependencies: [
-                "Modbus", "FireSafety",
+                "Modbus", "FireSafety", "AlertLog",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -65,7 +77,7 @@ let package = Package(
         .executableTarget(
             name: "firewatch",
             dependencies: [
-                "Gateway", "Modbus", "FireSafety", "Simulator",
+                "Gateway", "AlertLog", "Modbus", "FireSafety", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -74,20 +86,27 @@ let package = Package(
         // checkout's root, a raw TCP peer for bytes no client would send, and the one finder of the built
         // `firewatch` (which fails a test, never skips it).
         .target(
-            name: "FireWatchTesting", dependencies: ["CModbus", "Modbus", "FireSafety", "Gateway"],
+            name: "FireWatchTesting", dependencies: ["CModbus", "Modbus", "FireSafety", "AlertLog", "Gateway"],
             path: "Tests/FireWatchTesting"),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus", "FireWatchTesting"]),
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety", "FireWatchTesting"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Modbus", "FireSafety", "FireWatchTesting", .product(name: "Crypto", package: "swift-crypto"),
+                "Gateway", "AlertLog", "Modbus", "FireSafety", "FireWatchTesting", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "CModbus", "FireWatchTesting"]),
+        .testTarget(
+            name: "AlertLogTests",
+            dependencies: [
+                "AlertLog", "FireSafety", "FireWatchTesting", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "AlertLog", "Modbus", "FireSafety", "CModbus", "FireWatchTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

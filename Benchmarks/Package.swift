@@ -16,6 +16,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Modbus", package: "FireWatch"),
                 .product(name: "FireSafety", package: "FireWatch"),
+                .product(name: "AlertLog", package: "FireWatch"),
                 .product(name: "Gateway", package: "FireWatch"),
                 .product(name: "Simulator", package: "FireWatch"),
                 .product(name: "Logging", package: "swift-log"),

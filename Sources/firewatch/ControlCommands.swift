@@ -1,3 +1,4 @@
+import AlertLog
 import ArgumentParser
 import FireSafety
 import Foundation

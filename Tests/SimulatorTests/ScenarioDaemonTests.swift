@@ -1,3 +1,4 @@
+import AlertLog
 import FireSafety
 import Foundation
 import Gateway
@@ -72,13 +73,13 @@ extension ScenarioDaemonTests {
         }
         #expect(report.records.last?.event == .daemonStopped, "the daemon's last record")
 
-        let files = AlertLog.files(forLogAt: run.alertLog)
+        let files = AlertLogSet.discover(livePath: run.alertLog).existingPathsOldestFirst
         #expect(files.count >= 5, "the month rotated the log \(files.count - 1) times")
         for file in files.dropFirst() {
-            #expect(try AlertLog.readLines(ofFile: file).first?.event == "state.checkpoint", "\(file) begins with a checkpoint")
+            #expect(try AlertLine.lines(ofFile: file).first?.event == "state.checkpoint", "\(file) begins with a checkpoint")
         }
         // The chain holds across every rotation.
-        #expect(AlertLog.verifyChain(files) == .ok(count: report.records.count))
+        #expect(intactRecords(logAt: run.alertLog) == report.records.count)
         // Hourly checkpoints on the site clock: about 720 in 30 days (when they ran on the 1 s status loop of real
         // time, a compressed month got one every 4 h of site time).
         let checkpoints = report.records.filter { $0.event == .stateCheckpoint }.count

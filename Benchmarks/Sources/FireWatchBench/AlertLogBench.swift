@@ -1,3 +1,4 @@
+import AlertLog
 import Foundation
 import Gateway
 import Logging

@@ -1,3 +1,4 @@
+import AlertLog
 import FireSafety
 import Foundation
 import Gateway
@@ -45,7 +46,7 @@ enum MonthBench {
         var figures = samples.figures
         figures["rss_peak_kb"] = memoryFigure("VmHWM")
         figures["records"] = Double(report.records.count)
-        let files = AlertLog.files(forLogAt: run.alertLog)
+        let files = AlertLogSet.discover(livePath: run.alertLog).existingPathsOldestFirst
         figures["files"] = Double(files.count)
         figures["log_bytes"] = Double(
             files.reduce(0) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? Int) ?? 0) })
@@ -67,7 +68,7 @@ enum MonthBench {
         figures["restore_ms"] = restore.sorted()[restore.count / 2]
         figures["restore_records"] = Double(read)
         let start = ContinuousClock.now
-        let all = try files.reduce(0) { $0 + (try AlertLog.readLines(ofFile: $1)).count }
+        let all = try files.reduce(0) { $0 + (try AlertLine.lines(ofFile: $1)).count }
         figures["read_all_ms"] = (ContinuousClock.now - start) / .milliseconds(1)
         figures["read_all_records"] = Double(all)
         let body = figures.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",")

@@ -1,3 +1,4 @@
+import AlertLog
 import Foundation
 
 /// `fw-bench all`: runs every benchmark, prints the table and writes `results.md`.

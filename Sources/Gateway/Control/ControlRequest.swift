@@ -1,3 +1,4 @@
+import AlertLog
 import Foundation
 
 /// One operator request on the control socket: `{"cmd":"status"}`, `{"cmd":"ack","zone":"battery-room-a"}`,

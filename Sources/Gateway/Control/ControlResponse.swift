@@ -1,3 +1,4 @@
+import AlertLog
 import Foundation
 
 /// The daemon's answer to one control request: one JSON object on one line.

@@ -1,3 +1,4 @@
+import AlertLog
 import FireSafety
 
 /// The JSON a notification carries: the alert record with the alert log's keys (`AlertRecord.jsonMembers()`,

@@ -1,3 +1,4 @@
+import AlertLog
 import Foundation
 import Subprocess
 import Synchronization

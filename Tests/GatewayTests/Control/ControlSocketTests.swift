@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 
+@testable import AlertLog
 @testable import Gateway
 import FireWatchTesting
 

@@ -1,3 +1,4 @@
+import AlertLog
 import FireSafety
 import Foundation
 import Gateway
@@ -328,7 +329,7 @@ final class FaultSite: Sendable {
 
     /// Every record of the log (all files, oldest first).
     func records() -> [[String: JSONValue]] {
-        ((try? AlertLog.readRecords(alertLog)) ?? []).compactMap(\.fields)
+        ((try? AlertLogSet.discover(livePath: alertLog).readLines()) ?? []).compactMap(\.fields)
     }
 
     /// Records after the `start`-th `daemon.started` (1 = the first run, 2 = after the first restart) for which
@@ -374,7 +375,7 @@ final class FaultSite: Sendable {
 
     /// The log as text (one JSON line each), for failure messages.
     var logText: String {
-        ((try? AlertLog.readRecords(alertLog)) ?? []).map(\.raw).joined(separator: "\n")
+        ((try? AlertLogSet.discover(livePath: alertLog).readLines()) ?? []).map(\.text).joined(separator: "\n")
     }
 
     func status() async -> DaemonStatus? {

@@ -1,6 +1,8 @@
+import AlertLog
 import Foundation
 import Gateway
 import Testing
+import FireWatchTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -74,8 +76,9 @@ extension FaultTests {
             #expect(
                 !site.records(["event": "zone.state", "zone": "room-a", "to": "suppressed"]).isEmpty,
                 "room-a's move to suppressed never reached the log\n\(site.logText)")
-            if case .broken(let problem) = AlertLog.verifyChain(logAt: site.alertLog) {
-                Issue.record("the chain is broken after the disk filled and emptied: \(problem)")
+            let chain = chainReport(logAt: site.alertLog).report
+            if case .broken = chain {
+                Issue.record("the chain is broken after the disk filled and emptied: \(chain)")
             }
             let after = try await site.cli(["status", "--config", site.siteFile])
             #expect(!after.output.contains("NOT DURABLE"), "status still says NOT DURABLE:\n\(after.output)")

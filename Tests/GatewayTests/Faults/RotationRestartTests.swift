@@ -1,6 +1,8 @@
+import AlertLog
 import Foundation
 import Gateway
 import Testing
+import FireWatchTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -49,10 +51,10 @@ extension FaultTests {
                 }
             }
             try #require(rotatedPast, "the log never rotated past the latch record (seq \(latchSeq))\n\(site.logText)")
-            let files = AlertLog.files(forLogAt: site.alertLog)
+            let files = AlertLogSet.discover(livePath: site.alertLog).existingPathsOldestFirst
             #expect(files.count == 3, "alert_log_keep: 2 should leave the live file and 2 rotated ones: \(files)")
             for file in files {
-                let first = try AlertLog.readLines(ofFile: file).first?.fields
+                let first = try AlertLine.lines(ofFile: file).first?.fields
                 #expect(
                     first?["event"]?.stringValue == "state.checkpoint" && first?["severity"]?.stringValue == "info",
                     "the first record of \(file) is not a state.checkpoint: \(first.map { "\($0)" } ?? "empty file")")
@@ -75,8 +77,9 @@ extension FaultTests {
                 "no daemon.recovered after the restart's daemon.started\n\(site.logText)")
             let severity = recovered.flatMap { second[$0]["severity"]?.stringValue }
             #expect(severity == "trouble", "daemon.recovered has severity \(severity ?? "none"), not trouble")
-            if case .broken(let problem) = AlertLog.verifyChain(logAt: site.alertLog) {
-                Issue.record("the chain is broken after rotation and kill -9: \(problem)")
+            let chain = chainReport(logAt: site.alertLog).report
+            if case .broken = chain {
+                Issue.record("the chain is broken after rotation and kill -9: \(chain)")
             }
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 
+@testable import AlertLog
 @testable import Gateway
 import FireWatchTesting
 

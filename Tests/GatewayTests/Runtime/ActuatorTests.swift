@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import FireWatchTesting
 
+@testable import AlertLog
 @testable import Gateway
 
 /// The actuator's command path against a real loopback Modbus server: retries announced before their writes,

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Testing
 
+@testable import AlertLog
 @testable import Gateway
 import FireWatchTesting
 
@@ -86,12 +87,12 @@ struct CheckpointTests {
                     $0.signal = "flammable"; $0.from = n % 2 == 0 ? "normal" : "alert"; $0.to = n % 2 == 0 ? "alert" : "normal"
                 }.jsonMembers())
         }
-        let files = AlertLog.files(forLogAt: path)
+        let files = AlertLogSet.discover(livePath: path).existingPathsOldestFirst
         #expect(files.count == 2)
-        let all = try files.flatMap { try AlertLog.readLines(ofFile: $0) }
+        let all = try files.flatMap { try AlertLine.lines(ofFile: $0) }
         #expect(!all.contains { $0.event == "zone.state" })  // the latch's own record is long gone
         for file in files {
-            #expect(try AlertLog.readLines(ofFile: file).first?.event == "state.checkpoint")
+            #expect(try AlertLine.lines(ofFile: file).first?.event == "state.checkpoint")
         }
         let recovery = try LogRecovery.read(logAt: path)
         #expect(recovery.problems.isEmpty)
@@ -141,7 +142,7 @@ struct CheckpointTests {
         for record in records { await log.append(record.jsonMembers()) }
         await log.appendCheckpoint(why: "hourly")
         await log.append(record(.operatorEnable, zone: "battery-room-b", at: 20) { $0.uid = "0"; $0.outcome = "accepted" }.jsonMembers())
-        let lines = try AlertLog.readLines(ofFile: path)
+        let lines = try AlertLine.lines(ofFile: path)
         #expect(lines.map(\.event).filter { $0 == "state.checkpoint" }.count == 2)
         #expect(lines[lines.count - 2].event == "state.checkpoint")
         #expect(lines[lines.count - 2].fields?["message"]?.stringValue?.contains("hourly") == true)
@@ -150,6 +151,6 @@ struct CheckpointTests {
         #expect(recovery.checkpoint == "\(path):\(lines.count - 1)")
         #expect(recovery.state.zone(named: "battery-room-b")?.inhibitedUntil == nil)
         #expect(recovery.state.zone(named: "battery-room-a")?.latched == .alarm)
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: lines.count))
+        #expect(intactRecords(logAt: path) == (lines.count))
     }
 }

@@ -1,3 +1,4 @@
+import AlertLog
 import FireSafety
 import Foundation
 import Gateway

@@ -1,3 +1,4 @@
+import AlertLog
 import FireSafety
 import Foundation
 import Gateway
@@ -244,7 +245,7 @@ final class RuntimeHarness: Sendable {
 
     /// Every record of the log (all files, oldest first), as parsed members.
     func records() -> [[String: JSONValue]] {
-        ((try? AlertLog.readRecords(alertLog)) ?? []).compactMap(\.fields)
+        ((try? AlertLogSet.discover(livePath: alertLog).readLines()) ?? []).compactMap(\.fields)
     }
 
     /// Waits (at most `limit`, polling every 50 ms) until `predicate` holds for the log's records.
@@ -286,8 +287,9 @@ final class RuntimeHarness: Sendable {
 
     /// True when the log's hash chain verifies across every file.
     var chainVerifies: Bool {
-        if case .ok = AlertLog.verifyChain(logAt: alertLog) { return true }
-        print("chain: \(AlertLog.verifyChain(logAt: alertLog))")
+        let report = chainReport(logAt: alertLog).report
+        if case .intact = report { return true }
+        print("chain: \(report)")
         return false
     }
 

@@ -1,3 +1,4 @@
+import AlertLog
 import FireSafety
 import Foundation
 import Gateway
@@ -66,7 +67,7 @@ extension RuntimeEndToEndTests {
             daemon.signal(SIGTERM)
             #expect(await daemon.waitExit()?.status == 0)
         }
-        #expect(AlertLog.files(forLogAt: site.alertLog).count > 2)
+        #expect(AlertLogSet.discover(livePath: site.alertLog).existingPathsOldestFirst.count > 2)
         #expect(site.count(["event": "log.rotated"]) > 0)
         #expect(site.count(["event": "daemon.stopped"]) == 2)
         #expect(site.chainVerifies)

@@ -4,6 +4,7 @@ import Modbus
 import Synchronization
 import Testing
 
+@testable import AlertLog
 @testable import Gateway
 import FireWatchTesting
 

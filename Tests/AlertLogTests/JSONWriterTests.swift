@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Gateway
+@testable import AlertLog
 
 @Suite("JSON writer")
 struct JSONWriterTests {

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 
-@testable import Gateway
+@testable import AlertLog
 import FireWatchTesting
 
 @Suite("Alert log writer")
@@ -35,18 +35,18 @@ struct AlertLogWriterTests {
         for n in 1...50 {
             #expect(writer.append(record(n)) == .durable(seq: n))
             // Read through a separate handle right after append returned.
-            let lines = try AlertLog.readLines(ofFile: path)
+            let lines = try AlertLine.lines(ofFile: path)
             #expect(lines.count == n)
         }
-        let lines = try AlertLog.readLines(ofFile: path)
+        let lines = try AlertLine.lines(ofFile: path)
         #expect(lines.first?.prev == AlertLogWriter.genesisHash)
         #expect(lines.map { $0.seq } == Array(1...50))
         #expect(lines.map { $0.fields?["n"]?.intValue } == Array(1...50))
         for i in 1..<lines.count { #expect(lines[i].prev == lines[i - 1].hash) }
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: 50))
+        #expect(intactRecords(logAt: path) == (50))
         // seq is the first member and prev the last, as in CONTRACT.md.
-        #expect(lines[0].raw.hasPrefix("{\"seq\":1,\"time\":"))
-        #expect(lines[0].raw.hasSuffix(",\"prev\":\"\(AlertLogWriter.genesisHash)\"}"))
+        #expect(lines[0].text.hasPrefix("{\"seq\":1,\"time\":"))
+        #expect(lines[0].text.hasSuffix(",\"prev\":\"\(AlertLogWriter.genesisHash)\"}"))
         #expect(!writer.isDegraded)
     }
 
@@ -57,8 +57,8 @@ struct AlertLogWriterTests {
         let path = dir.file("alerts.jsonl")
         let writer = AlertLogWriter(configuration: config(path), logger: logger)
         writer.append([JSONMember("seq", 99), JSONMember("event", "daemon.started"), JSONMember("prev", "x")])
-        let line = try #require(try AlertLog.readLines(ofFile: path).first)
-        #expect(line.raw == "{\"seq\":1,\"event\":\"daemon.started\",\"prev\":\"\(AlertLogWriter.genesisHash)\"}")
+        let line = try #require(try AlertLine.lines(ofFile: path).first)
+        #expect(line.text == "{\"seq\":1,\"event\":\"daemon.started\",\"prev\":\"\(AlertLogWriter.genesisHash)\"}")
     }
 
     @Test("text with quotes, newlines, control characters and °C survives the log byte for byte")
@@ -71,11 +71,11 @@ struct AlertLogWriterTests {
         writer.append([
             JSONMember("event", "signal.level"), JSONMember("message", .string(message)), JSONMember("value", 71.5),
         ])
-        let lines = try AlertLog.readLines(ofFile: path)
+        let lines = try AlertLine.lines(ofFile: path)
         #expect(lines.count == 1)
         #expect(lines[0].fields?["message"]?.stringValue == message)
         #expect(lines[0].fields?["value"] == .number(71.5))
-        #expect(lines[0].raw.contains(#"\"A1\" at 71.5 °C\nline two\ttab \u0007bell \\ backslash ✓"#))
+        #expect(lines[0].text.contains(#"\"A1\" at 71.5 °C\nline two\ttab \u0007bell \\ backslash ✓"#))
     }
 
     @Test("a log cut at any byte (a crash at any point) reopens into a valid chain")
@@ -91,7 +91,7 @@ struct AlertLogWriterTests {
         let bytes = try #require(FileManager.default.contents(atPath: source))
         // Every offset across the last two lines, and a spread of earlier ones: bounded, about 60 cases.
         let lastTwo =
-            bytes.count - (try AlertLog.readLines(ofFile: source).suffix(2).reduce(0) { $0 + $1.raw.utf8.count + 1 })
+            bytes.count - (try AlertLine.lines(ofFile: source).suffix(2).reduce(0) { $0 + $1.text.utf8.count + 1 })
         let offsets =
             Array(stride(from: 0, to: lastTwo, by: 97)) + Array(stride(from: lastTwo, through: bytes.count, by: 11))
         for offset in offsets {
@@ -100,8 +100,8 @@ struct AlertLogWriterTests {
             let writer = AlertLogWriter(configuration: config(path), logger: logger)
             #expect(writer.append(record(99)).isDurable, "offset \(offset)")
             writer.close()
-            let lines = try AlertLog.readLines(ofFile: path)
-            #expect(AlertLog.verifyChain(logAt: path) == .ok(count: lines.count), "offset \(offset)")
+            let lines = try AlertLine.lines(ofFile: path)
+            #expect(intactRecords(logAt: path) == (lines.count), "offset \(offset)")
             #expect(lines.last?.fields?["n"]?.intValue == 99)
             #expect(lines.first?.prev == AlertLogWriter.genesisHash)
         }
@@ -120,7 +120,7 @@ struct AlertLogWriterTests {
         let writer = AlertLogWriter(configuration: config(path), logger: logger)
         #expect(writer.nextSeq == 4)
         #expect(writer.append(record(4)) == .durable(seq: 4))
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: 4))
+        #expect(intactRecords(logAt: path) == (4))
     }
 
     @Test("rotation keeps the chain, starts each file with log.rotated and deletes files beyond keep")
@@ -130,7 +130,7 @@ struct AlertLogWriterTests {
         let path = dir.file("alerts.jsonl")
         let writer = AlertLogWriter(configuration: config(path, maxBytes: 1000, keep: 3), logger: logger)
         for n in 1...60 { #expect(writer.append(record(n)).isDurable) }
-        let files = AlertLog.files(forLogAt: path)
+        let files = AlertLogSet.discover(livePath: path).existingPathsOldestFirst
         #expect(files == [path + ".3", path + ".2", path + ".1", path])
         #expect(!FileManager.default.fileExists(atPath: path + ".4"))
         for file in files {
@@ -138,15 +138,15 @@ struct AlertLogWriterTests {
             #expect(size <= 1000)
         }
         for file in files.dropFirst() {
-            let first = try #require(try AlertLog.readLines(ofFile: file).first)
+            let first = try #require(try AlertLine.lines(ofFile: file).first)
             #expect(first.event == "log.rotated")
             #expect(first.fields?["severity"] == "info")
         }
-        guard case .ok(let count) = AlertLog.verifyChain(files) else {
-            Issue.record("chain broken: \(AlertLog.verifyChain(files))")
+        guard let count = intactRecords(logAt: path) else {
+            Issue.record("chain broken: \(chainReport(logAt: path).report)")
             return
         }
-        let records = try AlertLog.readRecords(path)
+        let records = try AlertLogSet.discover(livePath: path).readLines()
         #expect(count == records.count)
         // The newest user record is the last line; nothing after it.
         #expect(records.last?.fields?["n"]?.intValue == 60)
@@ -155,7 +155,7 @@ struct AlertLogWriterTests {
         writer.close()
         let again = AlertLogWriter(configuration: config(path, maxBytes: 1000, keep: 3), logger: logger)
         #expect(again.append(record(61)).isDurable)
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: count + 1))
+        #expect(intactRecords(logAt: path) == (count + 1))
     }
 
     @Test("a max_bytes smaller than one line still makes progress: one record per file after its header")
@@ -165,12 +165,12 @@ struct AlertLogWriterTests {
         let path = dir.file("alerts.jsonl")
         let writer = AlertLogWriter(configuration: config(path, maxBytes: 10, keep: 2), logger: logger)
         for n in 1...5 { #expect(writer.append(record(n)).isDurable) }
-        let live = try AlertLog.readLines(ofFile: path)
+        let live = try AlertLine.lines(ofFile: path)
         #expect(live.map(\.event) == ["log.rotated", "signal.level"])
         #expect(live.last?.fields?["n"]?.intValue == 5)
-        #expect(AlertLog.files(forLogAt: path).count == 3)
-        guard case .ok = AlertLog.verifyChain(logAt: path) else {
-            Issue.record("chain broken: \(AlertLog.verifyChain(logAt: path))")
+        #expect(AlertLogSet.discover(livePath: path).existingPathsOldestFirst.count == 3)
+        guard intactRecords(logAt: path) != nil else {
+            Issue.record("chain broken: \(chainReport(logAt: path).report)")
             return
         }
     }
@@ -188,9 +188,9 @@ struct AlertLogWriterTests {
         try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
         let writer = AlertLogWriter(configuration: config(path), logger: logger)
         #expect(writer.append(record(4)) == .durable(seq: 5))
-        let live = try AlertLog.readLines(ofFile: path)
+        let live = try AlertLine.lines(ofFile: path)
         #expect(live.map(\.event) == ["log.rotated", "signal.level"])
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: 5))
+        #expect(intactRecords(logAt: path) == (5))
     }
 
     @Test("a torn last line is cut from the chain and quoted in a log.truncated record")
@@ -207,20 +207,20 @@ struct AlertLogWriterTests {
         handle.seekToEndOfFile()
         handle.write(Data("{\"seq\":4,\"time\":\"2026-11-24T03:1".utf8))
         handle.closeFile()
-        #expect(
-            AlertLog.verifyChain(logAt: path)
-                == .broken(
-                    ChainBreak(file: path, lineNumber: 4, reason: .incompleteLine, verifiedBefore: 3)))
+        // The verifier skips a torn last line (the writer may be mid-write) and says so.
+        let torn = chainReport(logAt: path)
+        #expect(torn.report == .intact(records: 3, files: 1, anchor: "anchored at the start of the log (\(path):1, prev all zeros)"))
+        #expect(torn.warnings == ["warning: \(path):4: last line has no newline (the writer may be mid-write); not checked"])
 
         let writer = AlertLogWriter(configuration: config(path), logger: logger)
         #expect(writer.append(record(4)) == .durable(seq: 5))
-        let lines = try AlertLog.readLines(ofFile: path)
+        let lines = try AlertLine.lines(ofFile: path)
         #expect(lines.map(\.seq) == [1, 2, 3, 4, 5])
         #expect(lines[3].event == "log.truncated")
         #expect(lines[3].fields?["severity"] == "trouble")
         #expect(lines[3].fields?["bytes"] == .int(32))
         #expect(lines[3].fields?["fragment"] == "{\"seq\":4,\"time\":\"2026-11-24T03:1")
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: 5))
+        #expect(intactRecords(logAt: path) == (5))
     }
 
     @Test("disk full (/dev/full): records are held in order, then written and chained when the disk is back")
@@ -242,9 +242,9 @@ struct AlertLogWriterTests {
         #expect(writer.retry())
         #expect(!writer.isDegraded)
         #expect(writer.lastError == nil)
-        let lines = try AlertLog.readLines(ofFile: path)
+        let lines = try AlertLine.lines(ofFile: path)
         #expect(lines.map { $0.fields?["n"]?.intValue } == [1, 2, 3])
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: 3))
+        #expect(intactRecords(logAt: path) == (3))
     }
 
     @Test("an outage in the middle of a log (rotation cannot rename): held records continue the same chain")
@@ -266,10 +266,10 @@ struct AlertLogWriterTests {
 
         try fm.removeItem(atPath: path + ".1")
         #expect(writer.append(record(7)).isDurable)
-        let records = try AlertLog.readRecords(path)
+        let records = try AlertLogSet.discover(livePath: path).readLines()
         #expect(records.compactMap { $0.fields?["n"]?.intValue } == Array(1...7))
         #expect(records.filter { $0.event == "log.rotated" }.count >= 1)
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: records.count))
+        #expect(intactRecords(logAt: path) == (records.count))
     }
 
     @Test("a directory where the log should be: degraded from the start, recovers when it is moved")
@@ -285,7 +285,7 @@ struct AlertLogWriterTests {
         #expect(writer.append(record(1)) == .pending(backlog: 1))
         try FileManager.default.removeItem(atPath: path)
         #expect(writer.append(record(2)) == .durable(seq: 2))
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: 2))
+        #expect(intactRecords(logAt: path) == (2))
     }
 
     @Test("a full backlog refuses new records and keeps the oldest")
@@ -301,7 +301,7 @@ struct AlertLogWriterTests {
         #expect(writer.refusedCount == 1)
         try FileManager.default.removeItem(atPath: path)
         #expect(writer.retry())
-        #expect(try AlertLog.readLines(ofFile: path).map { $0.fields?["n"]?.intValue } == [1, 2])
+        #expect(try AlertLine.lines(ofFile: path).map { $0.fields?["n"]?.intValue } == [1, 2])
     }
 
     @Test("async append from many tasks writes every record once, in one unbroken chain")
@@ -314,9 +314,9 @@ struct AlertLogWriterTests {
             for n in 1...40 { group.addTask { await writer.append(record(n)) } }
             for await outcome in group { #expect(outcome.isDurable) }
         }
-        let ns = try AlertLog.readLines(ofFile: path).compactMap { $0.fields?["n"]?.intValue }
+        let ns = try AlertLine.lines(ofFile: path).compactMap { $0.fields?["n"]?.intValue }
         #expect(ns.sorted() == Array(1...40))
-        #expect(AlertLog.verifyChain(logAt: path) == .ok(count: 40))
+        #expect(intactRecords(logAt: path) == (40))
     }
 }
 
@@ -334,21 +334,21 @@ struct AlertLogVerifyTests {
         try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
     }
 
-    @Test("an edited line breaks the chain at the line after it")
+    @Test("an edited line breaks the chain, and is named as altered when the line after it still chains on")
     func editedLine() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("alerts.jsonl")
         writeLog(path, count: 5)
         try rewrite(path) { $0[1] = $0[1].replacingOccurrences(of: "\"n\":2", with: "\"n\":7") }
-        guard case .broken(let b) = AlertLog.verifyChain(logAt: path) else {
+        guard case .broken(let at, let reason, let before) = chainReport(logAt: path).report else {
             Issue.record("edit not detected")
             return
         }
-        #expect(b.lineNumber == 3)
-        #expect(b.verifiedBefore == 2)
-        if case .prevMismatch = b.reason {} else { Issue.record("wrong reason \(b.reason)") }
-        #expect(b.description.contains("alerts.jsonl:3"))
+        // Line 3's prev no longer matches line 2, but line 4 still chains to line 3: line 2 is the edited one.
+        #expect(at == AlertChainVerifier.Location(path: path, line: 2))
+        #expect(before == 2)
+        #expect(reason.hasPrefix("altered: its SHA-256 is not the prev recorded by \(path):3"), "\(reason)")
     }
 
     @Test("a deleted line shows as a seq gap, a swapped pair as out of order")
@@ -359,17 +359,21 @@ struct AlertLogVerifyTests {
         writeLog(path, count: 5)
         try rewrite(path) { $0.remove(at: 2) }
         #expect(
-            AlertLog.verifyChain(logAt: path)
+            chainReport(logAt: path).report
                 == .broken(
-                    ChainBreak(file: path, lineNumber: 3, reason: .seqGap(expected: 3, found: 4), verifiedBefore: 2)))
+                    at: AlertChainVerifier.Location(path: path, line: 3),
+                    reason: "missing: seq jumps from 2 to 4 (1 record deleted before this line) and prev does not"
+                        + " match \(path):2", recordsBefore: 2))
 
         let other = dir.file("other.jsonl")
         writeLog(other, count: 5)
         try rewrite(other) { $0.swapAt(1, 2) }
         #expect(
-            AlertLog.verifyChain(logAt: other)
+            chainReport(logAt: other).report
                 == .broken(
-                    ChainBreak(file: other, lineNumber: 2, reason: .seqGap(expected: 2, found: 3), verifiedBefore: 1)))
+                    at: AlertChainVerifier.Location(path: other, line: 2),
+                    reason: "reordered: seq 3 where 2 was expected, and the next line has seq 2 (this line and"
+                        + " \(other):3 are swapped)", recordsBefore: 1))
     }
 
     @Test("a line that is not JSON is reported as not a record")
@@ -380,8 +384,9 @@ struct AlertLogVerifyTests {
         writeLog(path, count: 3)
         try rewrite(path) { $0.insert("hello", at: 1) }
         #expect(
-            AlertLog.verifyChain(logAt: path)
+            chainReport(logAt: path).report
                 == .broken(
-                    ChainBreak(file: path, lineNumber: 2, reason: .notARecord, verifiedBefore: 1)))
+                    at: AlertChainVerifier.Location(path: path, line: 2), reason: "not a JSON object",
+                    recordsBefore: 1))
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 
-@testable import Gateway
+@testable import AlertLog
 
 /// A valid, chained alert log written to a fresh temporary folder, optionally rotated logrotate-style:
 /// `alerts.jsonl.k` (oldest) … `alerts.jsonl.1`, then `alerts.jsonl`. Hashes are computed here with

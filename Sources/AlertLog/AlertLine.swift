@@ -1,11 +1,20 @@
 import FireSafety
 import Foundation
 
-/// One line of the alert log as the reading tools see it: the exact bytes (for `--json` and hashing)
-/// plus the members they filter and print on. Fields a reader does not know stay in `bytes`.
+/// One line of the alert log, the one line type of every reader: the exact bytes (for `--json` and hashing)
+/// plus the members the tools filter and print on, and where it was read. Fields a reader does not know stay
+/// in `bytes`; `fields` decodes them all when recovery or a test needs them.
 public struct AlertLine: Sendable, Hashable {
     /// The line as written, without its `\n`.
     public var bytes: [UInt8]
+    /// The file it came from, when it was read from one.
+    public var file: String?
+    /// 1-based line number within `file` (0 when not read from a file).
+    public var lineNumber: Int = 0
+    /// False for a last line without `\n` (a write cut short, or a writer mid-write).
+    public var isTerminated = true
+    /// True when `bytes` are a JSON object (even one with damaged members).
+    public var isObject = false
     public var seq: Int?
     /// Milliseconds since the Unix epoch, from `time`.
     public var time: Int64?
@@ -81,6 +90,7 @@ extension AlertLine {
             let members = object as? [String: Any]
         else { return (nil, [AlertLineProblem(kind: .notJSON)]) }
         var line = AlertLine(bytes: Array(raw))
+        line.isObject = true
         var problems: [AlertLineProblem] = []
 
         func string(_ key: String, required: Bool = false) -> String? {
@@ -134,6 +144,46 @@ extension AlertLine {
             problems.append(AlertLineProblem(kind: .unknownField(key)))
         }
         return (line, problems)
+    }
+
+    /// Every line of `file`, in order, parsed (a line that is not a JSON object keeps only its bytes).
+    public static func lines(ofFile path: String) throws -> [AlertLine] {
+        let file: AlertLogFile
+        do { file = try AlertLogFile(path: path) } catch {
+            throw AlertLogError(
+                code: .read, path: path, errno: error.errno, message: "cannot read \(error)",
+                hint: "check that the file exists and is readable (pass --log to name another)")
+        }
+        var lines: [AlertLine] = []
+        var number = 0
+        file.forEachLine(from: 0, to: file.size()) { bytes, _, terminated in
+            number += 1
+            var line = parse(bytes).0 ?? AlertLine(bytes: Array(bytes))
+            line.file = path
+            line.lineNumber = number
+            line.isTerminated = terminated
+            lines.append(line)
+            return true
+        }
+        return lines
+    }
+
+    /// Lowercase hex SHA-256 of the line's bytes: the `prev` the next line must carry.
+    public var hash: String { AlertLogWriter.sha256Hex(bytes) }
+
+    /// The line as text (invalid UTF-8 shown as U+FFFD; `hash` is over the original bytes).
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// `file:line`, for messages.
+    public var location: String { "\(file ?? "-"):\(lineNumber)" }
+
+    /// Every member, decoded (order is not kept; a repeated key keeps its first value), for
+    /// `AlertRecord(jsonFields:)` and checkpoint state; nil when the line is not a JSON object.
+    public var fields: [String: JSONValue]? {
+        guard isObject, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)),
+            case .object(let members) = value
+        else { return nil }
+        return Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// JSONSerialization hands booleans back as NSNumber too; `true` must not pass for `seq: 1`.

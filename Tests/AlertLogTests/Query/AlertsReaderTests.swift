@@ -2,7 +2,7 @@ import FireSafety
 import Foundation
 import Testing
 
-@testable import Gateway
+@testable import AlertLog
 
 @Suite("Alerts: reading and filtering")
 struct AlertsReaderTests {

@@ -1,38 +1,4 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 import Yams
-
-/// The live alert log and the files rotated away from it, named logrotate-style:
-/// `NAME.1` is the most recent rotated file, `NAME.k` the oldest kept.
-public struct AlertLogSet: Sendable, Hashable {
-    /// The file the daemon appends to.
-    public var livePath: String
-    /// Rotated files, most recent first (`NAME.1`, `NAME.2`, …).
-    public var rotatedPaths: [String]
-
-    public init(livePath: String, rotatedPaths: [String]) {
-        self.livePath = livePath
-        self.rotatedPaths = rotatedPaths
-    }
-
-    /// Finds `NAME.1`, `NAME.2`, … next to `livePath` until the first number that is missing.
-    public static func discover(livePath: String) -> AlertLogSet {
-        var rotated: [String] = []
-        // Bounded: logrotate keeps a handful; ten thousand is far past any real `rotate` count.
-        for index in 1...10_000 {
-            let candidate = "\(livePath).\(index)"
-            guard access(candidate, F_OK) == 0 else { break }
-            rotated.append(candidate)
-        }
-        return AlertLogSet(livePath: livePath, rotatedPaths: rotated)
-    }
-
-    /// Every file, oldest first and the live file last: the order records were written in.
-    public var pathsOldestFirst: [String] { rotatedPaths.reversed() + [livePath] }
-}
 
 /// Where the alert log is: `--log`, else `alert_log:` in the site file, else the standard state directory.
 public enum AlertLogPath {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Gateway
+@testable import AlertLog
 import FireWatchTesting
 
 @Suite("Alerts: follow (in process, scripted writer)")
