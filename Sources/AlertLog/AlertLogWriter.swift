@@ -1,5 +1,6 @@
 import Crypto
 import Dispatch
+import FireSafety
 import Foundation
 import Logging
 import Synchronization
@@ -316,7 +317,7 @@ public final class AlertLogWriter: Sendable {
     private func ownRecord(severity: String, event: String, message: String, extra: [JSONMember] = [])
         -> [JSONMember]
     {
-        var m: [JSONMember] = [JSONMember("time", .string(AlertLogTime.iso8601(configuration.now())))]
+        var m: [JSONMember] = [JSONMember("time", .string(Self.logTime(configuration.now())))]
         if let site = configuration.site { m.append(JSONMember("site", .string(site))) }
         m.append(JSONMember("severity", .string(severity)))
         m.append(JSONMember("event", .string(event)))
@@ -457,7 +458,15 @@ public final class AlertLogWriter: Sendable {
         }
     }
 
-    /// Lowercase hex SHA-256 of `bytes`.
+    /// A record's `time`: UTC, millisecond precision (rounded down), e.g. `2026-11-24T03:12:09.125Z`, in
+    /// `Timestamp`'s one format.
+    public static func logTime(_ date: Date) -> String {
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        return Timestamp(nanoseconds: ms * 1_000_000).description
+    }
+
+    /// Lowercase hex SHA-256 of `bytes`: the one helper for a line's hash (the writer's `prev`, the verifier's
+    /// check, `AlertLine.hash`).
     public static func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
         let digest = SHA256.hash(data: Array(bytes))
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
@@ -540,23 +549,6 @@ struct LogTail {
             done += n
         }
         return Array(out[0..<done])
-    }
-}
-
-/// Alert-log timestamps: UTC, millisecond precision, e.g. `2026-11-24T03:12:09.125Z`.
-public enum AlertLogTime {
-    public static func iso8601(_ date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var seconds = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
-        let millis = Int(ms - Int64(seconds) * 1000)
-        var tm = tm()
-        gmtime_r(&seconds, &tm)
-        func pad(_ v: Int, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return "\(pad(Int(tm.tm_year) + 1900, 4))-\(pad(Int(tm.tm_mon) + 1, 2))-\(pad(Int(tm.tm_mday), 2))T"
-            + "\(pad(Int(tm.tm_hour), 2)):\(pad(Int(tm.tm_min), 2)):\(pad(Int(tm.tm_sec), 2)).\(pad(millis, 3))Z"
     }
 }
 

@@ -49,36 +49,75 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
 extension Timestamp {
     /// Parses the alert log's `time` (`2026-11-24T03:12:09.125Z`; fraction optional, up to nanoseconds; UTC
     /// only), so the log reader can rebuild records for `Engine.restore` without a calendar. Nil otherwise.
+    /// The strict form of ``init(rfc3339Bytes:)``: what the writer writes, not every RFC 3339 spelling.
     public init?(iso8601 text: String) {
         let bytes = Array(text.utf8)
-        func number(_ range: Range<Int>) -> Int64? {
-            guard range.upperBound <= bytes.count else { return nil }
-            var value: Int64 = 0
-            for byte in bytes[range] {
-                guard (48...57).contains(byte) else { return nil }
-                value = value * 10 + Int64(byte - 48)
+        // The log's own form only: `T`, `Z`, and at most nine fraction digits (none are silently dropped).
+        guard bytes.count >= 20, bytes.count <= 30, bytes[10] == 84, bytes.last == 90 else { return nil }
+        guard let parsed = bytes.withUnsafeBytes({ Timestamp(rfc3339Bytes: $0) }) else { return nil }
+        self = parsed
+    }
+
+    /// Parses RFC 3339 from raw bytes: `2026-11-24T03:12:09.125Z`, `2026-11-24T05:12:09+02:00`, `t`/space for
+    /// `T`, `z` for `Z`, any fraction length (kept to the nanosecond, finer digits ignored). Nil for anything
+    /// else, so a damaged `time` is reported rather than guessed. Byte-level and calendar-free: the alert reader
+    /// runs it on millions of lines, where a `DateFormatter` per line would dominate the run.
+    public init?(rfc3339Bytes b: UnsafeRawBufferPointer) {
+        // Fixed layout up to the seconds: YYYY-MM-DDTHH:MM:SS
+        guard b.count >= 20 else { return nil }
+        func digits(_ at: Int, _ n: Int) -> Int64? {
+            var v: Int64 = 0
+            for i in at..<(at + n) {
+                let c = b[i]
+                guard c >= 0x30, c <= 0x39 else { return nil }
+                v = v * 10 + Int64(c - 0x30)
             }
-            return value
+            return v
         }
-        guard bytes.count >= 20, bytes[4] == 45, bytes[7] == 45, bytes[10] == 84, bytes[13] == 58, bytes[16] == 58,
-            bytes.last == 90,
-            let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+        guard b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54 || b[10] == 0x74 || b[10] == 0x20,
+            b[13] == 0x3A, b[16] == 0x3A,
+            let year = digits(0, 4), let month = digits(5, 2), let day = digits(8, 2),
+            let hour = digits(11, 2), let minute = digits(14, 2), let second = digits(17, 2),
+            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second <= 60
         else { return nil }
+        var i = 19
         var nanos: Int64 = 0
-        let fractionEnd = bytes.count - 1
-        if fractionEnd > 19 {
-            guard bytes[19] == 46, fractionEnd - 20 >= 1, fractionEnd - 20 <= 9,
-                let fraction = number(20..<fractionEnd)
-            else { return nil }
-            nanos = fraction
-            for _ in 0..<(9 - (fractionEnd - 20)) { nanos *= 10 }
-        } else if fractionEnd != 19 {
+        if b[i] == 0x2E {  // fraction: keep nanoseconds, ignore finer digits
+            i += 1
+            var scale: Int64 = 100_000_000
+            let start = i
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+                nanos += Int64(b[i] - 0x30) * scale
+                scale /= 10
+                i += 1
+            }
+            guard i > start else { return nil }
+        }
+        guard i < b.count else { return nil }
+        var offsetSeconds: Int64 = 0
+        switch b[i] {
+        case 0x5A, 0x7A:  // Z
+            i += 1
+        case 0x2B, 0x2D:  // +hh:mm / -hh:mm
+            guard i + 6 <= b.count, b[i + 3] == 0x3A, let oh = digits(i + 1, 2), let om = digits(i + 4, 2) else {
+                return nil
+            }
+            offsetSeconds = (oh * 3600 + om * 60) * (b[i] == 0x2B ? 1 : -1)
+            i += 6
+        default:
             return nil
         }
+        guard i == b.count else { return nil }
         let days = CivilDate.daysSinceEpoch(year: year, month: month, day: day)
-        self.init(nanoseconds: ((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000_000) + nanos)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        self.init(nanoseconds: seconds * 1_000_000_000 + nanos)
+    }
+
+    /// Parses RFC 3339 text (see ``init(rfc3339Bytes:)``).
+    public init?(rfc3339 text: String) {
+        var copy = text
+        guard let parsed = copy.withUTF8({ Timestamp(rfc3339Bytes: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = parsed
     }
 }
 

@@ -94,7 +94,7 @@ struct AlertsCommand: ParsableCommand {
             throw ValidationError("--summary works on a time window (--since/--until), not -n")
         }
         for (name, value) in [("--since", since), ("--until", until)] {
-            if let value, AlertTime.parseBound(value, now: 0) == nil {
+            if let value, AlertTimeBound.parse(value, now: 0) == nil {
                 throw ValidationError("\(name) '\(value)' is neither a duration (10m, 2h, 1d) nor an RFC 3339 time")
             }
         }
@@ -107,8 +107,8 @@ struct AlertsCommand: ParsableCommand {
             zones: zone, device: device, minSeverity: minSeverity.flatMap(Severity.init(name:)), eventPattern: event)
         var query = AlertQuery(
             filter: filter, limit: lines,
-            since: since.flatMap { AlertTime.parseBound($0, now: now) },
-            until: until.flatMap { AlertTime.parseBound($0, now: now) })
+            since: since.flatMap { AlertTimeBound.parse($0, now: now) },
+            until: until.flatMap { AlertTimeBound.parse($0, now: now) })
         // `-f` alone shows the last 10 records first, as `tail -f` and `journalctl -f` do.
         if follow && query.limit == nil && query.since == nil { query.limit = 10 }
 

@@ -35,7 +35,8 @@ struct JSONWriterTests {
 
     @Test("timestamps are UTC with milliseconds")
     func timestamps() {
-        #expect(AlertLogTime.iso8601(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
-        #expect(AlertLogTime.iso8601(Date(timeIntervalSince1970: 1_795_489_929.125)) == "2026-11-24T03:12:09.125Z")
+        #expect(AlertLogWriter.logTime(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(AlertLogWriter.logTime(Date(timeIntervalSince1970: 1_795_489_929.125)) == "2026-11-24T03:12:09.125Z")
+        #expect(AlertLogWriter.logTime(Date(timeIntervalSince1970: -0.5)) == "1969-12-31T23:59:59.500Z")
     }
 }
