@@ -11,6 +11,7 @@ let package = Package(
         // For Benchmarks/ (a separate package, so `make test` never builds it).
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "Simulator", targets: ["Simulator"]),
+        .library(name: "SiteConfig", targets: ["SiteConfig"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,10 +38,19 @@ let package = Package(
         ),
         // The pure safety engine: no I/O, no clock reads, imports nothing of ours.
         .target(name: "FireSafety"),
+        // The site as its files say it: YAML with locations, site and profile loading and validation, durations,
+        // the site clock. Both the daemon and the simulator read sites through it.
+        .target(
+            name: "SiteConfig",
+            dependencies: [
+                "Modbus", "FireSafety",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .target(
             name: "Gateway",
             dependencies: [
-                "Modbus", "FireSafety",
+                "Modbus", "FireSafety", "SiteConfig",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -58,14 +68,14 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "FireSafety", "Gateway", "Modbus", .product(name: "Yams", package: "Yams"),
+                "FireSafety", "Gateway", "Modbus", "SiteConfig", .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "firewatch",
             dependencies: [
-                "Gateway", "Modbus", "FireSafety", "Simulator",
+                "Gateway", "Modbus", "FireSafety", "SiteConfig", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -74,20 +84,20 @@ let package = Package(
         // checkout's root, a raw TCP peer for bytes no client would send, and the one finder of the built
         // `firewatch` (which fails a test, never skips it).
         .target(
-            name: "FireWatchTesting", dependencies: ["CModbus", "Modbus", "FireSafety", "Gateway"],
+            name: "FireWatchTesting", dependencies: ["CModbus", "Modbus", "FireSafety", "SiteConfig", "Gateway"],
             path: "Tests/FireWatchTesting"),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus", "FireWatchTesting"]),
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety", "FireWatchTesting"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "Modbus", "FireSafety", "FireWatchTesting", .product(name: "Crypto", package: "swift-crypto"),
+                "Gateway", "Modbus", "FireSafety", "SiteConfig", "FireWatchTesting", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "CModbus", "FireWatchTesting"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "SiteConfig", "CModbus", "FireWatchTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

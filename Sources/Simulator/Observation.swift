@@ -1,4 +1,5 @@
 import Gateway
+import SiteConfig
 /// Something FireWatch was seen doing during a scenario run, fed to the expectation evaluator by the
 /// runner (from the alert log or the daemon's events). Times are since the scenario started.
 public struct Observation: Sendable, Hashable, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Foundation
-import Yams
 import Gateway
+import SiteConfig
+import Yams
 
 extension Scenario {
     /// Reads a scenario file. Errors name file:line and the field.

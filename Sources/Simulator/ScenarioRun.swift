@@ -2,6 +2,7 @@ import FireSafety
 import Foundation
 import Gateway
 import Logging
+import SiteConfig
 import Synchronization
 
 /// One scenario, end to end, in one process: a `SimulatorHost` on free loopback ports and the real

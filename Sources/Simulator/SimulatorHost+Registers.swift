@@ -2,6 +2,7 @@ import FireSafety
 import Foundation
 import Gateway
 import Modbus
+import SiteConfig
 
 extension SimulatorHost {
     /// Stores a device's bound points into its unit's registers and sets the unit's fault from its condition.

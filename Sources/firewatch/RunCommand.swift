@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Logging
+import SiteConfig
 
 /// `firewatch run --config site.yaml [--dry-run]`: the daemon.
 struct RunCommand: AsyncParsableCommand {

@@ -4,6 +4,7 @@ import FireSafety
 import Foundation
 import Gateway
 import Simulator
+import SiteConfig
 import Synchronization
 
 /// `firewatch simulate`: serves every device of a site from its profile over Modbus/TCP on loopback.

@@ -4,6 +4,7 @@ import Modbus
 import Testing
 @testable import Gateway
 import FireWatchTesting
+import SiteConfig
 
 /// A profile with every type and word order, written as a file (so the loader is part of the test).
 let everyTypeProfile: String = {

@@ -1,6 +1,7 @@
 import FireSafety
 import Foundation
 import Gateway
+import SiteConfig
 import Testing
 
 @testable import Simulator

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Gateway
+import SiteConfig
+import Testing
 @testable import Simulator
 
 @Suite("Scenario files")

@@ -1,6 +1,7 @@
 import FireSafety
 import Logging
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 
 /// The metrics observer, the notification channels and the metrics server of one site, built from its

@@ -3,6 +3,7 @@ import FireSafety
 import Foundation
 import Logging
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 
 /// Delivers alert records to the site's `notify:` channels: `webhook` (HTTP POST of the record JSON) and

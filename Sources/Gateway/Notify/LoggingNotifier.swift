@@ -1,5 +1,6 @@
 import FireSafety
 import Logging
+import SiteConfig
 
 /// The notifier used when none is given: it only tells stderr (journald). Real channels (webhooks, commands)
 /// come from the notification helper's `AlertNotifier`.

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Modbus
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 
 /// Performs the engine's `runStep` actions: `command` (write, verify by reading back, retry), `run` (a program,

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Modbus
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 import UnixSignals
 

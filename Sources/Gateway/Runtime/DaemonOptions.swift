@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import SiteConfig
 
 /// How a `Daemon` runs: everything that is not the site file.
 ///

@@ -1,5 +1,6 @@
 import FireSafety
 import Modbus
+import SiteConfig
 
 /// What the daemon tells whoever watches it (metrics). Every method has a no-op default, is called on the
 /// daemon's own tasks, and must return quickly without blocking: an observer never delays actuation.

@@ -1,9 +1,10 @@
 import FireSafety
+import FireWatchTesting
 import Foundation
 import Gateway
+import SiteConfig
 import Synchronization
 import Testing
-import FireWatchTesting
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 @testable import Gateway
 import Logging
+import SiteConfig
 import Testing
 
 @Suite("Site monitoring wiring")

@@ -1,6 +1,7 @@
 import FireSafety
 import Foundation
 import Logging
+import SiteConfig
 import Synchronization
 import Testing
 

@@ -1,10 +1,11 @@
 import FireSafety
+import FireWatchTesting
 import Foundation
 import Logging
 import Modbus
+import SiteConfig
 import Synchronization
 import Testing
-import FireWatchTesting
 
 @testable import Gateway
 

@@ -1,11 +1,12 @@
 import FireSafety
+import FireWatchTesting
 import Foundation
 import Gateway
 import Modbus
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 import Testing
-import FireWatchTesting
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import FireSafety
 import Logging
 import Modbus
+import SiteConfig
 
 /// Polls every device of the site on its own schedule and feeds each poll's readings to the engine.
 ///
