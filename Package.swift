@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "Simulator", targets: ["Simulator"]),
         .library(name: "SiteConfig", targets: ["SiteConfig"]),
+        .library(name: "Scenarios", targets: ["Scenarios"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -63,19 +64,28 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        // The simulator serves devices from the very profiles the daemon reads, so it reuses Gateway's
-        // loader (and Modbus's Server) instead of duplicating them; Gateway never imports Simulator.
+        // The simulator serves devices from the very profiles the daemon reads, so it reads them with SiteConfig's
+        // loader (and serves them with Modbus's Server); it knows nothing of the daemon.
         .target(
             name: "Simulator",
             dependencies: [
-                "FireSafety", "Gateway", "Modbus", "SiteConfig", .product(name: "Yams", package: "Yams"),
+                "FireSafety", "Modbus", "SiteConfig", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The test rig around a site: scenario runs that put the simulator and the real daemon on one clock, and
+        // the verdicts on what the scenario expected. Used by `firewatch demo` and the scenario tests.
+        .target(
+            name: "Scenarios",
+            dependencies: [
+                "FireSafety", "SiteConfig", "Gateway", "Simulator",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "firewatch",
             dependencies: [
-                "Gateway", "Modbus", "FireSafety", "SiteConfig", "Simulator",
+                "Gateway", "Modbus", "FireSafety", "SiteConfig", "Simulator", "Scenarios",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -97,7 +107,9 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "Modbus", "FireSafety", "SiteConfig", "CModbus", "FireWatchTesting"]),
+        .testTarget(name: "SimulatorTests", dependencies: [
+                "Simulator", "Scenarios", "Gateway", "Modbus", "FireSafety", "SiteConfig", "CModbus", "FireWatchTesting",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,5 @@
 import FireSafety
 import Foundation
-import Gateway
 import SiteConfig
 
 /// Why a site cannot be simulated: each problem names file:line and field where it is known, and what to do.

@@ -1,6 +1,5 @@
 import FireSafety
 import Foundation
-import Gateway
 import Modbus
 import SiteConfig
 import Synchronization

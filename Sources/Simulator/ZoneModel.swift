@@ -1,5 +1,4 @@
 import Foundation
-import Gateway
 import SiteConfig
 
 /// Where a battery string is on the road from normal to burnt.

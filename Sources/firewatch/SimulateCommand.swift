@@ -6,6 +6,7 @@ import Gateway
 import Simulator
 import SiteConfig
 import Synchronization
+import Scenarios
 
 /// `firewatch simulate`: serves every device of a site from its profile over Modbus/TCP on loopback.
 struct SimulateCommand: AsyncParsableCommand {

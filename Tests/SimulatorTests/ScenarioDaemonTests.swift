@@ -6,6 +6,7 @@ import Testing
 
 @testable import Simulator
 import FireWatchTesting
+import Scenarios
 
 /// Every shipped scenario against the real daemon, in one process: SimulatorHost + Daemon on one
 /// ScaledSiteClock, observations from the alert log and the simulator's writes.

@@ -6,6 +6,7 @@ import Testing
 
 @testable import Simulator
 import FireWatchTesting
+import Scenarios
 
 /// `firewatch simulate` and `firewatch run` as two processes on one compressed site time
 /// (FIREWATCH_SITE_CLOCK), the way `make run` wires them: expectations from the daemon's alert log and

@@ -1,7 +1,8 @@
 import FireSafety
-import Foundation
 import Gateway
+import Foundation
 import Logging
+import Simulator
 import SiteConfig
 import Synchronization
 

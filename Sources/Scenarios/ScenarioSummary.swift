@@ -1,6 +1,7 @@
 import FireSafety
-import Foundation
 import Gateway
+import Foundation
+import Simulator
 import SiteConfig
 
 /// The demo's closing summary of a scenario run, in words: what happened when, how long from the first
