@@ -99,9 +99,16 @@ public struct ScenarioRun: Sendable {
         defer { host.stop() }
         let notifier = RecordingNotifier()
         let options = DaemonOptions(
-            clock: daemonClock, notifier: notifier, logger: logger, systemd: SystemdNotifier(environment: [:]),
-            handleSignals: false)
-        let daemons = DaemonSlot(try Daemon(site: host.rewrite(isolatedSite()), options: options), site: site)
+            clock: daemonClock, logger: logger, systemd: SystemdNotifier(environment: [:]), handleSignals: false)
+        // The site's channels are not called (no pager goes off for a rehearsal) and it has no metrics listener.
+        let isolated = self.isolated
+        let makeDaemon: @Sendable (LoadedSite) throws -> Daemon = { site in
+            var builder = Daemon.Builder(site: host.rewrite(isolated(site)), options: options)
+            builder.notifier = notifier
+            builder.observer = NoRuntimeObserver()
+            return try builder.build()
+        }
+        let daemons = DaemonSlot(try makeDaemon(site), site: site)
         let began = ContinuousClock.now
         let duration = scenario.duration
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -112,7 +119,7 @@ public struct ScenarioRun: Sendable {
                 while true {
                     try await daemon.run()
                     guard daemons.takeRestart() else { return }
-                    daemon = try Daemon(site: host.rewrite(isolated(daemons.site)), options: options)
+                    daemon = try makeDaemon(daemons.site)
                     daemons.current = daemon
                 }
             }
@@ -278,35 +285,6 @@ extension Observation {
             }
         }
     }
-}
-
-/// A notification the daemon handed to its notifier.
-public struct SentNotification: Sendable, Hashable {
-    public var channels: [String]
-    public var time: Timestamp
-    public var message: String
-}
-
-/// A notifier that sends nothing anywhere and remembers what it was asked to send: the demo and the
-/// scenario tests must not need a webhook or a pager.
-public final class RecordingNotifier: AlertNotifier {
-    private let state = Mutex<[SentNotification]>([])
-
-    public init() {}
-
-    public func send(_ record: AlertRecord, to channels: [NotifyChannel]) {
-        let sent = SentNotification(channels: channels.map(\.name), time: record.time, message: record.message)
-        state.withLock { $0.append(sent) }
-    }
-
-    public func run() async throws {
-        // Nothing is queued, so there is nothing to deliver: wait for the daemon's shutdown.
-        while !Task.isCancelled {
-            try await Task.sleep(for: .seconds(3600))
-        }
-    }
-
-    public var sent: [SentNotification] { state.withLock { $0 } }
 }
 
 extension ScenarioRun {
