@@ -1,5 +1,6 @@
 import FireSafety
 import SiteConfig
+import ServiceLifecycle
 import Synchronization
 
 /// A notification the daemon handed to its notifier.
@@ -26,9 +27,7 @@ public final class RecordingNotifier: AlertNotifier {
 
     public func run() async throws {
         // Nothing is queued, so there is nothing to deliver: wait for the daemon's shutdown.
-        while !Task.isCancelled {
-            try await Task.sleep(for: .seconds(3600))
-        }
+        do { try await gracefulShutdown() } catch is CancellationError { return }
     }
 
     /// Everything asked so far, oldest first.

@@ -87,7 +87,7 @@ public final class Daemon: Sendable {
             time: time, core: core, health: health, writer: writer, startedAt: startedAt, dryRun: options.dryRun)
         self.statusSource = statusSource
         poller = Poller(
-            core: core, clients: clients, health: health, time: time, observer: observer, logger: logger,
+            site: site, core: core, clients: clients, health: health, time: time, observer: observer, logger: logger,
             onFirstCycle: {
                 let first = statusSource.ready.withLock { ready in
                     defer { ready = true }
@@ -134,22 +134,12 @@ public final class Daemon: Sendable {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosureService { await self.runJournal() }, serviceName: "journal"),
-            .init(
-                service: ClosureService {
-                    // A notifier whose run() returns early must not stop the daemon.
-                    try await quietly {
-                        try await self.notifier.run()
-                        try await gracefulShutdown()
-                    }
-                }, serviceName: "notifier"
-            ),
+            // A notifier whose run() returns early must not stop the daemon: watching goes on without it.
+            .init(service: notifier, successTerminationBehavior: .ignore, serviceName: "notifier"),
             // Not cancelled on shutdown: the step under way finishes, so its outcome is logged.
-            .init(service: ClosureService { await self.actuator.run() }, serviceName: "actuator"),
-            .init(
-                service: ClosureService { try await quietly { await self.poller.run(initial: self.initialSite) } },
-                serviceName: "poller"),
-            .init(
-                service: ClosureService { try await quietly { try await self.control.run() } }, serviceName: "control"),
+            .init(service: actuator, serviceName: "actuator"),
+            .init(service: poller, serviceName: "poller"),
+            .init(service: control, serviceName: "control"),
             .init(
                 service: ClosureService { try await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
             .init(
