@@ -228,7 +228,7 @@ struct ScenarioTests {
         } catch {
             #expect(error.file == "bad.yaml")
             #expect(error.line == line, "\(error)")
-            #expect(!error.hint.isEmpty)
+            #expect(error.hint?.isEmpty == false)
             let text = error.description
             #expect(text.hasPrefix("bad.yaml:\(line):"), "\(text)")
             for word in words { #expect(text.contains(word), "\(text) lacks \(word)") }
