@@ -132,8 +132,7 @@ struct YAMLReader {
             let path = field.isEmpty ? key : "\(field).\(key)"
             guard allowed.contains(key) else {
                 throw error(
-                    keyNode, field: path, "unknown field '\(key)'",
-                    hint: "expected one of: \(allowed.joined(separator: ", "))")
+                    keyNode, field: path, "unknown field '\(key)'", hint: Suggestion.forField(key, in: allowed))
             }
             guard result[key] == nil else {
                 throw error(keyNode, field: path, "'\(key)' appears twice", hint: "keep one")
