@@ -57,11 +57,8 @@ public struct ScenarioRun: Sendable {
     /// The alert log the run writes.
     public var alertLog: String { directory + "/alerts.jsonl" }
 
-    /// The site as the run's daemon sees it: state in `directory`, no metrics listener (so nothing
-    /// collides with another run or a `make run`).
-    public func isolatedSite() -> LoadedSite { isolated(site) }
-
-    /// `site` with its state in `directory` and no metrics listener (also for a site a scenario reloads).
+    /// `site` as the run's daemon sees it: state in `directory` and no metrics listener, so nothing collides with
+    /// another run or a `make run` (also for a site a scenario reloads).
     public func isolated(_ site: LoadedSite) -> LoadedSite {
         var site = site
         site.alertLog = alertLog
