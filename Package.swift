@@ -12,6 +12,8 @@ let package = Package(
         // For Benchmarks/ (a separate package, so `make test` never builds it).
         .library(name: "Gateway", targets: ["Gateway"]),
         .library(name: "Simulator", targets: ["Simulator"]),
+        .library(name: "SiteConfig", targets: ["SiteConfig"]),
+        .library(name: "Scenarios", targets: ["Scenarios"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,21 +40,29 @@ let package = Package(
         ),
         // The pure safety engine: no I/O, no clock reads, imports nothing of ours.
         .target(name: "FireSafety"),
-        // The alert log: writer, reader, the one chain verifier, checkpoints and recovery; Query/ behind
-        // `firewatch alerts`. Yams only for `alert_log:` in the site file.
+        // The alert log: writer, reader, the one line type, file set and chain verifier, checkpoints and recovery;
+        // Query/ holds the views behind `firewatch alerts` (filter, follow, summary, formatting).
         .target(
             name: "AlertLog",
             dependencies: [
                 "FireSafety",
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The site as its files say it: YAML with locations, site and profile loading and validation, durations,
+        // the site clock. Both the daemon and the simulator read sites through it.
+        .target(
+            name: "SiteConfig",
+            dependencies: [
+                "Modbus", "FireSafety",
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .target(
             name: "Gateway",
             dependencies: [
-                "Modbus", "FireSafety", "AlertLog",
+                "Modbus", "FireSafety", "AlertLog", "SiteConfig",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -65,19 +75,29 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
-        // The simulator serves devices from the very profiles the daemon reads, so it reuses Gateway's
-        // loader (and Modbus's Server) instead of duplicating them; Gateway never imports Simulator.
+        // The simulator serves devices from the very profiles the daemon reads, so it reads them with SiteConfig's
+        // loader (and serves them with Modbus's Server); it knows nothing of the daemon.
         .target(
             name: "Simulator",
             dependencies: [
-                "FireSafety", "Gateway", "Modbus", .product(name: "Yams", package: "Yams"),
+                "FireSafety", "Modbus", "SiteConfig", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The test rig around a site: scenario runs that put the simulator and the real daemon on one clock, and
+        // the verdicts on what the scenario expected. Used by `firewatch demo` and the scenario tests.
+        .target(
+            name: "Scenarios",
+            dependencies: [
+                "FireSafety", "SiteConfig", "Gateway", "Simulator",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "firewatch",
             dependencies: [
-                "Gateway", "AlertLog", "Modbus", "FireSafety", "Simulator",
+                "Gateway", "AlertLog", "Modbus", "FireSafety", "SiteConfig", "Simulator", "Scenarios",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -86,14 +106,14 @@ let package = Package(
         // checkout's root, a raw TCP peer for bytes no client would send, and the one finder of the built
         // `firewatch` (which fails a test, never skips it).
         .target(
-            name: "FireWatchTesting", dependencies: ["CModbus", "Modbus", "FireSafety", "AlertLog", "Gateway"],
+            name: "FireWatchTesting", dependencies: ["CModbus", "Modbus", "FireSafety", "AlertLog", "SiteConfig", "Gateway"],
             path: "Tests/FireWatchTesting"),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus", "FireWatchTesting"]),
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety", "FireWatchTesting"]),
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "AlertLog", "Modbus", "FireSafety", "FireWatchTesting", .product(name: "Crypto", package: "swift-crypto"),
+                "Gateway", "AlertLog", "Modbus", "FireSafety", "SiteConfig", "FireWatchTesting", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -106,7 +126,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Gateway", "AlertLog", "Modbus", "FireSafety", "CModbus", "FireWatchTesting"]),
+        .testTarget(name: "SimulatorTests", dependencies: [
+                "Simulator", "Scenarios", "Gateway", "AlertLog", "Modbus", "FireSafety", "SiteConfig", "CModbus",
+                "FireWatchTesting",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -19,6 +19,8 @@ let package = Package(
                 .product(name: "AlertLog", package: "FireWatch"),
                 .product(name: "Gateway", package: "FireWatch"),
                 .product(name: "Simulator", package: "FireWatch"),
+                .product(name: "SiteConfig", package: "FireWatch"),
+                .product(name: "Scenarios", package: "FireWatch"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/FireWatchBench"

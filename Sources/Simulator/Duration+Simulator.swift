@@ -1,4 +1,4 @@
-// Durations in scenarios are parsed and printed by Gateway's `DurationText`, the same as in site files; seconds as a
+// Durations in scenarios are parsed and printed by SiteConfig's `DurationText`, the same as in site files; seconds as a
 // `Double` (for the physics) are FireSafety's `secondsValue`.
 
 extension Duration {

@@ -1,4 +1,4 @@
-import Gateway
+import SiteConfig
 /// What a scenario expects FireWatch to have done, in a small readable grammar (one line each):
 ///
 /// ```

@@ -1,6 +1,6 @@
 import Foundation
+import SiteConfig
 import Yams
-import Gateway
 
 extension Scenario {
     /// Reads a scenario file. Errors name file:line and the field.
@@ -10,7 +10,7 @@ extension Scenario {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ScenarioError(
-                file: path, line: 0, field: "", problem: "cannot read the file (\(error.localizedDescription))",
+                file: path, line: 0, column: 0, field: "", message: "cannot read the file (\(error.localizedDescription))",
                 hint: "check the path given to --scenario")
         }
         try self.init(yaml: text, file: path)
@@ -23,7 +23,7 @@ extension Scenario {
         do {
             guard let node = try Yams.compose(yaml: yaml) else {
                 throw ScenarioError(
-                    file: file, line: 0, field: "", problem: "the file is empty",
+                    file: file, line: 0, column: 0, field: "", message: "the file is empty",
                     hint: "start with name:, duration: and timeline:")
             }
             root = node
@@ -32,7 +32,7 @@ extension Scenario {
         } catch let error as YamlError {
             throw reader.syntaxError(error)
         } catch {
-            throw ScenarioError(file: file, line: 0, field: "", problem: "\(error)", hint: "fix the YAML")
+            throw ScenarioError(file: file, line: 0, column: 0, field: "", message: "\(error)", hint: "fix the YAML")
         }
 
         let fields = try reader.mapping(
@@ -96,9 +96,10 @@ struct YAMLReader {
     let file: String
 
     func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
+    func column(_ node: Node) -> Int { node.mark?.column ?? 0 }
 
     func error(_ node: Node, field: String, _ problem: String, hint: String) -> ScenarioError {
-        ScenarioError(file: file, line: line(node), field: field, problem: problem, hint: hint)
+        ScenarioError(file: file, line: line(node), column: column(node), field: field, message: problem, hint: hint)
     }
 
     func syntaxError(_ error: YamlError) -> ScenarioError {
@@ -106,13 +107,13 @@ struct YAMLReader {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
             .composer(_, let problem, let mark, _):
             return ScenarioError(
-                file: file, line: mark.line, field: "", problem: "YAML: \(problem)", hint: "fix the YAML syntax")
+                file: file, line: mark.line, column: mark.column, field: "", message: "YAML: \(problem)", hint: "fix the YAML syntax")
         case .duplicatedKeysInMapping(let duplicates, let context):
             return ScenarioError(
-                file: file, line: context.mark.line, field: duplicates.joined(separator: ", "),
-                problem: "appears twice in one mapping (this is the first)", hint: "keep one")
+                file: file, line: context.mark.line, column: context.mark.column, field: duplicates.joined(separator: ", "),
+                message: "appears twice in one mapping (this is the first)", hint: "keep one")
         default:
-            return ScenarioError(file: file, line: 0, field: "", problem: "YAML: \(error)", hint: "fix the YAML syntax")
+            return ScenarioError(file: file, line: 0, column: 0, field: "", message: "YAML: \(error)", hint: "fix the YAML syntax")
         }
     }
 
@@ -131,8 +132,7 @@ struct YAMLReader {
             let path = field.isEmpty ? key : "\(field).\(key)"
             guard allowed.contains(key) else {
                 throw error(
-                    keyNode, field: path, "unknown field '\(key)'",
-                    hint: "expected one of: \(allowed.joined(separator: ", "))")
+                    keyNode, field: path, "unknown field '\(key)'", hint: Suggestion.forField(key, in: allowed))
             }
             guard result[key] == nil else {
                 throw error(keyNode, field: path, "'\(key)' appears twice", hint: "keep one")

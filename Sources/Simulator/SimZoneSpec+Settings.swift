@@ -1,5 +1,5 @@
 import Foundation
-import Gateway
+import SiteConfig
 
 extension SimZoneSpec {
     /// The settings a site file may give a simulated zone, as plain texts (phase 2's loader passes

@@ -1,7 +1,7 @@
 import FireSafety
 import Foundation
-import Gateway
 import Modbus
+import SiteConfig
 
 extension SimulatorHost {
     /// Stores a device's bound points into its unit's registers and sets the unit's fault from its condition.
@@ -192,8 +192,8 @@ extension SimulatorHost {
 }
 
 /// Scenario events in words, for `firewatch simulate` and the demo.
-enum ScenarioEventText {
-    static func describe(_ event: ScenarioEvent) -> String {
+public enum ScenarioEventText {
+    public static func describe(_ event: ScenarioEvent) -> String {
         func span(_ length: Duration?) -> String { length.map { " for \(DurationText.format($0))" } ?? "" }
         switch event {
         case .thermalRunaway(let zone, let string): return "thermal runaway of string \(string) in \(zone)"

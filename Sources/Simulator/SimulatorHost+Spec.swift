@@ -1,6 +1,6 @@
 import FireSafety
 import Foundation
-import Gateway
+import SiteConfig
 
 /// Why a site cannot be simulated: each problem names file:line and field where it is known, and what to do.
 public struct SimulatorSetupError: Error, Sendable, Hashable, CustomStringConvertible {

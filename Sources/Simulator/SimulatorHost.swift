@@ -1,7 +1,7 @@
 import FireSafety
 import Foundation
-import Gateway
 import Modbus
+import SiteConfig
 import Synchronization
 
 /// A device the host serves: where a client finds it.

@@ -1,5 +1,5 @@
 import Foundation
-import Gateway
+import SiteConfig
 
 /// Where a battery string is on the road from normal to burnt.
 public enum StringState: String, Sendable, Hashable, CaseIterable, Comparable {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Gateway
+import SiteConfig
 
 /// `firewatch check --config site.yaml`: validates the site and its profiles and prints what will run.
 struct CheckCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import ArgumentParser
 import FireSafety
 import Foundation
 import Gateway
+import SiteConfig
 
 /// Where the daemon's control socket is: `--socket`, else `control_socket:` of `--config`, else the default.
 struct ControlSocketOptions: ParsableArguments {

@@ -6,6 +6,7 @@ import Gateway
 import Logging
 import Simulator
 import Synchronization
+import Scenarios
 
 /// `firewatch demo`: the simulator, the daemon and a live alert view in one process, on the bundled site.
 struct DemoCommand: AsyncParsableCommand {

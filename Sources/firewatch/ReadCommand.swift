@@ -4,6 +4,7 @@ import FireSafety
 import Foundation
 import Gateway
 import Modbus
+import SiteConfig
 
 /// `firewatch read HOST:PORT --profile P`: one read of every point of a device, decoded with its profile.
 struct ReadCommand: AsyncParsableCommand {

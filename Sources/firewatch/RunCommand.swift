@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Logging
+import SiteConfig
 
 /// `firewatch run --config site.yaml [--dry-run]`: the daemon.
 struct RunCommand: AsyncParsableCommand {
@@ -57,17 +58,14 @@ struct RunCommand: AsyncParsableCommand {
             stderrLine("firewatch: \(error)")
             throw ExitCode(78)
         }
-        // Metrics, /status, /healthz and the notification channels of the site file.
-        let monitoring = SiteMonitoring(site: site, logger: logger)
-        monitoring.configure(&options)
+        // With the site file's notification channels, metrics, /status and /healthz.
         let daemon: Daemon
         do {
-            daemon = try Daemon(site: site, options: options)
+            daemon = try Daemon.Builder(site: site, options: options).build()
         } catch {
             stderrLine("firewatch: cannot start: \(error)")
             throw ExitCode(1)
         }
-        monitoring.attach(daemon)
         do {
             try await daemon.run()
         } catch {

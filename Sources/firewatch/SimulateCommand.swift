@@ -4,7 +4,9 @@ import FireSafety
 import Foundation
 import Gateway
 import Simulator
+import SiteConfig
 import Synchronization
+import Scenarios
 
 /// `firewatch simulate`: serves every device of a site from its profile over Modbus/TCP on loopback.
 struct SimulateCommand: AsyncParsableCommand {

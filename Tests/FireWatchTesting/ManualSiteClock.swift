@@ -1,5 +1,6 @@
 import FireSafety
 import Gateway
+import SiteConfig
 import Synchronization
 
 /// Site time that moves only when a test says so, with a wall clock a test can step apart from it.

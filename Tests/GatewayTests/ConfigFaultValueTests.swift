@@ -1,5 +1,6 @@
 import FireSafety
 import Foundation
+import SiteConfig
 import Testing
 
 @testable import Gateway

@@ -1,4 +1,5 @@
 import Foundation
+import SiteConfig
 import Testing
 
 @testable import Gateway

@@ -1,6 +1,7 @@
 import FireSafety
 import Foundation
 import Modbus
+import SiteConfig
 import Testing
 @testable import Gateway
 

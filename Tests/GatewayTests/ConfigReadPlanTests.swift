@@ -1,9 +1,10 @@
-import Foundation
 import FireSafety
+import Foundation
 import Modbus
 import Testing
 @testable import Gateway
 import FireWatchTesting
+import SiteConfig
 
 /// Random points of a plausible profile: any table, bit tables hold bools, no partial overlaps.
 func randomPlanPoints(_ rng: inout SplitMix64) -> [PointSpec] {

@@ -4,6 +4,7 @@ import Modbus
 import Testing
 @testable import Gateway
 import FireWatchTesting
+import SiteConfig
 
 /// A profile with every type and word order, written as a file (so the loader is part of the test).
 let everyTypeProfile: String = {
@@ -60,22 +61,10 @@ func writeTemporaryProfile(_ text: String, name: String) throws -> String {
 
 /// Runs the executable with a bounded wait; returns exit status, stdout, stderr.
 func configRunFirewatch(_ arguments: [String], environment: [String: String] = [:]) throws -> (Int32, String, String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
-    process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    env[ProfileLocator.environmentVariable] = shippedDevicesFolder
+    var env = [ProfileLocator.environmentVariable: shippedDevicesFolder]
     for (key, value) in environment { env[key] = value }
-    process.environment = env
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Read before waiting so a full pipe cannot stall the child.
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    let run: ProgramOutput = try runProgram(try FirewatchExecutable.required(), arguments, environment: env)
+    return (run.status, run.stdout, run.stderr)
 }
 
 @Suite("Reading a device")

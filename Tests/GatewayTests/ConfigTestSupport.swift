@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Gateway
 import FireWatchTesting
+import SiteConfig
 
 /// The repository's shipped `devices/` folder (tests never depend on the cwd).
 let shippedDevicesFolder = Repository.file("devices")

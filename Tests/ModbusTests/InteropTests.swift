@@ -1,3 +1,4 @@
+import FireWatchTesting
 import Foundation
 import Testing
 
@@ -11,18 +12,8 @@ struct InteropTests {
 
     /// Runs mbpoll and returns its exit status and standard output.
     func run(_ arguments: [String]) async throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.mbpoll)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return (status, text)
+        let run: ProgramOutput = try await runProgram(Self.mbpoll, arguments)
+        return (run.status, run.combined)
     }
 
     /// The `[reference]: value` lines mbpoll prints, as a dictionary.

@@ -1,5 +1,6 @@
 import Testing
 @testable import Simulator
+import Scenarios
 
 @Suite("Scenario expectations")
 struct ExpectationTests {

@@ -3,6 +3,7 @@ import FireSafety
 import Foundation
 import Gateway
 import Modbus
+import SiteConfig
 import Synchronization
 import Testing
 

@@ -2,6 +2,7 @@ import FireSafety
 import Foundation
 import Gateway
 import Modbus
+import SiteConfig
 import Testing
 
 @testable import Simulator
@@ -101,21 +102,15 @@ struct HostTests {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/mbpoll"), "mbpoll is not installed: make deps installs it")
         let served = try #require(host.devices.first { $0.name == "temp-a1" })
         host.refresh()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/mbpoll")
         // -0: 0-based references; -t 3: input registers; -1: one poll; -o 2: 2 s timeout.
-        process.arguments = [
-            "-m", "tcp", "-a", "\(served.unit)", "-0", "-t", "3", "-r", "1", "-c", "1", "-1", "-o", "2",
-            "-p", "\(served.port)", "127.0.0.1",
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do { try process.run() } catch { continuation.resume(throwing: error) }
-        }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let run: ProgramOutput = try await runProgram(
+            "/usr/bin/mbpoll",
+            [
+                "-m", "tcp", "-a", "\(served.unit)", "-0", "-t", "3", "-r", "1", "-c", "1", "-1", "-o", "2",
+                "-p", "\(served.port)", "127.0.0.1",
+            ])
+        let status = run.status
+        let text = run.combined
         #expect(status == 0, "\(text)")
         let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("[1]:") }, "\(text)")
         let raw = try #require(Int(line.dropFirst(4).trimmingCharacters(in: .whitespaces).split(separator: " ")[0]))

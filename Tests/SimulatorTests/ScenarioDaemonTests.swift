@@ -2,10 +2,12 @@ import AlertLog
 import FireSafety
 import Foundation
 import Gateway
+import SiteConfig
 import Testing
 
 @testable import Simulator
 import FireWatchTesting
+import Scenarios
 
 /// Every shipped scenario against the real daemon, in one process: SimulatorHost + Daemon on one
 /// ScaledSiteClock, observations from the alert log and the simulator's writes.

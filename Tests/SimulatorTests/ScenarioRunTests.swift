@@ -1,5 +1,6 @@
 import Testing
 @testable import Simulator
+import Scenarios
 
 /// Runs every shipped scenario against a small stand-in for the engine that follows CONTRACT.md's
 /// tiers and thresholds (the example site's), so the scenarios' timelines and expectations are known

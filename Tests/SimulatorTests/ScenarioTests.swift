@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import Gateway
+import SiteConfig
+import Testing
 @testable import Simulator
 
 @Suite("Scenario files")
@@ -178,7 +179,11 @@ struct ScenarioTests {
 
     /// A bad file, the line the error must name, and words the message must contain.
     static let badFiles: [(yaml: String, line: Int, contains: [String])] = [
-        ("name: x\nduration: 10m\nspeeed: 3\n", 3, ["speeed", "unknown field", "speed"]),
+        ("name: x\nduration: 10m\nspeeed: 3\n", 3, ["speeed", "unknown field", "did you mean 'speed'?"]),
+        (
+            "name: x\nduration: 10m\ntimeline:\n  - at: 1m\n    offgass: { zone: a }\n", 5,
+            ["unknown field 'offgass'", "did you mean 'offgas'?"]
+        ),
         ("name: x\nduration: ten\n", 2, ["duration:", "'ten' is not a duration"]),
         ("name: x\n", 1, ["missing 'duration'"]),
         (
@@ -195,7 +200,7 @@ struct ScenarioTests {
                 + "    set: { device: d, point: p, value: 1 }\n",
             4, ["more than one event"]
         ),
-        ("name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    explode: { device: d }\n", 5, ["unknown field 'explode'"]),
+        ("name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    explode: { device: d }\n", 5, ["unknown field 'explode'", "expected one of: at, every,"]),
         (
             "name: x\nduration: 1m\ntimeline:\n  - at: 1s\n    sensor_fault: { device: d, mode: melted }\n", 5,
             ["unknown mode 'melted'", "stuck"]
@@ -227,7 +232,7 @@ struct ScenarioTests {
         } catch {
             #expect(error.file == "bad.yaml")
             #expect(error.line == line, "\(error)")
-            #expect(!error.hint.isEmpty)
+            #expect(error.hint?.isEmpty == false)
             let text = error.description
             #expect(text.hasPrefix("bad.yaml:\(line):"), "\(text)")
             for word in words { #expect(text.contains(word), "\(text) lacks \(word)") }

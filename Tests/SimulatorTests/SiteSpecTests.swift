@@ -2,6 +2,7 @@ import FireSafety
 import Foundation
 import Gateway
 import Modbus
+import SiteConfig
 import Testing
 
 @testable import Simulator

@@ -1,10 +1,12 @@
 import FireSafety
 import Foundation
 import Gateway
+import SiteConfig
 import Testing
 
 @testable import Simulator
 import FireWatchTesting
+import Scenarios
 
 /// `firewatch simulate` and `firewatch run` as two processes on one compressed site time
 /// (FIREWATCH_SITE_CLOCK), the way `make run` wires them: expectations from the daemon's alert log and

@@ -262,6 +262,7 @@ final class LineFollower: @unchecked Sendable {
 }
 
 import Gateway
+import SiteConfig
 
 extension SiteFiles {
     /// Loads a generated site with the daemon's own loader, so a bench site the daemon would refuse fails here,

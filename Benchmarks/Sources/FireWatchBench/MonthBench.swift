@@ -2,7 +2,9 @@ import AlertLog
 import FireSafety
 import Foundation
 import Gateway
+import Scenarios
 import Simulator
+import SiteConfig
 import Synchronization
 
 /// `fw-bench month --root REPO --dir D`: the `long-quiet-month` scenario (30 days of flapping devices at

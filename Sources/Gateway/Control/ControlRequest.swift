@@ -1,5 +1,6 @@
 import AlertLog
 import Foundation
+import SiteConfig
 
 /// One operator request on the control socket: `{"cmd":"status"}`, `{"cmd":"ack","zone":"battery-room-a"}`,
 /// `{"cmd":"inhibit","zone":"…","for":"2h","reason":"…"}`, … (one JSON object per line).

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
@@ -18,7 +19,7 @@ import Synchronization
 /// in order, one at a time. Invalid requests are answered with an error by the server itself.
 ///
 /// A `Service` for swift-service-lifecycle: `run()` follows its contract (return on cancellation).
-public final class ControlServer: Sendable {
+public final class ControlServer: Service {
     /// Decides one request from one peer; the daemon plugs the engine in here.
     public typealias Handler = @Sendable (ControlRequest, PeerCredentials) async -> ControlResponse
 
@@ -138,7 +139,8 @@ public final class ControlServer: Sendable {
         unlink(path)  // ECONNREFUSED: left behind by a daemon that died
     }
 
-    /// Serves until the calling task is cancelled; then closes all connections and removes the socket file.
+    /// Serves until graceful shutdown or until the calling task is cancelled; then closes all connections and
+    /// removes the socket file.
     public func run() async throws {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else {
             throw ControlServerError("ControlServer.run() called twice", hint: "create one server per socket")
@@ -155,14 +157,18 @@ public final class ControlServer: Sendable {
         thread.start()
         logger.info("control socket listening", metadata: ["path": "\(path)"])
         await withTaskCancellationHandler {
-            await withDiscardingTaskGroup { group in
-                // Ends when the thread finishes the stream, or at once when this task is cancelled.
-                for await incoming in requests {
-                    group.addTask {
-                        let response = await self.handler(incoming.request, incoming.peer)
-                        self.respond(to: incoming.client, response.jsonLine)
+            await withGracefulShutdownHandler {
+                await withDiscardingTaskGroup { group in
+                    // Ends when the thread finishes the stream, or at once when this task is cancelled.
+                    for await incoming in requests {
+                        group.addTask {
+                            let response = await self.handler(incoming.request, incoming.peer)
+                            self.respond(to: incoming.client, response.jsonLine)
+                        }
                     }
                 }
+            } onGracefulShutdown: {
+                self.stop()
             }
         } onCancel: {
             self.stop()

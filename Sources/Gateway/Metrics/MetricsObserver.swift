@@ -1,6 +1,7 @@
 import FireSafety
 import Modbus
 import Prometheus
+import SiteConfig
 import Synchronization
 
 /// Turns what the daemon reports through `RuntimeObserver` into Prometheus metrics in a registry it owns.

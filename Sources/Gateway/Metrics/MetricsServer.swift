@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import Prometheus
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 
 /// The daemon's HTTP face for people and Prometheus, on the site's `metrics:` address.

@@ -3,6 +3,7 @@ import FireSafety
 import Foundation
 import Logging
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 
 /// Delivers alert records to the site's `notify:` channels: `webhook` (HTTP POST of the record JSON) and
@@ -30,15 +31,19 @@ public final class ChannelNotifier: AlertNotifier {
         public var retryBackoff: Duration
         /// For `command` channels: time between SIGTERM at the timeout and SIGKILL.
         public var commandKillGrace: Duration
+        /// After graceful shutdown begins, how long what is queued may still be delivered before the rest is cut
+        /// off (and reported as not sent): a channel stuck in its timeout must not hold up the daemon's stop.
+        public var shutdownGrace: Duration
 
         public init(
             queueCapacity: Int = 64, webhookAttempts: Int = 3, retryBackoff: Duration = .milliseconds(500),
-            commandKillGrace: Duration = .seconds(2)
+            commandKillGrace: Duration = .seconds(2), shutdownGrace: Duration = .seconds(3)
         ) {
             self.queueCapacity = max(1, queueCapacity)
             self.webhookAttempts = max(1, webhookAttempts)
             self.retryBackoff = retryBackoff
             self.commandKillGrace = commandKillGrace
+            self.shutdownGrace = shutdownGrace
         }
     }
 
@@ -139,8 +144,31 @@ public final class ChannelNotifier: AlertNotifier {
         }
     }
 
+    /// Delivers until graceful shutdown or cancellation. On graceful shutdown what is queued is delivered for at most
+    /// `Options.shutdownGrace`, then cut off: a channel stuck in its timeout must not hold up the daemon's stop
+    /// (systemd would kill it, and `daemon.stopped` would never be logged).
     public func run() async throws {
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        let grace = options.shutdownGrace
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.deliver(using: client) }
+            group.addTask {
+                // Waits for graceful shutdown (or cancellation), then for the grace period.
+                do { try await gracefulShutdown() } catch { return }
+                try? await Task.sleep(for: grace)
+            }
+            // Whichever ends first ends the other: the deliveries are done, or the grace is up.
+            await group.next()
+            group.cancelAll()
+        }
+        do {
+            try await client.shutdown()
+        } catch {
+            logger.warning("notifier HTTP client did not shut down cleanly: \(error)")
+        }
+    }
+
+    private func deliver(using client: HTTPClient) async {
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -163,11 +191,6 @@ public final class ChannelNotifier: AlertNotifier {
             }
         } onGracefulShutdown: {
             self.close()
-        }
-        do {
-            try await client.shutdown()
-        } catch {
-            logger.warning("notifier HTTP client did not shut down cleanly: \(error)")
         }
     }
 

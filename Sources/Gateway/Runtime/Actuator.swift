@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Modbus
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 
 /// Performs the engine's `runStep` actions: `command` (write, verify by reading back, retry), `run` (a program,
@@ -12,7 +13,7 @@ import Synchronization
 /// independently. Each outcome goes back to the engine (`SafetyCore.stepFinished`), whose records are logged
 /// before its next action. A `cancelStep` stops the zone's running step without a report (the engine already
 /// logged it aborted); a step cut off by shutdown is not reported either, so a restart resumes it.
-final class Actuator: Sendable {
+final class Actuator: Service {
     struct Job: Sendable {
         var zone: String
         var procedure: ProcedureKind
@@ -133,7 +134,7 @@ final class Actuator: Sendable {
 
     /// Runs the zone runners until cancelled, or until graceful shutdown: then no new step starts, and the
     /// steps under way finish (their outcome is logged) for at most `finishLimit` before they are cut off.
-    func run(finishLimit: Duration = .seconds(10)) async {
+    func run(finishLimit: Duration) async {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 var zones: [String: AsyncStream<Job>.Continuation] = [:]
@@ -396,5 +397,15 @@ final class Actuator: Sendable {
         return await core.stepRetrying(
             zone: job.zone, procedure: job.procedure, index: job.index, attempt: attempt, of: attempts,
             problem: problem)
+    }
+}
+
+extension Actuator {
+    /// How long the steps under way may take to finish after a graceful shutdown begins.
+    static let finishLimit: Duration = .seconds(10)
+
+    /// Runs the zone runners until graceful shutdown or cancellation (see `run(finishLimit:)`).
+    func run() async throws {
+        await run(finishLimit: Self.finishLimit)
     }
 }

@@ -1,6 +1,7 @@
 import AlertLog
 import FireSafety
 import Foundation
+import SiteConfig
 import Synchronization
 
 /// Maps control-socket requests to operator commands (the peer's uid from SO_PEERCRED) and `status` to JSON.

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Modbus
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 import UnixSignals
 
@@ -17,7 +18,7 @@ import UnixSignals
 ///
 /// ```swift
 /// let site = try SiteLoader().load(path: "site.yaml")
-/// let daemon = try Daemon(site: site, options: DaemonOptions(clock: ScaledSiteClock(speed: 10)))
+/// let daemon = try Daemon.Builder(site: site, options: DaemonOptions(clock: ScaledSiteClock(speed: 10))).build()
 /// try await daemon.run()
 /// ```
 public final class Daemon: Sendable {
@@ -45,8 +46,8 @@ public final class Daemon: Sendable {
 
     /// Opens the alert log (a failure to open is not fatal: records are held in memory and the status says so)
     /// and binds the control socket. Throws `ControlServerError` when the socket cannot be set up, for example
-    /// because another daemon answers on it.
-    public init(site: LoadedSite, options: DaemonOptions) throws {
+    /// because another daemon answers on it. `Daemon.Builder` is how a daemon is made.
+    init(site: LoadedSite, options: DaemonOptions, observer: any RuntimeObserver, notifier: any AlertNotifier) throws {
         ignoreBrokenPipes()
         self.options = options
         self.initialSite = site
@@ -75,9 +76,8 @@ public final class Daemon: Sendable {
                 },
                 onWritten: { members in logState.fold(members) }),
             logger: logger, onDurabilityChange: { durabilityInput.yield($0) })
-        journal = Journal(writer: writer, observer: options.observer, logger: logger)
-        core = SafetyCore(site: site, time: time, journal: journal, observer: options.observer, logger: logger)
-        let notifier = options.notifier ?? LoggingNotifier(logger: logger)
+        journal = Journal(writer: writer, observer: observer, logger: logger)
+        core = SafetyCore(site: site, time: time, journal: journal, observer: observer, logger: logger)
         self.notifier = notifier
         actuator = Actuator(
             core: core, clients: clients, site: site, time: time, notifier: notifier,
@@ -88,7 +88,7 @@ public final class Daemon: Sendable {
             time: time, core: core, health: health, writer: writer, startedAt: startedAt, dryRun: options.dryRun)
         self.statusSource = statusSource
         poller = Poller(
-            core: core, clients: clients, health: health, time: time, observer: options.observer, logger: logger,
+            site: site, core: core, clients: clients, health: health, time: time, observer: observer, logger: logger,
             onFirstCycle: {
                 let first = statusSource.ready.withLock { ready in
                     defer { ready = true }
@@ -135,22 +135,12 @@ public final class Daemon: Sendable {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosureService { await self.runJournal() }, serviceName: "journal"),
-            .init(
-                service: ClosureService {
-                    // A notifier whose run() returns early must not stop the daemon.
-                    try await quietly {
-                        try await self.notifier.run()
-                        try await gracefulShutdown()
-                    }
-                }, serviceName: "notifier"
-            ),
+            // A notifier whose run() returns early must not stop the daemon: watching goes on without it.
+            .init(service: notifier, successTerminationBehavior: .ignore, serviceName: "notifier"),
             // Not cancelled on shutdown: the step under way finishes, so its outcome is logged.
-            .init(service: ClosureService { await self.actuator.run() }, serviceName: "actuator"),
-            .init(
-                service: ClosureService { try await quietly { await self.poller.run(initial: self.initialSite) } },
-                serviceName: "poller"),
-            .init(
-                service: ClosureService { try await quietly { try await self.control.run() } }, serviceName: "control"),
+            .init(service: actuator, serviceName: "actuator"),
+            .init(service: poller, serviceName: "poller"),
+            .init(service: control, serviceName: "control"),
             .init(
                 service: ClosureService { try await quietly { try await self.runSystemd() } }, serviceName: "systemd"),
             .init(

@@ -1,20 +1,16 @@
 import Logging
 import ServiceLifecycle
+import SiteConfig
 
 /// How a `Daemon` runs: everything that is not the site file.
 ///
-/// `firewatch run` uses the defaults (real clock, no metrics, a notifier that logs to stderr); `firewatch demo`
-/// passes a `ScaledSiteClock` shared with the simulator; the metrics helper passes its observer and its HTTP
-/// server in `extraServices`, and the notification helper its `AlertNotifier`.
+/// `firewatch run` uses the defaults (the real clock, signals handled); `firewatch demo` passes a `ScaledSiteClock`
+/// shared with the simulator. What comes from the site file (channels, metrics) `Daemon.Builder` adds.
 public struct DaemonOptions: Sendable {
     /// Poll and decide, but write nothing and run nothing: every step is logged `skipped`.
     public var dryRun: Bool
     /// Site time for records, poll schedules, delays, verify windows and retry backoff.
     public var clock: any SiteClock
-    /// Told about polls, availability, steps, records and evaluations (metrics). Must never block.
-    public var observer: any RuntimeObserver
-    /// Delivers notifications; nil logs them to stderr only. Its `run()` becomes one of the daemon's services.
-    public var notifier: (any AlertNotifier)?
     /// For people (stderr/journald); the alert log is the record of truth.
     public var logger: Logger
     /// More services to run and shut down with the daemon (e.g. the metrics HTTP server). They are started
@@ -37,15 +33,12 @@ public struct DaemonOptions: Sendable {
 
     public init(
         dryRun: Bool = false, clock: any SiteClock = SystemSiteClock(),
-        observer: any RuntimeObserver = NoRuntimeObserver(), notifier: (any AlertNotifier)? = nil,
         logger: Logger = Logger(label: "firewatch"), extraServices: [any Service] = [],
         systemd: SystemdNotifier = SystemdNotifier(), alertLogMaxBytes: Int? = nil, alertLogKeep: Int? = nil,
         commandAttempts: Int = 3, handleSignals: Bool = true, actuationGate: (any ActuationGate)? = nil
     ) {
         self.dryRun = dryRun
         self.clock = clock
-        self.observer = observer
-        self.notifier = notifier
         self.logger = logger
         self.extraServices = extraServices
         self.systemd = systemd

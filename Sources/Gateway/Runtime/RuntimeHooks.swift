@@ -1,5 +1,7 @@
 import FireSafety
 import Modbus
+import ServiceLifecycle
+import SiteConfig
 
 /// What the daemon tells whoever watches it (metrics). Every method has a no-op default, is called on the
 /// daemon's own tasks, and must return quickly without blocking: an observer never delays actuation.
@@ -40,9 +42,10 @@ public struct NoRuntimeObserver: RuntimeObserver {
 /// `send` queues and returns at once: notifications never delay or block actuation, and a slow or dead
 /// channel never delays the others. A failed delivery is reported through `failures`, which the daemon
 /// turns into a `notify.failed` record (fail open: a duplicate beats a miss).
-public protocol AlertNotifier: Sendable {
+///
+/// It is one of the daemon's services: `run()` delivers until graceful shutdown (then what is queued is sent or
+/// reported as not sent) or cancellation.
+public protocol AlertNotifier: Service {
     /// Queues `record` for each of `channels`.
     func send(_ record: AlertRecord, to channels: [NotifyChannel])
-    /// Delivers queued notifications until the task is cancelled; the daemon runs this as one of its services.
-    func run() async throws
 }

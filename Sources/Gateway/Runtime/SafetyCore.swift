@@ -1,6 +1,7 @@
 import AlertLog
 import FireSafety
 import Logging
+import SiteConfig
 import Synchronization
 
 /// The daemon's one view of time: site time (`now()`, monotonic) for every timer, and the wall clock only to

@@ -6,6 +6,7 @@ import Testing
 @testable import AlertLog
 @testable import Gateway
 import FireWatchTesting
+import SiteConfig
 
 /// A raw client connection for sending arbitrary bytes, with a bounded receive timeout.
 // @unchecked: each test uses its connection from one place at a time (one read in flight), never concurrently.

@@ -1,10 +1,11 @@
 import AlertLog
 import FireSafety
+import FireWatchTesting
 import Foundation
 import Gateway
+import SiteConfig
 import Synchronization
 import Testing
-import FireWatchTesting
 
 #if canImport(Glibc)
     import Glibc

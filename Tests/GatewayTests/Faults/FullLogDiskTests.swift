@@ -1,4 +1,5 @@
 import AlertLog
+import FireWatchTesting
 import Foundation
 import Gateway
 import Testing
@@ -104,15 +105,7 @@ extension FaultTests {
 
     /// Runs a system command to completion; its exit status and combined output.
     static func command(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let run: ProgramOutput = try runProgram(executable, arguments)
+        return (run.status, run.combined)
     }
 }

@@ -2,6 +2,7 @@
 import Foundation
 import Gateway
 import Modbus
+import SiteConfig
 import Testing
 import FireWatchTesting
 

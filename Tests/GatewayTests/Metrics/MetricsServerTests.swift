@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Logging
 import Modbus
+import SiteConfig
 import Synchronization
 import Testing
 

@@ -1,27 +1,11 @@
 import FireSafety
 import Foundation
 import Logging
+import SiteConfig
 import Synchronization
 import Testing
 
 @testable import Gateway
-
-/// A notifier that keeps what it was asked to send.
-final class RecordingNotifier: AlertNotifier {
-    let sent = Mutex<[(event: AlertEvent, channels: [String])]>([])
-
-    func send(_ record: AlertRecord, to channels: [NotifyChannel]) {
-        sent.withLock { $0.append((record.event, channels.map(\.name).sorted())) }
-    }
-
-    func sends(_ event: AlertEvent) -> [[String]] {
-        sent.withLock { $0.filter { $0.event == event }.map(\.channels) }
-    }
-
-    func run() async throws {
-        while true { try await Task.sleep(for: .seconds(3600)) }
-    }
-}
 
 /// The daemon's side of failed channels and of an alert log that is not durable, run in-process.
 @Suite("Failure notices")
@@ -59,9 +43,10 @@ struct FailureNoticeTests {
     func failureNoticeOnOtherChannels() async throws {
         let fixture = try Self.fixture()
         let notifier = RecordingNotifier()
-        let daemon = try Daemon(
-            site: try fixture.load().get(),
-            options: DaemonOptions(notifier: notifier, logger: Self.logger, handleSignals: false))
+        var builder = Daemon.Builder(
+            site: try fixture.load().get(), options: DaemonOptions(logger: Self.logger, handleSignals: false))
+        builder.notifier = notifier
+        let daemon = try builder.build()
         try await withRunning({ try await daemon.run() }) {
             let about = AlertRecord(
                 time: Timestamp(seconds: 0), site: "notices", zone: "room", severity: .alarm, event: .zoneState,
@@ -82,9 +67,10 @@ struct FailureNoticeTests {
     func durabilityNotices() async throws {
         let fixture = try Self.fixture()
         let notifier = RecordingNotifier()
-        let daemon = try Daemon(
-            site: try fixture.load().get(),
-            options: DaemonOptions(notifier: notifier, logger: Self.logger, handleSignals: false))
+        var builder = Daemon.Builder(
+            site: try fixture.load().get(), options: DaemonOptions(logger: Self.logger, handleSignals: false))
+        builder.notifier = notifier
+        let daemon = try builder.build()
         let path = fixture.folder + "/state/alerts.jsonl"
         try await withRunning({ try await daemon.run() }) {
             await Self.until { !notifier.sends(.logNotDurable).isEmpty }

@@ -1,9 +1,10 @@
 import FireSafety
+import FireWatchTesting
 import Foundation
 import Gateway
 import Logging
+import SiteConfig
 import Testing
-import FireWatchTesting
 
 @Suite("Notify channels")
 struct NotifyChannelTests {

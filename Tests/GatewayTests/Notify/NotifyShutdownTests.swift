@@ -1,10 +1,11 @@
 import FireSafety
+import FireWatchTesting
 import Foundation
 import Gateway
 import Logging
 import ServiceLifecycle
+import SiteConfig
 import Testing
-import FireWatchTesting
 
 @Suite("Notify shutdown")
 struct NotifyShutdownTests {

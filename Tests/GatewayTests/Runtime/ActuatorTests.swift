@@ -1,10 +1,11 @@
 import FireSafety
+import FireWatchTesting
 import Foundation
 import Logging
 import Modbus
+import SiteConfig
 import Synchronization
 import Testing
-import FireWatchTesting
 
 @testable import AlertLog
 @testable import Gateway
@@ -87,7 +88,7 @@ struct ActuatorTests {
                 site: site, time: time, journal: journal, observer: NoRuntimeObserver(), logger: ActuatorTests.logger)
             actuator = Actuator(
                 core: core, clients: DeviceClients(), site: site, time: time,
-                notifier: LoggingNotifier(logger: ActuatorTests.logger), gate: gate, attempts: 3,
+                notifier: RecordingNotifier(), gate: gate, attempts: 3,
                 logger: ActuatorTests.logger)
         }
 

@@ -1,11 +1,12 @@
 import FireSafety
+import FireWatchTesting
 import Foundation
 import Gateway
 import Modbus
 import ServiceLifecycle
+import SiteConfig
 import Synchronization
 import Testing
-import FireWatchTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -132,11 +133,12 @@ extension RuntimeEndToEndTests {
         defer { site.remove() }
         let loaded = try SiteLoader(shippedDevices: Repository.root + "/devices").load(path: site.siteFile)
         let observer = CountingObserver()
-        let daemon = try Daemon(
+        var builder = Daemon.Builder(
             site: loaded,
             options: DaemonOptions(
-                clock: ScaledSiteClock(speed: 4), observer: observer, systemd: SystemdNotifier(environment: [:]),
-                handleSignals: false))
+                clock: ScaledSiteClock(speed: 4), systemd: SystemdNotifier(environment: [:]), handleSignals: false))
+        builder.observer = observer
+        let daemon = try builder.build()
         // A service made after the daemon (a metrics server would serve daemon.status()) runs and stops with it.
         let extra = ClosureService {
             _ = await daemon.status()

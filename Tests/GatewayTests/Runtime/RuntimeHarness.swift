@@ -187,20 +187,8 @@ final class RuntimeHarness: Sendable {
 
     /// Runs the CLI (`firewatch ARGS…`) to completion; returns its exit status, stdout and stderr.
     func cli(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
-        )
+        let run: ProgramOutput = try runProgram(try FirewatchExecutable.required(), arguments)
+        return (run.status, run.stdout, run.stderr)
     }
 
     /// Waits until the daemon answers `status` with every device polled once.
@@ -344,47 +332,3 @@ final class DaemonProcess: Sendable {
     }
 }
 
-/// A bound `AF_UNIX` datagram socket standing in for systemd's `NOTIFY_SOCKET`.
-final class NotifySocketListener: @unchecked Sendable {
-    // @unchecked: `fd` is immutable and only read by the one test that owns the listener.
-    let fd: Int32
-    let path: String
-
-    init(path: String) throws {
-        self.path = path
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let length = MemoryLayout<sa_family_t>.size + bytes.count + 1
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
-        }
-        guard rc == 0 else { throw HarnessError("bind \(path): errno \(errno)") }
-        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    /// One datagram, or nil after 200 ms.
-    func receive() -> String? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = recv(fd, &buffer, buffer.count, 0)
-        return n < 0 ? nil : String(decoding: buffer[0..<n], as: UTF8.self)
-    }
-
-    /// Collects datagrams until one satisfies `done` (true) or `limit` passes (false).
-    func collect(into messages: inout [String], limit: Duration = .seconds(20), until done: (String) -> Bool) -> Bool {
-        let deadline = ContinuousClock.now + limit
-        for _ in 0..<10_000 {
-            if let message = receive() {
-                messages.append(message)
-                if done(message) { return true }
-            }
-            if ContinuousClock.now > deadline { break }
-        }
-        return false
-    }
-
-    deinit { close(fd) }
-}

@@ -1,5 +1,6 @@
 import AlertLog
 import FireSafety
+import FireWatchTesting
 import Foundation
 import Gateway
 import Modbus
@@ -103,7 +104,7 @@ extension RuntimeEndToEndTests {
     @Test func systemdHearsReadyWatchdogStatusAndStopping() async throws {
         let site = try RuntimeHarness()
         defer { site.remove() }
-        let listener = try NotifySocketListener(path: site.directory.file("notify.sock"))
+        let listener = try NotifySocketListener(path: site.directory.file("notify.sock"), receiveTimeout: .milliseconds(200))
         let daemon = try site.start(environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "400000"])
         defer { Task { await daemon.stop() } }
         var messages: [String] = []

@@ -7,6 +7,7 @@ import Testing
 @testable import AlertLog
 @testable import Gateway
 import FireWatchTesting
+import SiteConfig
 
 /// The in-process pieces of the runtime: the record ↔ JSON mapping, the status line, readings from a poll.
 struct RuntimeUnitTests {

@@ -1,4 +1,5 @@
 import FireSafety
+@testable import SiteConfig
 import Testing
 
 @testable import Gateway

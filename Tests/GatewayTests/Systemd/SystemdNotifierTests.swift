@@ -4,38 +4,6 @@ import Testing
 @testable import Gateway
 import FireWatchTesting
 
-/// A bound `AF_UNIX` datagram socket standing in for systemd's notify socket.
-private final class NotifyListener {
-    let fd: Int32
-    let name: String
-
-    /// `name` is a file path, or `@name` for the abstract namespace.
-    init(name: String) throws {
-        self.name = name
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(name.utf8)
-        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-        let length = MemoryLayout<sa_family_t>.size + bytes.count + (bytes.first == 0 ? 0 : 1)
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(length)) }
-        }
-        guard rc == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        // Bounded wait so a missing datagram fails the test instead of hanging it.
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    }
-
-    func receive() -> String? {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = recv(fd, &buffer, buffer.count, 0)
-        return n < 0 ? nil : String(decoding: buffer[0..<n], as: UTF8.self)
-    }
-
-    deinit { close(fd) }
-}
 
 @Suite("sd_notify")
 struct SystemdNotifierTests {
@@ -43,8 +11,8 @@ struct SystemdNotifierTests {
     func pathSocket() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let listener = try NotifyListener(name: dir.file("notify.sock"))
-        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.name])
+        let listener = try NotifySocketListener(path: dir.file("notify.sock"))
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": listener.path])
         try notifier.ready()
         #expect(listener.receive() == "READY=1")
         try notifier.watchdog()
@@ -61,7 +29,7 @@ struct SystemdNotifierTests {
     @Test("an abstract socket (@name) works")
     func abstractSocket() throws {
         let name = "@firewatch-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let listener = try NotifyListener(name: name)
+        let listener = try NotifySocketListener(path: name)
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": name])
         try notifier.ready()
         #expect(listener.receive() == "READY=1")

@@ -1,5 +1,6 @@
 import FireSafety
 import Modbus
+import SiteConfig
 import Synchronization
 
 /// One Modbus `Client` per device, shared by its poller and the actuator so a device sees one connection and

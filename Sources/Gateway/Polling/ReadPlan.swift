@@ -1,4 +1,5 @@
 import Modbus
+import SiteConfig
 
 /// How far a request's points may be merged. After a device rejects a merged read with
 /// "illegal data address", the requests made from it are split one step further, for good.
@@ -162,5 +163,12 @@ public struct ReadPlan: Sendable, Hashable {
             if let open = current { requests.append(open) }
         }
         return requests
+    }
+}
+
+extension LoadedSite {
+    /// The merged read requests for one device's poll.
+    public func readPlan(for device: DeviceConfig) -> ReadPlan {
+        ReadPlan(points: profile(of: device.name)?.points ?? [], maxGap: maxGap(of: device))
     }
 }

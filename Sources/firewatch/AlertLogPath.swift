@@ -1,19 +1,20 @@
+import AlertLog
 import Yams
 
 /// Where the alert log is: `--log`, else `alert_log:` in the site file, else the standard state directory.
-public enum AlertLogPath {
+enum AlertLogPath {
     /// The path `StateDirectory=firewatch` gives the daemon.
-    public static let defaultPath = "/var/lib/firewatch/alerts.jsonl"
+    static let defaultPath = "/var/lib/firewatch/alerts.jsonl"
 
     /// A resolved path and where it came from, for messages.
-    public struct Resolved: Sendable, Hashable {
-        public var path: String
-        public var origin: String
+    struct Resolved: Sendable, Hashable {
+        var path: String
+        var origin: String
     }
 
     /// Resolves the log path. Only the `alert_log:` key of the site file is read, so a site file that is
     /// otherwise mid-edit still tells operators where the log is.
-    public static func resolve(log: String?, config: String?) throws(AlertReadError) -> Resolved {
+    static func resolve(log: String?, config: String?) throws(AlertReadError) -> Resolved {
         if let log { return Resolved(path: log, origin: "--log") }
         guard let config else { return Resolved(path: defaultPath, origin: "the default") }
         let text: String

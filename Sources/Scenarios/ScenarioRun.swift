@@ -1,7 +1,9 @@
 import FireSafety
-import Foundation
 import Gateway
+import Foundation
 import Logging
+import Simulator
+import SiteConfig
 import Synchronization
 
 /// One scenario, end to end, in one process: a `SimulatorHost` on free loopback ports and the real
@@ -55,11 +57,8 @@ public struct ScenarioRun: Sendable {
     /// The alert log the run writes.
     public var alertLog: String { directory + "/alerts.jsonl" }
 
-    /// The site as the run's daemon sees it: state in `directory`, no metrics listener (so nothing
-    /// collides with another run or a `make run`).
-    public func isolatedSite() -> LoadedSite { isolated(site) }
-
-    /// `site` with its state in `directory` and no metrics listener (also for a site a scenario reloads).
+    /// `site` as the run's daemon sees it: state in `directory` and no metrics listener, so nothing collides with
+    /// another run or a `make run` (also for a site a scenario reloads).
     public func isolated(_ site: LoadedSite) -> LoadedSite {
         var site = site
         site.alertLog = alertLog
@@ -97,9 +96,16 @@ public struct ScenarioRun: Sendable {
         defer { host.stop() }
         let notifier = RecordingNotifier()
         let options = DaemonOptions(
-            clock: daemonClock, notifier: notifier, logger: logger, systemd: SystemdNotifier(environment: [:]),
-            handleSignals: false)
-        let daemons = DaemonSlot(try Daemon(site: host.rewrite(isolatedSite()), options: options), site: site)
+            clock: daemonClock, logger: logger, systemd: SystemdNotifier(environment: [:]), handleSignals: false)
+        // The site's channels are not called (no pager goes off for a rehearsal) and it has no metrics listener.
+        let isolated = self.isolated
+        let makeDaemon: @Sendable (LoadedSite) throws -> Daemon = { site in
+            var builder = Daemon.Builder(site: host.rewrite(isolated(site)), options: options)
+            builder.notifier = notifier
+            builder.observer = NoRuntimeObserver()
+            return try builder.build()
+        }
+        let daemons = DaemonSlot(try makeDaemon(site), site: site)
         let began = ContinuousClock.now
         let duration = scenario.duration
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -110,7 +116,7 @@ public struct ScenarioRun: Sendable {
                 while true {
                     try await daemon.run()
                     guard daemons.takeRestart() else { return }
-                    daemon = try Daemon(site: host.rewrite(isolated(daemons.site)), options: options)
+                    daemon = try makeDaemon(daemons.site)
                     daemons.current = daemon
                 }
             }
@@ -164,7 +170,7 @@ public struct ScenarioRun: Sendable {
         }
         host.stop()
         if let problem = problems.first {
-            throw ScenarioError(file: scenario.file, line: 0, field: "timeline", problem: problem, hint: "fix the site file")
+            throw ScenarioError(file: scenario.file, line: 0, column: 0, field: "timeline", message: problem, hint: "fix the site file")
         }
         return try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began)
     }
@@ -276,35 +282,6 @@ extension Observation {
             }
         }
     }
-}
-
-/// A notification the daemon handed to its notifier.
-public struct SentNotification: Sendable, Hashable {
-    public var channels: [String]
-    public var time: Timestamp
-    public var message: String
-}
-
-/// A notifier that sends nothing anywhere and remembers what it was asked to send: the demo and the
-/// scenario tests must not need a webhook or a pager.
-public final class RecordingNotifier: AlertNotifier {
-    private let state = Mutex<[SentNotification]>([])
-
-    public init() {}
-
-    public func send(_ record: AlertRecord, to channels: [NotifyChannel]) {
-        let sent = SentNotification(channels: channels.map(\.name), time: record.time, message: record.message)
-        state.withLock { $0.append(sent) }
-    }
-
-    public func run() async throws {
-        // Nothing is queued, so there is nothing to deliver: wait for the daemon's shutdown.
-        while !Task.isCancelled {
-            try await Task.sleep(for: .seconds(3600))
-        }
-    }
-
-    public var sent: [SentNotification] { state.withLock { $0 } }
 }
 
 extension ScenarioRun {

@@ -43,4 +43,11 @@ extension Suggestion {
     public static func forProfile(_ reference: String, in available: [String]) -> String {
         hint(for: reference, in: available, noun: "profile")
     }
+
+    /// A hint for an unknown key of a mapping in another file FireWatch reads (a scenario): the closest allowed
+    /// key, else all of them.
+    public static func forField(_ key: String, in allowed: [String]) -> String {
+        if let match = closest(to: key, in: allowed) { return "did you mean '\(match)'?" }
+        return "expected one of: \(allowed.joined(separator: ", "))"
+    }
 }

@@ -1,6 +1,8 @@
 import FireSafety
 import Logging
 import Modbus
+import ServiceLifecycle
+import SiteConfig
 
 /// Polls every device of the site on its own schedule and feeds each poll's readings to the engine.
 ///
@@ -8,7 +10,7 @@ import Modbus
 /// poll costs no thread hops, and a slow or dead device only ever holds its own task. Each device keeps its
 /// `ReadPlan` (with any fallback splits a device forced) for as long as the configuration lasts. A reload
 /// replaces every poll task with tasks for the new site.
-final class Poller: Sendable {
+final class Poller: Service {
     let core: SafetyCore
     let clients: DeviceClients
     let health: DeviceHealth
@@ -17,13 +19,16 @@ final class Poller: Sendable {
     let logger: Logger
     /// Called once per configuration, when every device has finished its first poll (successful or not).
     let onFirstCycle: @Sendable () -> Void
+    /// The configuration polled first; reloads replace it (`restart(with:)`).
+    let initial: LoadedSite
     private let reloads: AsyncStream<LoadedSite>
     private let reloadInput: AsyncStream<LoadedSite>.Continuation
 
     init(
-        core: SafetyCore, clients: DeviceClients, health: DeviceHealth, time: MonotonicSiteTime,
+        site: LoadedSite, core: SafetyCore, clients: DeviceClients, health: DeviceHealth, time: MonotonicSiteTime,
         observer: any RuntimeObserver, logger: Logger, onFirstCycle: @escaping @Sendable () -> Void
     ) {
+        self.initial = site
         self.core = core
         self.clients = clients
         self.health = health
@@ -39,13 +44,22 @@ final class Poller: Sendable {
         reloadInput.yield(site)
     }
 
-    /// Polls until cancelled.
-    func run(initial: LoadedSite) async {
-        var current = Task { await self.pollAll(initial) }
-        for await site in reloads {
-            current.cancel()
-            await current.value
-            current = Task { await self.pollAll(site) }
+    /// Polls until graceful shutdown or cancellation: the poll under way is cut off (its device's next poll
+    /// would come after the stop anyway).
+    func run() async throws {
+        var current = Task { await self.pollAll(self.initial) }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                for await site in reloads {
+                    current.cancel()
+                    await current.value
+                    current = Task { await self.pollAll(site) }
+                }
+            } onGracefulShutdown: {
+                self.reloadInput.finish()
+            }
+        } onCancel: {
+            self.reloadInput.finish()
         }
         current.cancel()
         await current.value

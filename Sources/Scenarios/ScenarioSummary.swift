@@ -1,6 +1,8 @@
 import FireSafety
-import Foundation
 import Gateway
+import Foundation
+import Simulator
+import SiteConfig
 
 /// The demo's closing summary of a scenario run, in words: what happened when, how long from the first
 /// off-gas to isolation, which writes went to which device, what was never touched, and the verdicts.

@@ -1,5 +1,6 @@
 import FireSafety
 import Modbus
+import SiteConfig
 
 /// The text `firewatch check` prints for a valid site: what a person reviews before the daemon runs it.
 public enum SiteSummary {

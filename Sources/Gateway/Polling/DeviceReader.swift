@@ -1,4 +1,5 @@
 import Modbus
+import SiteConfig
 
 /// The outcome of reading every point of a device once.
 public struct DeviceReadResult: Sendable {

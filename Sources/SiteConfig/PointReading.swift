@@ -1,5 +1,6 @@
 import FireSafety
 import Modbus
+import SiteConfig
 
 /// One point decoded from the registers a device returned: shared by the poller and `firewatch read`.
 public struct PointReading: Sendable, Hashable {

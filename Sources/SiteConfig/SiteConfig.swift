@@ -201,11 +201,6 @@ public struct LoadedSite: Sendable {
         device.maxGap ?? profiles[device.profile]?.profile.maxGap ?? maxGap
     }
 
-    /// The merged read requests for one device's poll.
-    public func readPlan(for device: DeviceConfig) -> ReadPlan {
-        ReadPlan(points: profile(of: device.name)?.points ?? [], maxGap: maxGap(of: device))
-    }
-
     /// The point (and its profile) a source refers to.
     public func point(for source: SourceRef) -> PointSpec? {
         profile(of: source.device)?.point(named: source.point)
