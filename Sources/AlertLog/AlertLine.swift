@@ -69,9 +69,9 @@ public struct AlertLineProblem: Sendable, Hashable {
 }
 
 extension AlertLine {
-    /// Events the daemon writes (every `AlertEvent`, plus the writer's own `log.truncated` for a torn tail it cut
-    /// off on open); anything else is shown but warned about once.
-    public static let knownEvents: Set<String> = Set(AlertEvent.allCases.map(\.rawValue)).union(["log.truncated"])
+    /// Events the daemon writes (every `AlertEvent`, the writer's own `log.rotated` and `log.truncated` included);
+    /// anything else is shown but warned about once.
+    public static let knownEvents: Set<String> = Set(AlertEvent.allCases.map(\.rawValue))
 
     /// Members the contract names or its examples use; others are kept but warned about once.
     public static let knownFields: Set<String> = [

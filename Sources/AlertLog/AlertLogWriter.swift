@@ -269,7 +269,7 @@ public final class AlertLogWriter: Sendable {
                 }
                 if s.owesRotationRecord {
                     let message = "log rotated; this file continues the chain of \(configuration.path).1"
-                    try writeLineLocked(&s, ownRecord(severity: "info", event: "log.rotated", message: message))
+                    try writeLineLocked(&s, ownRecord(severity: .info, event: .logRotated, message: message))
                     s.owesRotationRecord = false
                     s.headerSize = s.fileSize
                 }
@@ -314,13 +314,13 @@ public final class AlertLogWriter: Sendable {
         }
     }
 
-    private func ownRecord(severity: String, event: String, message: String, extra: [JSONMember] = [])
+    private func ownRecord(severity: Severity, event: AlertEvent, message: String, extra: [JSONMember] = [])
         -> [JSONMember]
     {
         var m: [JSONMember] = [JSONMember("time", .string(Self.logTime(configuration.now())))]
         if let site = configuration.site { m.append(JSONMember("site", .string(site))) }
-        m.append(JSONMember("severity", .string(severity)))
-        m.append(JSONMember("event", .string(event)))
+        m.append(JSONMember("severity", .string(severity.name)))
+        m.append(JSONMember("event", .string(event.rawValue)))
         m += extra
         m.append(JSONMember("message", .string(message)))
         return m
@@ -377,7 +377,7 @@ public final class AlertLogWriter: Sendable {
                 }
                 let fragment = String(decoding: torn.prefix, as: UTF8.self)
                 let record = ownRecord(
-                    severity: "trouble", event: "log.truncated",
+                    severity: .trouble, event: .logTruncated,
                     message: "the last line of \(path) was incomplete (the daemon stopped mid-write); "
                         + "\(torn.length) bytes were cut from the chain and are quoted in fragment",
                     extra: [JSONMember("bytes", .int(torn.length)), JSONMember("fragment", .string(fragment))])

@@ -57,7 +57,7 @@ extension AlertRecord {
     }
 
     /// Every record of the log at `path` (all rotated files, oldest first) the engine can fold; lines that are
-    /// not records (torn, damaged, or events it does not know such as `log.truncated`) are skipped.
+    /// not records (torn, damaged, or events it does not know) are skipped.
     public static func readLog(at path: String) throws -> [AlertRecord] {
         try AlertLogSet.discover(livePath: path).readLines().compactMap { line in line.fields.flatMap(AlertRecord.init(jsonFields:)) }
     }

@@ -98,21 +98,21 @@ extension EngineCheckpoint.Progress {
 /// The state the alert log holds *as written so far*: every durable line is folded in as the writer writes it,
 /// so a `state.checkpoint` line (the first of every file, and hourly) says exactly what the lines before it said.
 /// This is all the daemon keeps of its history: state, not records.
-final class LogState: Sendable {
+public final class LogState: Sendable {
     private let state: Mutex<EngineCheckpoint>
 
-    init(_ initial: EngineCheckpoint = EngineCheckpoint()) {
+    public init(_ initial: EngineCheckpoint = EngineCheckpoint()) {
         state = Mutex(initial)
     }
 
-    var current: EngineCheckpoint { state.withLock { $0 } }
+    public var current: EngineCheckpoint { state.withLock { $0 } }
 
-    func reset(to value: EngineCheckpoint) {
+    public func reset(to value: EngineCheckpoint) {
         state.withLock { $0 = value }
     }
 
     /// Folds one written line (the writer's own records are not engine records and change nothing).
-    func fold(_ members: [JSONMember]) {
+    public func fold(_ members: [JSONMember]) {
         var fields: [String: JSONValue] = [:]
         for member in members where fields[member.key] == nil { fields[member.key] = member.value }
         guard let record = AlertRecord(jsonFields: fields) else { return }
@@ -120,7 +120,7 @@ final class LogState: Sendable {
     }
 
     /// The members of a `state.checkpoint` record holding the state so far (the writer adds `seq` and `prev`).
-    func checkpointMembers(site: String, time: Timestamp, why: String) -> [JSONMember] {
+    public func checkpointMembers(site: String, time: Timestamp, why: String) -> [JSONMember] {
         let snapshot = current
         let latched = snapshot.zones.filter { $0.latched != nil }.map { "\($0.name) (\($0.state.rawValue))" }
         let summary = latched.isEmpty ? "no zone latched" : "latched: " + latched.joined(separator: ", ")

@@ -26,6 +26,8 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     /// An accepted abort taken back (by `firewatch resume`, or a panel's abort switch let go).
     case operatorResume = "operator.resume"
     case logRotated = "log.rotated"
+    /// The writer found the live file's last line torn (a stop mid-write), cut it off and quoted it.
+    case logTruncated = "log.truncated"
     /// The wall clock stepped by more than a second; no timer changed (every duration runs on the monotonic clock).
     case clockStepped = "clock.stepped"
     /// Everything restore needs (in its `state` member): the first record of every log file, and hourly.

@@ -54,7 +54,9 @@ public struct SiteLoader: Sendable {
         return site
     }
 
-    static func absolute(_ path: String, relativeTo directory: String) -> String {
+    /// A path from a site file as the daemon uses it: absolute paths as written, relative ones from the site
+    /// file's folder (not from wherever the operator stands).
+    public static func absolute(_ path: String, relativeTo directory: String) -> String {
         let joined = path.hasPrefix("/") ? path : (directory as NSString).appendingPathComponent(path)
         return (joined as NSString).standardizingPath
     }

@@ -1,4 +1,6 @@
 import AlertLog
+import Foundation
+import SiteConfig
 import Yams
 
 /// Where the alert log is: `--log`, else `alert_log:` in the site file, else the standard state directory.
@@ -41,20 +43,13 @@ enum AlertLogPath {
                 .badConfig, "\(config)\(line): field `alert_log` must be a file path",
                 hint: "write e.g. `alert_log: /var/lib/firewatch/alerts.jsonl`")
         }
-        if value.hasPrefix("/") { return Resolved(path: value, origin: "alert_log: in \(config)\(line)") }
-        // Relative paths are relative to the site file's folder, not to wherever the operator stands.
-        let folder = config.contains("/") ? String(config[..<config.lastIndex(of: "/")!]) : "."
-        return Resolved(path: (folder.isEmpty ? "" : folder) + "/" + value, origin: "alert_log: in \(config)\(line)")
+        let folder = (config as NSString).deletingLastPathComponent
+        return Resolved(
+            path: SiteLoader.absolute(value, relativeTo: folder.isEmpty ? "." : folder),
+            origin: "alert_log: in \(config)\(line)")
     }
 
     private static func readText(_ path: String) throws -> String {
-        let file = try AlertLogFile(path: path)
-        var bytes: [UInt8] = []
-        file.forEachLine(from: 0, to: file.size()) { line, _, terminated in
-            bytes.append(contentsOf: line)
-            if terminated { bytes.append(0x0A) }
-            return true
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        try String(contentsOfFile: path, encoding: .utf8)
     }
 }

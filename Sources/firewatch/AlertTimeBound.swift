@@ -1,3 +1,4 @@
+import SiteConfig
 import AlertLog
 import Gateway
 

@@ -6,7 +6,7 @@ public struct TemporaryDirectory: Sendable {
 
     /// `prefix` names the directory (`/tmp/<prefix>-XXXXXX`), so a leftover says which suite made it.
     public init(prefix: String = "firewatch-test") throws {
-        var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
+        var template = Array((NSTemporaryDirectory() as NSString).appendingPathComponent("\(prefix)-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw CocoaError(.fileWriteUnknown) }
         path = String(cString: made)
     }

@@ -19,13 +19,6 @@ struct AlertsReaderTests {
         ] {
             #expect(AlertTime.parse(bad) == nil, "\(bad)")
         }
-        #expect(AlertTime.parseDuration("500ms") == 500)
-        #expect(AlertTime.parseDuration("10m") == 600_000)
-        #expect(AlertTime.parseDuration("1d") == 86_400_000)
-        #expect(AlertTime.parseDuration("ten minutes") == nil)
-        let twoHoursBefore: Int64? = AlertTime.parseBound("2h", now: 10_000_000)
-        #expect(twoHoursBefore == Int64(2_800_000))
-        #expect(AlertTime.parseBound("2026-11-24T03:12:09.125Z", now: 0) == 1_795_489_929_125)
     }
 
     @Test("filters by zone, device, minimum severity and event glob, as a naive scan would")
@@ -148,21 +141,5 @@ struct AlertsReaderTests {
         #expect(!AlertFormatter.wantsColour(isTerminal: false, environment: [:]))
         #expect(!AlertFormatter.wantsColour(isTerminal: true, environment: ["NO_COLOR": "1"]))
         #expect(AlertFormatter.wantsColour(isTerminal: true, environment: ["NO_COLOR": ""]))
-    }
-
-    @Test("the log path comes from --log, else alert_log: relative to the site file, else the default")
-    func logPath() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("alerts-cfg-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let site = folder.appendingPathComponent("site.yaml").path
-        try "site: x\nalert_log: state/alerts.jsonl\n".write(toFile: site, atomically: true, encoding: .utf8)
-        #expect(try AlertLogPath.resolve(log: "/x/y", config: site).path == "/x/y")
-        #expect(try AlertLogPath.resolve(log: nil, config: site).path == folder.path + "/state/alerts.jsonl")
-        #expect(try AlertLogPath.resolve(log: nil, config: nil).path == AlertLogPath.defaultPath)
-        try "site: x\nalert_log: [1, 2]\n".write(toFile: site, atomically: true, encoding: .utf8)
-        let error = #expect(throws: AlertReadError.self) { try AlertLogPath.resolve(log: nil, config: site) }
-        #expect(error?.code == .badConfig)
-        #expect(error?.message.contains("site.yaml:2") == true)
     }
 }

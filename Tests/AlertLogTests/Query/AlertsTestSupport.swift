@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Synchronization
 import Testing
@@ -70,9 +69,7 @@ struct AlertLogFixture {
                 + #""message":"record \#(seq) in \#(zone)","prev":"\#(prev)"}"#).utf8)
     }
 
-    static func sha256Hex(_ bytes: [UInt8]) -> String {
-        SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
-    }
+    static func sha256Hex(_ bytes: [UInt8]) -> String { AlertLogWriter.sha256Hex(bytes) }
 
     func writeFile(_ path: String, _ lines: [[UInt8]], trailingNewline: Bool = true) {
         var data = Data()
