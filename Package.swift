@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "FireSafety", "Modbus", "SiteConfig", .product(name: "Yams", package: "Yams"),
+                "FireSafety", "Modbus", "SiteConfig",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

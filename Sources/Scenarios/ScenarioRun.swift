@@ -170,7 +170,7 @@ public struct ScenarioRun: Sendable {
         }
         host.stop()
         if let problem = problems.first {
-            throw ScenarioError(file: scenario.file, line: 0, column: 0, field: "timeline", message: problem, hint: "fix the site file")
+            throw ConfigError(file: scenario.file, line: 0, column: 0, field: "timeline", message: problem, hint: "fix the site file")
         }
         return try report(host: host, notifier: notifier, realDuration: ContinuousClock.now - began)
     }

@@ -1,190 +1,37 @@
 import Foundation
 import SiteConfig
-import Yams
 
 extension Scenario {
-    /// Reads a scenario file. Errors name file:line and the field.
-    public init(contentsOf path: String) throws(ScenarioError) {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ScenarioError(
-                file: path, line: 0, column: 0, field: "", message: "cannot read the file (\(error.localizedDescription))",
-                hint: "check the path given to --scenario")
+    /// Reads a scenario file with the reader site files use (size, encoding and alias guards included). Every
+    /// mistake in the file is reported, each as `file:line:column: error: field: message (hint)`.
+    public init(contentsOf path: String) throws(ConfigErrors) {
+        let diagnostics = Diagnostics()
+        guard let source = YAMLSource.load(path: path, diagnostics: diagnostics) else {
+            throw ConfigErrors(diagnostics.sorted)
         }
-        try self.init(yaml: text, file: path)
+        try self.init(source, diagnostics)
     }
 
-    /// Parses scenario YAML; `file` is only used in messages.
-    public init(yaml: String, file: String) throws(ScenarioError) {
-        let reader = YAMLReader(file: file)
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                throw ScenarioError(
-                    file: file, line: 0, column: 0, field: "", message: "the file is empty",
-                    hint: "start with name:, duration: and timeline:")
-            }
-            root = node
-        } catch let error as ScenarioError {
-            throw error
-        } catch let error as YamlError {
-            throw reader.syntaxError(error)
-        } catch {
-            throw ScenarioError(file: file, line: 0, column: 0, field: "", message: "\(error)", hint: "fix the YAML")
+    /// Parses scenario YAML; `file` names it in messages and is where a `reload:`'s relative site path starts.
+    public init(yaml: String, file: String) throws(ConfigErrors) {
+        let diagnostics = Diagnostics()
+        guard let source = YAMLSource.parse(text: yaml, file: file, diagnostics: diagnostics) else {
+            throw ConfigErrors(diagnostics.sorted)
         }
+        try self.init(source, diagnostics)
+    }
 
-        let fields = try reader.mapping(
-            root, field: "", allowed: ["name", "description", "site", "duration", "speed", "timeline", "expect"],
-            required: ["name", "duration"])
-        name = try reader.string(fields["name"]!, field: "name")
-        description =
-            try fields["description"].map { node throws(ScenarioError) in
-                try reader.string(node, field: "description")
-            } ?? ""
-        site = try fields["site"].map { node throws(ScenarioError) in try reader.string(node, field: "site") }
-        duration = try reader.duration(fields["duration"]!, field: "duration")
-        guard duration > .zero else {
-            throw reader.error(fields["duration"]!, field: "duration", "must be longer than 0", hint: "write e.g. 10m")
-        }
-        speed = try fields["speed"].map { node throws(ScenarioError) in try reader.number(node, field: "speed") } ?? 1
-        guard speed > 0 else {
-            throw reader.error(fields["speed"]!, field: "speed", "must be above 0", hint: "write e.g. speed: 20")
-        }
-        self.file = file
-
-        var timeline: [ScheduledEvent] = []
-        if let node = fields["timeline"] {
-            for (index, item) in try reader.sequence(node, field: "timeline").enumerated() {
-                let field = "timeline[\(index + 1)]"
-                let event = try reader.event(item, field: field)
-                guard event.at <= duration else {
-                    throw reader.error(
-                        item, field: "\(field).at",
-                        "\(DurationText.format(event.at)) is after the scenario's duration "
-                            + DurationText.format(duration),
-                        hint: "move the event earlier or make duration longer")
-                }
-                timeline += try reader.repeats(of: event, in: item, field: field, until: duration)
-            }
-        }
-        // Stable: equal times keep file order.
-        self.timeline = timeline.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }
-            .map(\.element)
-
-        var expectations: [ScenarioExpectation] = []
-        if let node = fields["expect"] {
-            for (index, item) in try reader.sequence(node, field: "expect").enumerated() {
-                let text = try reader.string(item, field: "expect[\(index + 1)]")
-                do {
-                    expectations.append(
-                        ScenarioExpectation(try ExpectedOutcome(parsing: text), line: reader.line(item)))
-                } catch {
-                    throw reader.error(
-                        item, field: "expect[\(index + 1)]", "'\(text)': \(error.problem)",
-                        hint: "write e.g. 'zone battery-room-a reaches isolated by 120s' or 'no writes to panel-a'")
-                }
-            }
-        }
-        self.expectations = expectations
+    private init(_ source: YAMLSource, _ diagnostics: Diagnostics) throws(ConfigErrors) {
+        let scenario = ScenarioReader(file: source.file).read(source.located(diagnostics))
+        guard let scenario, diagnostics.isEmpty else { throw ConfigErrors(diagnostics.sorted) }
+        self = scenario
     }
 }
 
-/// Reads Yams nodes with errors that carry file:line and a field path.
-struct YAMLReader {
+/// Reads one scenario file's tree; each problem is reported where it is and reading goes on, so one pass
+/// shows them all. A part with a problem reads as nil.
+struct ScenarioReader {
     let file: String
-
-    func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
-    func column(_ node: Node) -> Int { node.mark?.column ?? 0 }
-
-    func error(_ node: Node, field: String, _ problem: String, hint: String) -> ScenarioError {
-        ScenarioError(file: file, line: line(node), column: column(node), field: field, message: problem, hint: hint)
-    }
-
-    func syntaxError(_ error: YamlError) -> ScenarioError {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
-            .composer(_, let problem, let mark, _):
-            return ScenarioError(
-                file: file, line: mark.line, column: mark.column, field: "", message: "YAML: \(problem)", hint: "fix the YAML syntax")
-        case .duplicatedKeysInMapping(let duplicates, let context):
-            return ScenarioError(
-                file: file, line: context.mark.line, column: context.mark.column, field: duplicates.joined(separator: ", "),
-                message: "appears twice in one mapping (this is the first)", hint: "keep one")
-        default:
-            return ScenarioError(file: file, line: 0, column: 0, field: "", message: "YAML: \(error)", hint: "fix the YAML syntax")
-        }
-    }
-
-    /// A mapping with known keys only; duplicates and unknown keys are errors.
-    func mapping(_ node: Node, field: String, allowed: [String], required: [String] = []) throws(ScenarioError)
-        -> [String: Node]
-    {
-        guard let mapping = node.mapping else {
-            throw error(node, field: field, "expected a mapping (key: value lines)", hint: "see examples/scenarios/")
-        }
-        var result: [String: Node] = [:]
-        for (keyNode, value) in mapping {
-            guard let key = keyNode.scalar?.string else {
-                throw error(keyNode, field: field, "keys must be plain words", hint: "write key: value")
-            }
-            let path = field.isEmpty ? key : "\(field).\(key)"
-            guard allowed.contains(key) else {
-                throw error(
-                    keyNode, field: path, "unknown field '\(key)'", hint: Suggestion.forField(key, in: allowed))
-            }
-            guard result[key] == nil else {
-                throw error(keyNode, field: path, "'\(key)' appears twice", hint: "keep one")
-            }
-            result[key] = value
-        }
-        for key in required where result[key] == nil {
-            let path = field.isEmpty ? key : "\(field).\(key)"
-            throw error(node, field: path, "missing '\(key)'", hint: "add \(key):")
-        }
-        return result
-    }
-
-    func sequence(_ node: Node, field: String) throws(ScenarioError) -> [Node] {
-        guard let sequence = node.sequence else {
-            throw error(node, field: field, "expected a list", hint: "write one '- ' item per line")
-        }
-        return Array(sequence)
-    }
-
-    func string(_ node: Node, field: String) throws(ScenarioError) -> String {
-        guard let scalar = node.scalar, !scalar.string.isEmpty else {
-            throw error(
-                node, field: field, "expected a single value",
-                hint: "write \(field.split(separator: ".").last ?? ""): <text>")
-        }
-        return scalar.string
-    }
-
-    func duration(_ node: Node, field: String) throws(ScenarioError) -> Duration {
-        let text = try string(node, field: field)
-        guard let duration = DurationText.parse(text) else {
-            throw error(node, field: field, "'\(text)' is not a duration", hint: "write e.g. 500ms, 90s, 2m, 1h")
-        }
-        return duration
-    }
-
-    func number(_ node: Node, field: String) throws(ScenarioError) -> Double {
-        let text = try string(node, field: field)
-        guard let number = Double(text) else {
-            throw error(node, field: field, "'\(text)' is not a number", hint: "write a number such as 20 or 0.5")
-        }
-        return number
-    }
-
-    func positiveInt(_ node: Node, field: String) throws(ScenarioError) -> Int {
-        let text = try string(node, field: field)
-        guard let number = Int(text), number >= 1 else {
-            throw error(node, field: field, "'\(text)' is not a number from 1", hint: "strings and feeds count from 1")
-        }
-        return number
-    }
 
     static let eventKinds = [
         "thermal_runaway", "offgas", "sensor_fault", "comm_loss", "slow_device", "exception", "set", "abort_switch",
@@ -194,30 +41,93 @@ struct YAMLReader {
     /// The most occurrences one `every:` item may expand to.
     static let maximumRepeats = 10_000
 
+    func read(_ root: Located) -> Scenario? {
+        guard
+            let fields = root.fields(
+                ["name", "description", "site", "duration", "speed", "timeline", "expect"],
+                required: ["name", "duration"], what: "a scenario file")
+        else { return nil }
+        let name = fields["name"]?.string(what: "the scenario's name")
+        let description = fields["description"]?.string(what: "a description") ?? ""
+        let site = fields["site"]?.string(what: "a site file path")
+        var duration: Duration?
+        if let node = fields["duration"], let value = self.duration(node) {
+            if value > .zero { duration = value } else { node.error("must be longer than 0", hint: "write e.g. 10m") }
+        }
+        var speed: Double? = 1
+        if let node = fields["speed"] {
+            speed = node.number(what: "a speed")
+            if let value = speed, value <= 0 {
+                node.error("must be above 0", hint: "write e.g. speed: 20")
+                speed = nil
+            }
+        }
+        var timeline: [ScheduledEvent] = []
+        if let list = fields["timeline"], let items = list.items(what: "events", firstIndex: 1), let duration {
+            for item in items {
+                guard let event = event(item) else { continue }
+                guard event.at <= duration else {
+                    item.lookup("at")?.error(
+                        "\(DurationText.format(event.at)) is after the scenario's duration "
+                            + DurationText.format(duration),
+                        hint: "move the event earlier or make duration longer")
+                    continue
+                }
+                timeline += repeats(of: event, in: item, until: duration) ?? []
+            }
+        }
+        var expectations: [ScenarioExpectation] = []
+        if let list = fields["expect"], let items = list.items(what: "expectations", firstIndex: 1) {
+            for item in items {
+                guard let text = item.string(what: "an expectation") else { continue }
+                do {
+                    expectations.append(ScenarioExpectation(try ExpectedOutcome(parsing: text), line: item.line))
+                } catch {
+                    item.error(
+                        "'\(text)': \(error.problem)",
+                        hint: "write e.g. 'zone battery-room-a reaches isolated by 120s' or 'no writes to panel-a'")
+                }
+            }
+        }
+        guard let name, let duration, let speed else { return nil }
+        // Stable: equal times keep file order.
+        let ordered = timeline.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }
+        return Scenario(
+            name: name, description: description, site: site, duration: duration, speed: speed,
+            timeline: ordered.map(\.element), expectations: expectations, file: file)
+    }
+
+    /// A scenario's durations may be compound and in days (`1m30s`, `29d`), unlike the site file's.
+    private func duration(_ node: Located) -> Duration? {
+        guard let text = node.string(what: "a duration") else { return nil }
+        guard let value = DurationText.parse(text) else {
+            node.error("'\(text)' is not a duration", hint: "write e.g. 500ms, 90s, 2m, 1h")
+            return nil
+        }
+        return value
+    }
+
     /// `event` and, with `every: D`, its repeats every D until the scenario's end: a device that flaps all
     /// month is one item. A repeat whose `for:` would reach the next one is refused (the faults would overlap).
-    func repeats(of event: ScheduledEvent, in node: Node, field: String, until end: Duration) throws(ScenarioError)
-        -> [ScheduledEvent]
-    {
-        guard let everyNode = node.mapping?.first(where: { $0.key.scalar?.string == "every" })?.value else {
-            return [event]
-        }
-        let every = try duration(everyNode, field: "\(field).every")
+    private func repeats(of event: ScheduledEvent, in item: Located, until end: Duration) -> [ScheduledEvent]? {
+        guard let node = item.lookup("every") else { return [event] }
+        guard let every = duration(node) else { return nil }
         guard every > .zero else {
-            throw error(everyNode, field: "\(field).every", "must be longer than 0", hint: "write e.g. every: 6h")
+            node.error("must be longer than 0", hint: "write e.g. every: 6h")
+            return nil
         }
         if let lasts = event.event.lasts, lasts >= every {
-            throw error(
-                everyNode, field: "\(field).every",
+            node.error(
                 "\(DurationText.format(every)) is not longer than the event's for: \(DurationText.format(lasts))",
                 hint: "make every: longer than for:, so that one occurrence ends before the next begins")
+            return nil
         }
         let count = Int(((end - event.at) / every).rounded(.down)) + 1
         guard count <= Self.maximumRepeats else {
-            throw error(
-                everyNode, field: "\(field).every",
+            node.error(
                 "repeats \(count) times before the scenario ends (at most \(Self.maximumRepeats))",
                 hint: "make every: longer")
+            return nil
         }
         return (0..<count).map { k in
             var next = event
@@ -227,123 +137,138 @@ struct YAMLReader {
     }
 
     /// `- at: 90s` plus exactly one event key.
-    func event(_ node: Node, field: String) throws(ScenarioError) -> ScheduledEvent {
-        let fields = try mapping(node, field: field, allowed: ["at", "every"] + Self.eventKinds, required: ["at"])
-        let at = try duration(fields["at"]!, field: "\(field).at")
-        let kinds = Self.eventKinds.filter { fields[$0] != nil }
+    private func event(_ item: Located) -> ScheduledEvent? {
+        let reported = item.diagnostics.count
+        guard
+            let fields = item.fields(["at", "every"] + Self.eventKinds, required: ["at"], what: "a timeline item")
+        else { return nil }
+        let kinds = Self.eventKinds.filter { fields.has($0) }
         guard kinds.count == 1, let kind = kinds.first, let body = fields[kind] else {
-            throw error(
-                node, field: field,
+            // A misspelt event key is already reported, with its "did you mean"; "no event" would only repeat it.
+            if kinds.isEmpty && item.diagnostics.count > reported { return nil }
+            item.error(
                 kinds.isEmpty ? "no event" : "more than one event (\(kinds.joined(separator: ", ")))",
                 hint: "give each '- at:' item exactly one of: \(Self.eventKinds.joined(separator: ", "))")
+            return nil
         }
-        let path = "\(field).\(kind)"
-        func optionalDuration(_ fields: [String: Node], _ key: String) throws(ScenarioError) -> Duration? {
-            guard let node = fields[key] else { return nil }
-            return try duration(node, field: "\(path).\(key)")
+        guard let atNode = fields["at"], let at = duration(atNode), let event = event(kind, body) else { return nil }
+        return ScheduledEvent(at: at, event: event, line: item.line)
+    }
+
+    private func event(_ kind: String, _ body: Located) -> ScenarioEvent? {
+        func settings(_ allowed: [String], required: [String]) -> Fields? {
+            body.fields(allowed, required: required, what: "a \(kind) event")
         }
-        let event: ScenarioEvent
+        func text(_ f: Fields, _ key: String) -> String? { f[key]?.string(what: "a \(key)") }
+        func optionalDuration(_ f: Fields, _ key: String) -> Duration?? {
+            guard let node = f[key] else { return .some(nil) }
+            return duration(node).map { .some($0) }
+        }
+        func stringNumber(_ f: Fields) -> Int? {
+            f["string"]?.int(in: 1...999, what: "string", hint: "strings and feeds count from 1")
+        }
         switch kind {
         case "thermal_runaway":
-            let f = try mapping(body, field: path, allowed: ["zone", "string"], required: ["zone", "string"])
-            event = .thermalRunaway(
-                zone: try string(f["zone"]!, field: "\(path).zone"),
-                string: try positiveInt(f["string"]!, field: "\(path).string"))
+            guard let f = settings(["zone", "string"], required: ["zone", "string"]), let zone = text(f, "zone"),
+                let string = stringNumber(f)
+            else { return nil }
+            return .thermalRunaway(zone: zone, string: string)
         case "offgas":
-            let f = try mapping(
-                body, field: path, allowed: ["zone", "string", "point_of_no_return", "runaway_after"],
-                required: ["zone", "string"])
-            event = .offgas(
-                zone: try string(f["zone"]!, field: "\(path).zone"),
-                string: try positiveInt(f["string"]!, field: "\(path).string"),
-                pointOfNoReturn: try optionalDuration(f, "point_of_no_return"),
-                runawayAfter: try optionalDuration(f, "runaway_after"))
+            guard
+                let f = settings(
+                    ["zone", "string", "point_of_no_return", "runaway_after"], required: ["zone", "string"]),
+                let zone = text(f, "zone"), let string = stringNumber(f),
+                let pointOfNoReturn = optionalDuration(f, "point_of_no_return"),
+                let runawayAfter = optionalDuration(f, "runaway_after")
+            else { return nil }
+            return .offgas(zone: zone, string: string, pointOfNoReturn: pointOfNoReturn, runawayAfter: runawayAfter)
         case "sensor_fault":
-            let f = try mapping(
-                body, field: path, allowed: ["device", "point", "mode", "for", "value", "amplitude", "rate"],
-                required: ["device", "mode"])
-            let modeText = try string(f["mode"]!, field: "\(path).mode")
+            guard
+                let f = settings(
+                    ["device", "point", "mode", "for", "value", "amplitude", "rate"], required: ["device", "mode"]),
+                let device = text(f, "device"), let modeNode = f["mode"], let modeText = modeNode.string(what: "a mode"),
+                let lasts = optionalDuration(f, "for")
+            else { return nil }
+            let point = f["point"].flatMap { $0.string(what: "a point") }
+            if f.has("point") && point == nil { return nil }
+            func number(_ key: String, _ otherwise: Double?) -> Double?? {
+                guard let node = f[key] else { return .some(otherwise) }
+                return node.number(what: "a number").map { .some($0) }
+            }
             let mode: SensorFaultMode
             switch modeText {
             case "stuck": mode = .stuck
             case "offline": mode = .offline
             case "out_of_range":
-                mode = .outOfRange(
-                    value: try f["value"].map { n throws(ScenarioError) in try number(n, field: "\(path).value") })
+                guard let value = number("value", nil) else { return nil }
+                mode = .outOfRange(value: value)
             case "noise":
-                mode = .noise(
-                    amplitude: try f["amplitude"].map { n throws(ScenarioError) in
-                        try number(n, field: "\(path).amplitude")
-                    } ?? 5)
+                guard let amplitude = number("amplitude", 5), let amplitude else { return nil }
+                mode = .noise(amplitude: amplitude)
             case "drift":
-                mode = .drift(
-                    perMinute: try f["rate"].map { n throws(ScenarioError) in
-                        try number(n, field: "\(path).rate")
-                    } ?? 2)
+                guard let rate = number("rate", 2), let rate else { return nil }
+                mode = .drift(perMinute: rate)
             default:
-                throw error(
-                    f["mode"]!, field: "\(path).mode", "unknown mode '\(modeText)'",
-                    hint: "use stuck, offline, out_of_range, noise or drift")
+                modeNode.error("unknown mode '\(modeText)'", hint: "use stuck, offline, out_of_range, noise or drift")
+                return nil
             }
-            event = .sensorFault(
-                device: try string(f["device"]!, field: "\(path).device"),
-                point: try f["point"].map { n throws(ScenarioError) in try string(n, field: "\(path).point") },
-                mode: mode, for: try optionalDuration(f, "for"))
+            return .sensorFault(device: device, point: point, mode: mode, for: lasts)
         case "comm_loss":
-            let f = try mapping(body, field: path, allowed: ["device", "for"], required: ["device"])
-            event = .commLoss(
-                device: try string(f["device"]!, field: "\(path).device"), for: try optionalDuration(f, "for"))
+            guard let f = settings(["device", "for"], required: ["device"]), let device = text(f, "device"),
+                let lasts = optionalDuration(f, "for")
+            else { return nil }
+            return .commLoss(device: device, for: lasts)
         case "slow_device":
-            let f = try mapping(body, field: path, allowed: ["device", "delay", "for"], required: ["device", "delay"])
-            event = .slowDevice(
-                device: try string(f["device"]!, field: "\(path).device"),
-                delay: try duration(f["delay"]!, field: "\(path).delay"), for: try optionalDuration(f, "for"))
+            guard let f = settings(["device", "delay", "for"], required: ["device", "delay"]),
+                let device = text(f, "device"), let delay = f["delay"].flatMap(duration),
+                let lasts = optionalDuration(f, "for")
+            else { return nil }
+            return .slowDevice(device: device, delay: delay, for: lasts)
         case "exception":
-            let f = try mapping(body, field: path, allowed: ["device", "code", "for"], required: ["device", "code"])
-            let codeText = try string(f["code"]!, field: "\(path).code")
+            guard let f = settings(["device", "code", "for"], required: ["device", "code"]),
+                let device = text(f, "device"), let codeNode = f["code"], let codeText = codeNode.string(what: "a code"),
+                let lasts = optionalDuration(f, "for")
+            else { return nil }
             guard let code = SimException(rawValue: codeText) else {
-                throw error(
-                    f["code"]!, field: "\(path).code", "unknown exception '\(codeText)'",
+                codeNode.error(
+                    "unknown exception '\(codeText)'",
                     hint: "use one of: \(SimException.allCases.map(\.rawValue).joined(separator: ", "))")
+                return nil
             }
-            event = .exception(
-                device: try string(f["device"]!, field: "\(path).device"), code: code,
-                for: try optionalDuration(f, "for"))
+            return .exception(device: device, code: code, for: lasts)
         case "clock_step":
-            let f = try mapping(body, field: path, allowed: ["by"], required: ["by"])
-            let text = try string(f["by"]!, field: "\(path).by")
+            guard let f = settings(["by"], required: ["by"]), let byNode = f["by"],
+                let text = byNode.string(what: "a step")
+            else { return nil }
             let back = text.hasPrefix("-")
-            guard let size = DurationText.parse(back ? String(text.dropFirst()) : text.replacingOccurrences(of: "+", with: "")),
-                size > .zero
-            else {
-                throw error(
-                    f["by"]!, field: "\(path).by", "'\(text)' is not a step of the clock",
-                    hint: "write e.g. 1h (forward) or -1h (back)")
+            let size = DurationText.parse(back || text.hasPrefix("+") ? String(text.dropFirst()) : text)
+            guard let size, size > .zero else {
+                byNode.error("'\(text)' is not a step of the clock", hint: "write e.g. 1h (forward) or -1h (back)")
+                return nil
             }
-            event = .clockStep(by: back ? .zero - size : size)
+            return .clockStep(by: back ? .zero - size : size)
         case "reload":
-            let f = try mapping(body, field: path, allowed: ["site"], required: ["site"])
-            let site = try string(f["site"]!, field: "\(path).site")
+            guard let f = settings(["site"], required: ["site"]), let site = text(f, "site") else { return nil }
             let folder = (file as NSString).deletingLastPathComponent
-            event = .reload(site: site.hasPrefix("/") ? site : (folder.isEmpty ? site : folder + "/" + site))
+            return .reload(site: site.hasPrefix("/") || folder.isEmpty ? site : folder + "/" + site)
         case "restart":
-            guard body.mapping?.isEmpty == true || body.scalar?.string.isEmpty == true else {
-                throw error(body, field: path, "takes no settings", hint: "write restart: {}")
+            guard body.isNull || body.scalarText == "" || body.isEmptyMapping else {
+                body.error("takes no settings", hint: "write restart: {}")
+                return nil
             }
-            event = .restart
+            return .restart
         case "abort_switch":
-            let f = try mapping(body, field: path, allowed: ["zone", "for"], required: ["zone", "for"])
-            event = .abortSwitch(
-                zone: try string(f["zone"]!, field: "\(path).zone"), for: try duration(f["for"]!, field: "\(path).for"))
+            guard let f = settings(["zone", "for"], required: ["zone", "for"]), let zone = text(f, "zone"),
+                let lasts = f["for"].flatMap(duration)
+            else { return nil }
+            return .abortSwitch(zone: zone, for: lasts)
         default:  // "set"
-            let f = try mapping(
-                body, field: path, allowed: ["device", "point", "value", "for"], required: ["device", "point", "value"])
-            event = .set(
-                device: try string(f["device"]!, field: "\(path).device"),
-                point: try string(f["point"]!, field: "\(path).point"),
-                value: SimValue(scalar: try string(f["value"]!, field: "\(path).value")),
-                for: try optionalDuration(f, "for"))
+            guard
+                let f = settings(["device", "point", "value", "for"], required: ["device", "point", "value"]),
+                let device = text(f, "device"), let point = text(f, "point"), let value = text(f, "value"),
+                let lasts = optionalDuration(f, "for")
+            else { return nil }
+            return .set(device: device, point: point, value: SimValue(scalar: value), for: lasts)
         }
-        return ScheduledEvent(at: at, event: event, line: line(node))
     }
 }

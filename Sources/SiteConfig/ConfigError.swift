@@ -46,23 +46,25 @@ public struct ConfigErrors: Error, Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Collects errors while a file is read; used on one thread only, during one load.
-final class Diagnostics {
-    private(set) var errors: [ConfigError] = []
+package final class Diagnostics {
+    package init() {}
 
-    func add(_ error: ConfigError) {
+    package private(set) var errors: [ConfigError] = []
+
+    package func add(_ error: ConfigError) {
         // Aliased YAML nodes can be visited twice; one report per place is enough.
         if !errors.contains(error) { errors.append(error) }
     }
 
-    func add(file: String, line: Int, column: Int, field: String, _ message: String, hint: String? = nil) {
+    package func add(file: String, line: Int, column: Int, field: String, _ message: String, hint: String? = nil) {
         add(ConfigError(file: file, line: line, column: column, field: field, message: message, hint: hint))
     }
 
-    var isEmpty: Bool { errors.isEmpty }
-    var count: Int { errors.count }
+    package var isEmpty: Bool { errors.isEmpty }
+    package var count: Int { errors.count }
 
     /// Errors sorted by file, then position, keeping discovery order for ties.
-    var sorted: [ConfigError] {
+    package var sorted: [ConfigError] {
         errors.enumerated().sorted { lhs, rhs in
             let a = lhs.element, b = rhs.element
             if a.file != b.file { return a.file < b.file }

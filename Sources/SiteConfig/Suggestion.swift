@@ -44,8 +44,8 @@ extension Suggestion {
         hint(for: reference, in: available, noun: "profile")
     }
 
-    /// A hint for an unknown key of a mapping in another file FireWatch reads (a scenario): the closest allowed
-    /// key, else all of them.
+    /// A hint for an unknown key of a mapping (site, profile or scenario file): the closest allowed key, else all
+    /// of them.
     public static func forField(_ key: String, in allowed: [String]) -> String {
         if let match = closest(to: key, in: allowed) { return "did you mean '\(match)'?" }
         return "expected one of: \(allowed.joined(separator: ", "))"

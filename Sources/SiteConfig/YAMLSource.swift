@@ -3,18 +3,18 @@ import Yams
 
 /// A configuration file read from disk and composed into a Yams `Node` tree, which keeps the line
 /// and column of every key and value (decoding straight into `Codable` types would lose them).
-struct YAMLSource {
+package struct YAMLSource {
     /// Files larger than this are refused before parsing: a site file is a few kilobytes, and a
     /// huge file is a mistake (wrong path, a log file) that would only waste memory.
-    static let maxBytes = 1 << 20
+    package static let maxBytes = 1 << 20
     /// Nodes visited per file, bounding alias expansion ("billion laughs").
-    static let maxNodes = 200_000
+    package static let maxNodes = 200_000
 
-    let file: String
-    let root: Node
+    package let file: String
+    package let root: Node
 
     /// Reads and composes `path`; on failure reports into `diagnostics` and returns nil.
-    static func load(path: String, displayName: String? = nil, diagnostics: Diagnostics) -> YAMLSource? {
+    package static func load(path: String, displayName: String? = nil, diagnostics: Diagnostics) -> YAMLSource? {
         let name = displayName ?? path
         func fail(_ message: String, hint: String, line: Int = 0, column: Int = 0) -> YAMLSource? {
             diagnostics.add(file: name, line: line, column: column, field: "", message, hint: hint)
@@ -46,7 +46,7 @@ struct YAMLSource {
     }
 
     /// Composes YAML text; reports empty documents and syntax errors with their position.
-    static func parse(text: String, file: String, diagnostics: Diagnostics) -> YAMLSource? {
+    package static func parse(text: String, file: String, diagnostics: Diagnostics) -> YAMLSource? {
         if text.contains("\0") {
             diagnostics.add(
                 file: file, line: 0, column: 0, field: "", "contains NUL bytes: this is not a text file",
@@ -100,36 +100,36 @@ struct YAMLSource {
 
 /// A node with the file and field path it was found at: every value the loaders read goes
 /// through here, so every error can say where it is.
-struct Located {
-    let node: Node
-    let file: String
-    let path: [String]
-    let diagnostics: Diagnostics
+package struct Located {
+    package let node: Node
+    package let file: String
+    package let path: [String]
+    package let diagnostics: Diagnostics
     /// Shared counter of visited nodes for this file (alias-bomb guard).
-    let budget: NodeBudget
+    package let budget: NodeBudget
 
-    var field: String { path.joined(separator: ".") }
-    var line: Int { node.mark?.line ?? 0 }
-    var column: Int { node.mark?.column ?? 0 }
+    package var field: String { path.joined(separator: ".") }
+    package var line: Int { node.mark?.line ?? 0 }
+    package var column: Int { node.mark?.column ?? 0 }
 
-    func child(_ key: String, _ node: Node) -> Located {
+    package func child(_ key: String, _ node: Node) -> Located {
         Located(node: node, file: file, path: path + [key], diagnostics: diagnostics, budget: budget)
     }
 
     /// The `index`th item of a list: `steps[2]` rather than `steps.2`.
-    func item(_ index: Int, _ node: Node) -> Located {
+    package func item(_ index: Int, _ node: Node) -> Located {
         var path = self.path
         if let last = path.popLast() { path.append("\(last)[\(index)]") } else { path.append("[\(index)]") }
         return Located(node: node, file: file, path: path, diagnostics: diagnostics, budget: budget)
     }
 
     /// Reports a problem here; every problem says what to do about it.
-    func error(_ message: String, hint: String) {
+    package func error(_ message: String, hint: String) {
         diagnostics.add(file: file, line: line, column: column, field: field, message, hint: hint)
     }
 
     /// What kind of YAML thing this is, for "expected a list, found a number" messages.
-    var kindName: String {
+    package var kindName: String {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
@@ -144,20 +144,25 @@ struct Located {
         }
     }
 
-    var isNull: Bool {
+    package var isEmptyMapping: Bool {
+        if case .mapping(let mapping) = node { return mapping.isEmpty }
+        return false
+    }
+
+    package var isNull: Bool {
         if case .scalar(let scalar) = node { return node.resolvedTagName == .null && scalar.style == .plain }
         return false
     }
 
     /// The raw scalar text (for names that YAML would otherwise turn into booleans: `on`, `no`).
-    var scalarText: String? {
+    package var scalarText: String? {
         if case .scalar(let scalar) = node { return scalar.string }
         return nil
     }
 
     // MARK: Typed reads. Each reports its own error and returns nil on a bad value.
 
-    func string(what: String = "text") -> String? {
+    package func string(what: String = "text") -> String? {
         guard let text = scalarText, !isNull else {
             error("expected \(what), found \(kindName)", hint: "write \(what) here")
             return nil
@@ -166,7 +171,7 @@ struct Located {
     }
 
     /// A name used in references: letters, digits, `_` and `-`; no dots (dots separate `device.point`).
-    func name(what: String) -> String? {
+    package func name(what: String) -> String? {
         guard let text = string(what: what) else { return nil }
         if !Located.isName(text) {
             error(
@@ -177,12 +182,12 @@ struct Located {
         return text
     }
 
-    static func isName(_ text: String) -> Bool {
+    package static func isName(_ text: String) -> Bool {
         !text.isEmpty
             && text.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "_" || $0 == "-" }
     }
 
-    func int(in range: ClosedRange<Int>, what: String, hint: String? = nil) -> Int? {
+    package func int(in range: ClosedRange<Int>, what: String, hint: String? = nil) -> Int? {
         guard let text = scalarText, case .scalar(let scalar) = node,
             node.resolvedTagName == .int || scalar.style != .plain,
             let value = Located.parseInt(text)
@@ -199,14 +204,14 @@ struct Located {
         return value
     }
 
-    static func parseInt(_ text: String) -> Int? {
+    package static func parseInt(_ text: String) -> Int? {
         let clean = text.replacingOccurrences(of: "_", with: "")
         if clean.hasPrefix("0x") || clean.hasPrefix("0X") { return Int(clean.dropFirst(2), radix: 16) }
         if clean.hasPrefix("-0x") { return Int(clean.dropFirst(3), radix: 16).map { -$0 } }
         return Int(clean)
     }
 
-    func number(what: String = "a number") -> Double? {
+    package func number(what: String = "a number") -> Double? {
         guard case .scalar(let scalar) = node, node.resolvedTagName == .int || node.resolvedTagName == .float,
             let value = Located.parseInt(scalar.string).map(Double.init) ?? Double(scalar.string), value.isFinite
         else {
@@ -216,7 +221,7 @@ struct Located {
         return value
     }
 
-    func bool(what: String = "true or false") -> Bool? {
+    package func bool(what: String = "true or false") -> Bool? {
         guard let text = scalarText else {
             error("expected \(what), found \(kindName)", hint: "write true or false")
             return nil
@@ -230,7 +235,7 @@ struct Located {
         }
     }
 
-    func duration() -> Duration? {
+    package func duration() -> Duration? {
         guard let text = scalarText, !isNull else {
             error(
                 "expected a duration like 500ms, 1s, 2m or 1h, found \(kindName)", hint: "write one number and one unit"
@@ -247,8 +252,26 @@ struct Located {
         return value
     }
 
+    /// The items of a list, each located as `field[n]` counting from `firstIndex`; nil (reported) when this is not
+    /// a list.
+    package func items(what: String, firstIndex: Int = 0) -> [Located]? {
+        guard case .sequence(let sequence) = node else {
+            error("expected a list of \(what), found \(kindName)", hint: "write one `- item` per line")
+            return nil
+        }
+        var result: [Located] = []
+        for (index, item) in sequence.enumerated() {
+            guard budget.spend() else {
+                error("the file expands to more than \(YAMLSource.maxNodes) values", hint: "remove YAML aliases")
+                return result
+            }
+            result.append(self.item(firstIndex + index, item))
+        }
+        return result
+    }
+
     /// A list of scalars (a single scalar is not accepted: lists are explicit in this format).
-    func stringList(what: String) -> [(String, Located)]? {
+    package func stringList(what: String) -> [(String, Located)]? {
         guard case .sequence(let sequence) = node else {
             error("expected a list of \(what), found \(kindName)", hint: "write [a, b] or one `- item` per line")
             return nil
@@ -263,7 +286,7 @@ struct Located {
     }
 
     /// The entries of a mapping in file order; keys as their raw text.
-    func entries(what: String) -> [(key: String, keyNode: Located, value: Located)]? {
+    package func entries(what: String) -> [(key: String, keyNode: Located, value: Located)]? {
         guard case .mapping(let mapping) = node else {
             error(
                 "expected \(what), found \(isNull ? "nothing" : kindName)",
@@ -283,7 +306,7 @@ struct Located {
     }
 
     /// The value under `key` of a mapping already read with `fields`, to point a later error at it; nil when absent.
-    func lookup(_ key: String) -> Located? {
+    package func lookup(_ key: String) -> Located? {
         guard case .mapping(let mapping) = node else { return nil }
         for (keyNode, value) in mapping where keyNode.scalar?.string == key { return child(key, value) }
         return nil
@@ -291,7 +314,7 @@ struct Located {
 
     /// A mapping with a fixed set of fields: unknown keys are errors with suggestions,
     /// missing required keys are errors at the mapping.
-    func fields(_ known: [String], required: [String] = [], what: String) -> Fields? {
+    package func fields(_ known: [String], required: [String] = [], what: String) -> Fields? {
         guard let list = entries(what: what) else { return nil }
         var values: [String: Located] = [:]
         var keys: [String: Located] = [:]
@@ -302,10 +325,7 @@ struct Located {
             } else if key == "<<" {
                 keyNode.error("YAML merge keys (<<) are not supported here", hint: "write the fields out")
             } else {
-                keyNode.error(
-                    "unknown field '\(key)'",
-                    hint: Suggestion.closest(to: key, in: known).map { "did you mean '\($0)'?" }
-                        ?? "allowed here: \(known.joined(separator: ", "))")
+                keyNode.error("unknown field '\(key)'", hint: Suggestion.forField(key, in: known))
             }
         }
         for key in required where values[key] == nil {
@@ -316,32 +336,32 @@ struct Located {
 }
 
 /// The known fields of one mapping, by key.
-struct Fields {
-    let owner: Located
-    let values: [String: Located]
+package struct Fields {
+    package let owner: Located
+    package let values: [String: Located]
     /// The key nodes, for errors about a whole value (a block list's own position is its first item).
-    let keys: [String: Located]
+    package let keys: [String: Located]
 
-    subscript(_ key: String) -> Located? { values[key] }
-    func has(_ key: String) -> Bool { values[key] != nil }
+    package subscript(_ key: String) -> Located? { values[key] }
+    package func has(_ key: String) -> Bool { values[key] != nil }
 }
 
 /// Counts nodes visited in one file; shared by reference between `Located` copies.
-final class NodeBudget {
+package final class NodeBudget {
     private var left = YAMLSource.maxNodes
-    func spend() -> Bool {
+    package func spend() -> Bool {
         left -= 1
         return left >= 0
     }
 }
 
 extension YAMLSource {
-    func located(_ diagnostics: Diagnostics) -> Located {
+    package func located(_ diagnostics: Diagnostics) -> Located {
         Located(node: root, file: file, path: [], diagnostics: diagnostics, budget: NodeBudget())
     }
 }
 
 extension Node {
     /// The resolved tag (`Tag.name` is internal to Yams; its raw value is public).
-    var resolvedTagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
+    package var resolvedTagName: Tag.Name { Tag.Name(rawValue: tag.rawValue) }
 }

@@ -3,16 +3,6 @@ import Testing
 
 @Suite("Operator commands")
 struct CommandTests {
-    /// A zone counting down to release: isolation done, suppress at its abortable delay.
-    func countingDown() -> Rig {
-        var rig = Rig()
-        rig.temps("a", 75, 72, 30)
-        rig.set("smoke-a.level", .name("fire1"))
-        rig.tick()
-        while rig.finish() != nil {}
-        return rig
-    }
-
     @Test("reset is refused while the cause is present, and says which cause")
     func resetRefused() {
         var rig = Rig()
@@ -51,7 +41,7 @@ struct CommandTests {
 
     @Test("abort during the countdown holds the zone isolated with a fire alert and never releases")
     func abort() {
-        var rig = countingDown()
+        var rig = Rig.countingDown()
         rig.tick(seconds: 10)
         let out = rig.command(.abort(zone: "battery-room-a", uid: "lee"))
         #expect(out.refused == nil)
@@ -71,7 +61,7 @@ struct CommandTests {
     func abortRefused() {
         var rig = Rig()
         #expect(rig.command(.abort(zone: "battery-room-a", uid: "lee")).refused?.contains("nothing to abort") == true)
-        rig = countingDown()
+        rig = Rig.countingDown()
         rig.tick(seconds: 30)
         #expect(rig.ranSteps().contains("suppress[3]"))
         let out = rig.command(.abort(zone: "battery-room-a", uid: "lee"))
@@ -125,7 +115,7 @@ struct CommandTests {
 
     @Test("inhibit is refused while a procedure is under way, and for a non-positive duration")
     func inhibitRefused() {
-        var rig = countingDown()
+        var rig = Rig.countingDown()
         let out = rig.command(.inhibit(zone: "battery-room-a", uid: "park", duration: .seconds(60), reason: "x"))
         #expect(out.refused?.contains("use `firewatch abort battery-room-a`") == true)
         rig = Rig()

@@ -74,6 +74,19 @@ enum Site {
 
 /// A test bench: an engine, an injected clock, the current value of every source, the alert log so far, and
 /// the runtime steps handed out and not yet reported.
+extension Rig {
+    /// Zone A counting down to release: smoke at fire1 and two temperatures at fire, isolation done, suppress at
+    /// its abortable delay (step 3, index 2).
+    static func countingDown(_ start: Rig = Rig()) -> Rig {
+        var rig = start
+        rig.temps("a", 75, 72, 30)
+        rig.set("smoke-a.level", .name("fire1"))
+        rig.tick()
+        while rig.finish() != nil {}
+        return rig
+    }
+}
+
 struct Rig {
     var engine = Engine(model: Site.model, renotifyEvery: .seconds(300))
     var now = Timestamp(seconds: 1_790_000_000)

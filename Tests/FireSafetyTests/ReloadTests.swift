@@ -6,11 +6,7 @@ import Testing
 struct ReloadTests {
     /// Zone A in its pre-discharge countdown (suppress step 3 of 4).
     func inCountdown() -> Rig {
-        var rig = Rig()
-        rig.temps("a", 75, 72, 30)
-        rig.set("smoke-a.level", .name("fire1"))
-        rig.tick()
-        while rig.finish() != nil {}
+        var rig = Rig.countingDown()
         rig.tick(seconds: 10)
         return rig
     }

@@ -23,11 +23,7 @@ struct RestoreTests {
 
     @Test("a restart mid-countdown starts the countdown over with its full duration, and says why")
     func midCountdown() {
-        var rig = Rig()
-        rig.temps("a", 75, 72, 30)
-        rig.set("smoke-a.level", .name("fire1"))
-        rig.tick()
-        while rig.finish() != nil {}
+        var rig = Rig.countingDown()
         rig.tick(seconds: 29)  // one second of the countdown left when the daemon stopped
         let (engine, out) = restored(rig)
         #expect(essence(engine.status) == essence(rig.engine.status))
@@ -50,11 +46,7 @@ struct RestoreTests {
 
     @Test("a restart after the config changed finds the step under way by its identity, not its index")
     func identityNotIndex() {
-        var rig = Rig()
-        rig.temps("a", 75, 72, 30)
-        rig.set("smoke-a.level", .name("fire1"))
-        rig.tick()
-        while rig.finish() != nil {}
+        var rig = Rig.countingDown()
         rig.tick(seconds: 10)
         // The new configuration drops the leading notify: by index, step 2 would now be the release.
         var model = Site.model
@@ -69,11 +61,7 @@ struct RestoreTests {
 
     @Test("a step under way that the new config no longer has fails, is escalated, and nothing else is guessed")
     func stepGoneFromConfig() {
-        var rig = Rig()
-        rig.temps("a", 75, 72, 30)
-        rig.set("smoke-a.level", .name("fire1"))
-        rig.tick()
-        while rig.finish() != nil {}
+        var rig = Rig.countingDown()
         var model = Site.model
         model.zones[0].suppress[2] = .delay(.seconds(45), abortable: true)
         let (engine, out) = Engine.restore(model: model, from: rig.log, at: rig.now)
@@ -122,11 +110,7 @@ struct RestoreTests {
 
     @Test("inhibits (with expiry), acks, aborts and resets come back")
     func overlays() {
-        var rig = Rig()
-        rig.temps("a", 75, 72, 30)
-        rig.set("smoke-a.level", .name("fire1"))
-        rig.tick()
-        while rig.finish() != nil {}
+        var rig = Rig.countingDown()
         rig.command(.abort(zone: "battery-room-a", uid: "lee"))
         rig.command(.ack(zone: "battery-room-a", uid: "lee"))
         rig.command(.inhibit(zone: "battery-room-b", uid: "park", duration: .seconds(3600), reason: "cell swap"))
@@ -153,11 +137,7 @@ struct RestoreTests {
 
     @Test("a crash right after an accepted abort or reset line neither resumes the countdown nor re-isolates")
     func cutOffAfterOperator() {
-        var rig = Rig()
-        rig.temps("a", 75, 72, 30)
-        rig.set("smoke-a.level", .name("fire1"))
-        rig.tick()
-        while rig.finish() != nil {}
+        var rig = Rig.countingDown()
         rig.command(.abort(zone: "battery-room-a", uid: "lee"))
         let abortLine = rig.log.lastIndex { $0.event == .operatorAbort }!
         var (engine, out) = Engine.restore(model: Site.model, from: Array(rig.log[...abortLine]), at: rig.now)

@@ -33,23 +33,13 @@ extension Rig {
 
 @Suite("Resume and abort switches")
 struct ResumeTests {
-    /// Zone A counting down to release: isolation done, suppress at its abortable delay (step 3, index 2).
-    static func countingDown(_ start: Rig = Rig()) -> Rig {
-        var rig = start
-        rig.temps("a", 75, 72, 30)
-        rig.set("smoke-a.level", .name("fire1"))
-        rig.tick()
-        while rig.finish() != nil {}
-        return rig
-    }
-
     static func delayStarts(_ rig: Rig) -> [AlertRecord] {
         rig.events(.stepStarted).filter { $0.procedure == .suppress && $0.step == 2 }
     }
 
     @Test("resume after an abort restarts the countdown in full, then releases")
     func resumeRestartsInFull() throws {
-        var rig = Self.countingDown()
+        var rig = Rig.countingDown()
         rig.tick(seconds: 20)
         #expect(rig.command(.abort(zone: "battery-room-a", uid: "lee")).refused == nil)
         for _ in 0..<60 { rig.tick() }
@@ -96,7 +86,7 @@ struct ResumeTests {
         let none = rig.command(.resume(zone: "battery-room-a", uid: "kim"))
         #expect(none.refused == "battery-room-a has no aborted suppression to resume (it is normal)")
         #expect(none.records.map(\.outcome) == ["refused"] && none.records[0].event == .operatorResume)
-        rig = Self.countingDown()
+        rig = Rig.countingDown()
         rig.command(.abort(zone: "battery-room-a", uid: "lee"))
         rig.command(.inhibit(zone: "battery-room-a", uid: "park", duration: .seconds(600), reason: "agent refill"))
         let inhibited = rig.command(.resume(zone: "battery-room-a", uid: "lee"))
@@ -106,7 +96,7 @@ struct ResumeTests {
 
     @Test("a restart keeps the abort, and resume after it starts where the abort stopped")
     func restoreKeepsTheStoppedStep() {
-        var rig = Self.countingDown()
+        var rig = Rig.countingDown()
         rig.command(.abort(zone: "battery-room-a", uid: "lee"))
         var (restored, _) = Engine.restore(model: Site.model, from: rig.log, at: rig.now)
         #expect(restored.status(of: "battery-room-a")?.suppress == .aborted)
@@ -122,7 +112,7 @@ struct ResumeTests {
 
     @Test("operator records name the user and the uid, or the uid alone, keeping `uid` as it was")
     func operatorNames() {
-        var rig = Self.countingDown()
+        var rig = Rig.countingDown()
         let named = rig.command(.abort(zone: "battery-room-a", uid: "0"), user: "root")
         #expect(named.records[0].message == "root (uid 0) aborted suppression of battery-room-a")
         #expect(named.records[0].uid == "0" && named.records[0].user == "root")
@@ -135,7 +125,7 @@ struct ResumeTests {
 
     @Test("a retry is logged before it is made, and refused once the step no longer runs")
     func retries() {
-        var rig = Self.countingDown()
+        var rig = Rig.countingDown()
         rig.tick(seconds: 30)
         let release = rig.pending.first { $0.procedure == .suppress }!
         let out = rig.engine.stepRetrying(
@@ -155,7 +145,7 @@ struct ResumeTests {
 
     @Test("a held abort switch stops the countdown; let go, the countdown restarts in full")
     func switchHoldsAndRestarts() {
-        var rig = Self.countingDown(SwitchSite.rig())
+        var rig = Rig.countingDown(SwitchSite.rig())
         rig.tick(seconds: 25)
         rig.set("panel-a.abort_switch", .flag(true))
         let held = rig.tick()
@@ -187,7 +177,7 @@ struct ResumeTests {
         rig.set("panel-a.abort_switch", .flag(true))
         rig.tick()
         #expect(rig.events(.operatorAbort).isEmpty)
-        rig = Self.countingDown(rig)
+        rig = Rig.countingDown(rig)
         #expect(rig.events(.operatorAbort).count == 1)
         for _ in 0..<60 { rig.tick() }
         #expect(Self.delayStarts(rig).isEmpty && !rig.started().contains { $0.hasPrefix("power_cut") })
@@ -195,7 +185,7 @@ struct ResumeTests {
 
     @Test("once the release has begun the switch changes nothing")
     func switchTooLate() {
-        var rig = Self.countingDown(SwitchSite.rig())
+        var rig = Rig.countingDown(SwitchSite.rig())
         rig.tick(seconds: 30)
         #expect(rig.ranSteps().contains("suppress[3]"))
         rig.set("panel-a.abort_switch", .flag(true))
@@ -207,7 +197,7 @@ struct ResumeTests {
 
     @Test("an operator's abort taken while the switch is held stays when the switch is let go")
     func operatorAbortOutlivesTheSwitch() {
-        var rig = Self.countingDown(SwitchSite.rig())
+        var rig = Rig.countingDown(SwitchSite.rig())
         rig.set("panel-a.abort_switch", .flag(true))
         rig.tick()
         #expect(rig.command(.abort(zone: "battery-room-a", uid: "lee")).refused == nil)
@@ -221,7 +211,7 @@ struct ResumeTests {
 
     @Test("one lost poll is not letting go; a switch unreadable past stale_after is, and says why")
     func switchUnreadable() {
-        var rig = Self.countingDown(SwitchSite.rig())
+        var rig = Rig.countingDown(SwitchSite.rig())
         rig.set("panel-a.abort_switch", .flag(true))
         rig.tick()
         rig.set("panel-a.abort_switch", status: .lost(reason: "timeout"))
@@ -237,7 +227,7 @@ struct ResumeTests {
 
     @Test("a restart while the switch is held comes back aborted, and letting go after it resumes")
     func switchAcrossRestart() {
-        var rig = Self.countingDown(SwitchSite.rig())
+        var rig = Rig.countingDown(SwitchSite.rig())
         rig.set("panel-a.abort_switch", .flag(true))
         rig.tick()
         var restarted = Rig()

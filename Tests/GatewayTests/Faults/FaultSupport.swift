@@ -329,6 +329,22 @@ final class FaultSite: Sendable {
     // MARK: - The alert log and the daemon's status
 
     /// Every record of the log (all files, oldest first).
+    /// room-a releases, and no earlier than `delay` (its countdown) after HVAC off, on the simulator's clock.
+    func expectFullCountdown(
+        _ delay: Duration, limit: Duration, _ why: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        try #require(
+            await waitForWrites(to: "panel-a.release", limit: limit), "room-a never released\n\(logText)\n\(story)",
+            sourceLocation: sourceLocation)
+        let hvacOff = try #require(writes(to: "feed-a.stop_hvac").first, sourceLocation: sourceLocation)
+        let release = try #require(writes(to: "panel-a.release").first, sourceLocation: sourceLocation)
+        #expect(
+            release.at - hvacOff.at >= delay - .milliseconds(10),
+            """
+            panel-a.release was written \(release.at - hvacOff.at) after feed-a.stop_hvac (simulator clock): \(why)
+            """, sourceLocation: sourceLocation)
+    }
+
     func records() -> [[String: JSONValue]] {
         ((try? AlertLogSet.discover(livePath: alertLog).readLines()) ?? []).compactMap(\.fields)
     }
