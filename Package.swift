@@ -104,7 +104,8 @@ let package = Package(
         // checkout's root, a raw TCP peer for bytes no client would send, and the one finder of the built
         // `firewatch` (which fails a test, never skips it).
         .target(
-            name: "FireWatchTesting", dependencies: ["CModbus", "Modbus", "FireSafety", "AlertLog", "SiteConfig", "Gateway"],
+            name: "FireWatchTesting",
+            dependencies: ["CModbus", "Modbus", "FireSafety", "AlertLog", "SiteConfig", "Gateway", "Simulator"],
             path: "Tests/FireWatchTesting"),
         .testTarget(name: "ModbusTests", dependencies: ["Modbus", "FireWatchTesting"]),
         .testTarget(name: "FireSafetyTests", dependencies: ["FireSafety", "FireWatchTesting"]),

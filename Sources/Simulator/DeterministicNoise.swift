@@ -6,8 +6,8 @@ struct DeterministicNoise: Sendable, Hashable {
 
     /// A uniform value in [-1, 1) for this name at this tick.
     func uniform(_ name: String, tick: Int64) -> Double {
-        var state = seed ^ Self.fnv1a(name) ^ (UInt64(bitPattern: tick) &* 0x9E37_79B9_7F4A_7C15)
-        let bits = Self.splitMix(&state)
+        var generator = SplitMix64(seed: seed ^ Self.fnv1a(name) ^ (UInt64(bitPattern: tick) &* 0x9E37_79B9_7F4A_7C15))
+        let bits = generator.next()
         return Double(bits >> 11) / Double(1 << 53) * 2 - 1
     }
 
@@ -18,14 +18,5 @@ struct DeterministicNoise: Sendable, Hashable {
             hash = hash &* 0x0000_0100_0000_01B3
         }
         return hash
-    }
-
-    /// SplitMix64 (Steele, Lea, Flood 2014): one well-mixed output per state step.
-    static func splitMix(_ state: inout UInt64) -> UInt64 {
-        state = state &+ 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -323,16 +323,7 @@ public struct SimulatedSite: Sendable {
         case .silent, .exception: return .notAnswered
         case .answering, .slow: break
         }
-        let lags = zone.parameters.lags
-        let lag: Duration
-        switch effect {
-        case .disconnectStrings, .connectStrings, .disconnectString, .connectString: lag = lags.strings
-        case .startExhaust, .stopExhaust: lag = lags.exhaust
-        case .startHVAC, .stopHVAC: lag = lags.hvac
-        case .release, .abort, .resetPanel: lag = lags.panel
-        case .openFeed, .closeFeed: lag = lags.feeds
-        case .none: lag = .zero
-        }
+        let lag = Self.lag(of: effect, zone.parameters.lags)
         // The effect takes hold on the first grid tick at or after now + lag.
         let due = now + lag
         let dueTick = max(Int64((due / step).rounded(.up)), tick)
@@ -340,6 +331,29 @@ public struct SimulatedSite: Sendable {
         if dueTick == tick { zone.applyDue(tick: tick, time: now) }
         zones[spec.zone] = zone
         return .accepted(effect, visibleAt: max(step * Int(dueTick), now))
+    }
+
+    /// How long after it is accepted a command's effect shows in a readback; nil for an unknown command.
+    public func lag(device: String, command: String) -> Duration? {
+        guard let spec = devices[device], let zone = zones[spec.zone], let effect = spec.bindings.commands[command]
+        else { return nil }
+        return Self.lag(of: effect, zone.parameters.lags)
+    }
+
+    /// The effect a command of a device has on the model, nil when the device or command is not bound.
+    public func effect(device: String, command: String) -> SimEffect? {
+        devices[device]?.bindings.commands[command]
+    }
+
+    private static func lag(of effect: SimEffect, _ lags: ReadbackLags) -> Duration {
+        switch effect {
+        case .disconnectStrings, .connectStrings, .disconnectString, .connectString: return lags.strings
+        case .startExhaust, .stopExhaust: return lags.exhaust
+        case .startHVAC, .stopHVAC: return lags.hvac
+        case .release, .abort, .resetPanel: return lags.panel
+        case .openFeed, .closeFeed: return lags.feeds
+        case .none: return .zero
+        }
     }
 
     // MARK: views

@@ -66,26 +66,43 @@ extension SimulatorHost {
     private func encode(
         _ value: SimValue, for point: PointSpec, slot: DeviceSlot, key: String, state: inout HostState
     ) -> [UInt16]? {
-        if value == .invalid {
-            guard let raw = Self.invalidRaw(for: point) else {
-                note(
-                    "\(key): \(point.type.rawValue) without a range has no invalid value; keeps its last value", &state)
-                return nil
-            }
-            return raw
-        }
-        guard let converted = Self.convert(value, for: point) else {
-            note("\(key): serves \(value), which a \(point.type.rawValue) point cannot hold", &state)
+        let needsCurrent = point.type == .bool && point.bit != nil && !point.table.isBits
+        switch Self.registers(value, for: point, current: needsCurrent ? current(point, slot) : nil) {
+        case .success(let raw): return raw
+        case .failure(let problem):
+            note("\(key): \(problem.text)", &state)
             return nil
         }
-        let needsCurrent = point.type == .bool && point.bit != nil && !point.table.isBits
+    }
+
+    /// Why a value cannot be put into a point's registers.
+    public struct EncodeProblem: Error, Sendable, Hashable {
+        public var text: String
+    }
+
+    /// The registers that make `point` read `value` when a client decodes them: `.invalid` becomes a raw value
+    /// the profile rejects, a number the type cannot hold too. `current` is the register a bit of it sits in.
+    /// The one encoding of a simulated value, for the served registers and for the in-process campaign alike.
+    public static func registers(_ value: SimValue, for point: PointSpec, current: [UInt16]? = nil)
+        -> Result<[UInt16], EncodeProblem>
+    {
+        if value == .invalid {
+            guard let raw = invalidRaw(for: point) else {
+                return .failure(
+                    EncodeProblem(
+                        text: "\(point.type.rawValue) without a range has no invalid value; keeps its last value"))
+            }
+            return .success(raw)
+        }
+        guard let converted = convert(value, for: point) else {
+            return .failure(EncodeProblem(text: "serves \(value), which a \(point.type.rawValue) point cannot hold"))
+        }
         do {
-            return try point.encode(converted, into: needsCurrent ? current(point, slot) : nil)
+            return .success(try point.encode(converted, into: current))
         } catch {
             // A number the type cannot represent (an out_of_range fault of -5 on a uint16): still invalid.
-            if case .number = converted, let raw = Self.invalidRaw(for: point) { return raw }
-            note("\(key): \(error)", &state)
-            return nil
+            if case .number = converted, let raw = invalidRaw(for: point) { return .success(raw) }
+            return .failure(EncodeProblem(text: "\(error)"))
         }
     }
 
@@ -103,7 +120,7 @@ extension SimulatorHost {
         }
     }
 
-    static func flag(_ value: SimValue) -> Bool? {
+    public static func flag(_ value: SimValue) -> Bool? {
         switch value {
         case .flag(let on): return on
         case .number(let number): return number != 0

@@ -1,6 +1,5 @@
 import FireSafety
 import Modbus
-import SiteConfig
 
 /// One point decoded from the registers a device returned: shared by the poller and `firewatch read`.
 public struct PointReading: Sendable, Hashable {
@@ -78,6 +77,17 @@ public struct PointReading: Sendable, Hashable {
         guard isValid else { return nil }
         if let bit { return bits[bit].map(Value.flag) }
         return value
+    }
+
+    /// What the engine is told of `source` (this point, or one of its bits): a value, `.aboveRange` (at least the
+    /// top of its range, and trouble) or `.invalid` (the device answered but the value cannot be trusted).
+    public func status(of source: SourceRef) -> Reading.Status {
+        if let top = atLeast, source.bit == nil, case .number(let number)? = value {
+            return .aboveRange(reading: number, top: top)
+        }
+        if !isValid { return .invalid(reason: validity.reason) }
+        if let value = value(bit: source.bit) { return .value(value) }
+        return .invalid(reason: "\(source): the point has no bit \(source.bit ?? "?")")
     }
 
     /// Decodes `raw` (exactly `point.width` registers or bits) with the point's type, order, scale and range.

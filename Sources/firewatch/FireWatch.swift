@@ -16,7 +16,7 @@ struct FireWatch: AsyncParsableCommand {
             RunCommand.self, CheckCommand.self, ReadCommand.self, AlertsCommand.self, StatusCommand.self,
             AckCommand.self, ResetCommand.self, AbortCommand.self, ResumeCommand.self, InhibitCommand.self,
             EnableCommand.self,
-            SimulateCommand.self, DemoCommand.self,
+            SimulateCommand.self, DemoCommand.self, CampaignCommand.self,
         ]
     )
 }

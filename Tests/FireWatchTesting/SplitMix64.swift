@@ -1,14 +1,4 @@
-/// SplitMix64: a tiny seeded generator, so every randomized test can be replayed from its seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
+import Simulator
 
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The seeded generator every randomized test replays from: the product's own (a campaign draws its runs with it).
+public typealias SplitMix64 = Simulator.SplitMix64

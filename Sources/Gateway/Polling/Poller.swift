@@ -146,15 +146,7 @@ final class Poller: Service {
         return sources.map { ref, slot in
             let status: Reading.Status
             if let reading = byPoint[ref.point] {
-                if let top = reading.atLeast, ref.bit == nil, case .number(let number)? = reading.value {
-                    status = .aboveRange(reading: number, top: top)
-                } else if !reading.isValid {
-                    status = .invalid(reason: reading.validity.reason)
-                } else if let value = reading.value(bit: ref.bit) {
-                    status = .value(value)
-                } else {
-                    status = .invalid(reason: "\(ref): the point has no bit \(ref.bit ?? "?")")
-                }
+                status = reading.status(of: ref)
             } else if let error = failed[ref.point] {
                 // A device that answers with an exception is reachable: the point is unreadable, not the device.
                 // The short reason goes into records (one per point); the full one, with its hint, is logged per device.

@@ -1,0 +1,236 @@
+import FireSafety
+import Simulator
+import SiteConfig
+
+/// A fault campaign: many randomized incidents and quiet days played in process (`CampaignRunner`), every
+/// invariant checked on every run, and the figures a fire-protection engineer asks for.
+public struct Campaign: Sendable {
+    public var incidents: Int
+    public var quietDays: Int
+    public var seed: UInt64
+    public var jobs: Int
+
+    public init(incidents: Int, quietDays: Int, seed: UInt64, jobs: Int = 1) {
+        self.incidents = incidents
+        self.quietDays = quietDays
+        self.seed = seed
+        self.jobs = max(1, jobs)
+    }
+
+    /// The seed of run `index`: incidents first, then quiet days. Any one run replays from its seed alone.
+    func runSeed(_ index: Int) -> UInt64 {
+        var mix = SplitMix64(seed: seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D)
+        return mix.next()
+    }
+
+    /// Plays every run (in `jobs` parallel lanes), shrinks each run that broke a rule, and sums the figures.
+    public func run(_ runner: CampaignRunner, clock: () -> Duration) async -> CampaignReport {
+        let generator = runner.generator()
+        let began = clock()
+        let total = incidents + quietDays
+        let all = await withTaskGroup(of: [CampaignRunResult].self) { group in
+            for lane in 0..<jobs {
+                group.addTask {
+                    var mine: [CampaignRunResult] = []
+                    for index in stride(from: lane, to: total, by: jobs) {
+                        let seed = runSeed(index)
+                        let plan = index < incidents ? generator.incident(seed: seed) : generator.quiet(seed: seed)
+                        mine.append(Self.play(plan, runner))
+                    }
+                    return mine
+                }
+            }
+            var all: [CampaignRunResult] = []
+            for await lane in group { all += lane }
+            return all.sorted { $0.plan.seed < $1.plan.seed }
+        }
+        return CampaignReport(
+            campaign: self, results: all, zones: runner.site.model.zones.count, wall: clock() - began)
+    }
+
+    /// One run, its figures, and, when it broke a rule, the shortest event list that still breaks it.
+    static func play(_ plan: CampaignPlan, _ runner: CampaignRunner) -> CampaignRunResult {
+        let trace: CampaignTrace
+        do {
+            trace = try runner.run(plan)
+        } catch {
+            // Plans are drawn from the site's own zones, devices and strings; a refusal is a campaign defect.
+            var refused = CampaignRunResult(plan: plan, trace: CampaignTrace(), runner: runner)
+            refused.setupProblem = error.description
+            return refused
+        }
+        var result = CampaignRunResult(plan: plan, trace: trace, runner: runner)
+        if let first = trace.violations.first {
+            result.shrunk = shrink(plan, breaking: first.invariant, runner)
+        }
+        return result
+    }
+
+    /// Drops events one at a time while the run still breaks `invariant` (greedy delta debugging, bounded).
+    static func shrink(_ plan: CampaignPlan, breaking invariant: CampaignInvariant, _ runner: CampaignRunner)
+        -> CampaignPlan
+    {
+        shrink(plan) { candidate in
+            let trace = try? runner.run(candidate, stopAtViolation: true)
+            return trace?.violations.contains { $0.invariant == invariant } ?? false
+        }
+    }
+
+    /// The shortest sublist of `plan`'s events found for which `breaks` still holds.
+    static func shrink(_ plan: CampaignPlan, while breaks: (CampaignPlan) -> Bool) -> CampaignPlan {
+        var kept = Array(plan.events.indices)
+        for _ in 0..<3 {
+            var changed = false
+            var position = kept.count - 1
+            while position >= 0 {
+                var fewer = kept
+                fewer.remove(at: position)
+                if breaks(plan.keeping(fewer)) {
+                    kept = fewer
+                    changed = true
+                }
+                position -= 1
+            }
+            if !changed { break }
+        }
+        return plan.keeping(kept)
+    }
+}
+
+extension CampaignTrace {
+    /// The run as it happened: the plan's events, the zones' states and steps, every write and the model's own
+    /// milestones, in time order.
+    public func story(of plan: CampaignPlan) -> String {
+        var lines: [(Duration, String)] = plan.events.map { ($0.at, "event: \($0.action)") }
+        for (at, record) in records {
+            switch record.event {
+            case .zoneState, .stepStarted, .stepSucceeded, .stepFailed, .stepSkipped, .stepAborted, .stepResumed,
+                .stepRetried, .operatorAck, .operatorReset, .operatorAbort, .operatorResume, .operatorInhibit,
+                .operatorEnable, .signalLevel, .deviceCommLost, .deviceCommRestored:
+                lines.append((at, "log:   \(record.event.rawValue) \(record.zone ?? "") \(record.message)"))
+            default: continue
+            }
+        }
+        for write in writes { lines.append((write.at, "write: \(write.device).\(write.command) for \(write.zone)")) }
+        for event in modelEvents where event.kind != .effectApplied { lines.append((event.at, "model: \(event)")) }
+        for violation in violations { lines.append((violation.at, "BROKEN: \(violation)")) }
+        return lines.enumerated().sorted { ($0.element.0, $0.offset) < ($1.element.0, $1.offset) }
+            .map { "\(DurationText.format($0.element.0).padding(toLength: 9, withPad: " ", startingAt: 0)) \($0.element.1)" }
+            .joined(separator: "\n")
+    }
+}
+
+/// One run's outcome, as the figures need it.
+public struct CampaignRunResult: Sendable {
+    public var plan: CampaignPlan
+    public var violations: [CampaignViolation]
+    public var shrunk: CampaignPlan?
+    /// Why the simulator refused the plan (never expected: plans use the site's own names).
+    public var setupProblem: String?
+    /// Incidents: whether the model gave the daemon a poll interval plus the isolate steps before the point of no
+    /// return, whether the string ran away, and first off-gas → zone isolated.
+    public var eligible = false
+    public var ranAway = false
+    public var offgasToIsolated: Duration?
+    /// Quiet days: isolations (and those with fewer than two sources at alarm), releases, power cuts.
+    public var isolations = 0
+    public var releases = 0
+    public var powerCuts = 0
+    public var simulated: Duration
+
+    init(plan: CampaignPlan, trace: CampaignTrace, runner: CampaignRunner) {
+        self.plan = plan
+        violations = trace.violations
+        simulated = trace.end
+        switch plan.kind {
+        case .incident(let zone, _):
+            let venting = trace.modelEvents.first { $0.zone == zone && $0.kind == .ventingStarted }?.at
+            ranAway = trace.modelEvents.contains { $0.zone == zone && $0.kind == .runaway }
+            if case .site(.offgas(_, _, let pointOfNoReturn?, _))? = plan.events.first(where: {
+                if case .site(.offgas) = $0.action { return true } else { return false }
+            })?.action {
+                eligible = pointOfNoReturn >= runner.site.model.pollInterval + runner.isolateTime(of: zone)
+            }
+            if let venting, let isolated = trace.firstTime(zone, reaches: .isolated), isolated >= venting {
+                offgasToIsolated = isolated - venting
+            }
+        case .quiet:
+            isolations = trace.starts(of: .isolate).count
+            powerCuts = trace.starts(of: .powerCut).count
+            releases = trace.releases
+        }
+    }
+}
+
+/// What a campaign found: broken rules (with their shrunk reproductions) and the figures.
+public struct CampaignReport: Sendable {
+    public var campaign: Campaign
+    public var results: [CampaignRunResult]
+    public var zones: Int
+    public var wall: Duration
+
+    public var failures: [CampaignRunResult] { results.filter { !$0.violations.isEmpty || $0.setupProblem != nil } }
+    var incidentResults: [CampaignRunResult] { results.filter { if case .incident = $0.plan.kind { true } else { false } } }
+    var quietResults: [CampaignRunResult] { results.filter { $0.plan.kind == .quiet } }
+
+    public var eligible: Int { incidentResults.filter(\.eligible).count }
+    /// Eligible incidents whose string never ran away: isolated before the point of no return.
+    public var isolatedBeforeRunaway: Int { incidentResults.filter { $0.eligible && !$0.ranAway }.count }
+    public var runaways: Int { incidentResults.filter(\.ranAway).count }
+    /// Seeds of incidents the model gave the time to isolate that ran away all the same (`--explain` replays one).
+    public var missed: [UInt64] { incidentResults.filter { $0.eligible && $0.ranAway }.map(\.plan.seed) }
+    public var zoneYears: Double {
+        quietResults.reduce(0) { $0 + $1.simulated / .seconds(1) } * Double(zones) / (365 * 86_400)
+    }
+    public var quietIsolations: Int { quietResults.reduce(0) { $0 + $1.isolations } }
+    public var quietReleases: Int { quietResults.reduce(0) { $0 + $1.releases } }
+    public var quietPowerCuts: Int { quietResults.reduce(0) { $0 + $1.powerCuts } }
+    public var simulatedDays: Double { results.reduce(0) { $0 + $1.simulated / .seconds(1) } / 86_400 }
+
+    /// First off-gas to isolated, p50 and p99, over the incidents that were isolated.
+    public func offgasToIsolated(percentile: Double) -> Duration? {
+        let times = incidentResults.compactMap(\.offgasToIsolated).sorted()
+        guard !times.isEmpty else { return nil }
+        let rank = Int((percentile / 100 * Double(times.count)).rounded(.up)) - 1
+        return times[min(max(rank, 0), times.count - 1)]
+    }
+
+    /// The figures, one per line, for people.
+    public var summary: String {
+        func perZoneYear(_ count: Int) -> String {
+            zoneYears > 0 ? "\(count) (\(rounded(Double(count) / zoneYears)) per zone-year)" : "\(count)"
+        }
+        func time(_ value: Duration?) -> String { value.map(DurationText.format) ?? "–" }
+        var lines = [
+            "campaign: seed \(campaign.seed), \(campaign.incidents) incidents, \(campaign.quietDays) quiet days, "
+                + "\(campaign.jobs) job\(campaign.jobs == 1 ? "" : "s")",
+            "invariants broken: \(failures.count) run\(failures.count == 1 ? "" : "s") of \(results.count)",
+            "incidents isolated before runaway (of those the model gave a poll plus the isolate steps): "
+                + "\(isolatedBeforeRunaway)/\(eligible)",
+            "incidents that ran away (all): \(runaways)/\(incidentResults.count)"
+                + (missed.isEmpty ? "" : "; given the time but ran away: seeds " + missed.map(String.init).joined(separator: ", ")),
+            "first off-gas to isolated: p50 \(time(offgasToIsolated(percentile: 50))), "
+                + "p99 \(time(offgasToIsolated(percentile: 99)))",
+            "quiet days: \(rounded(zoneYears)) zone-years; isolations \(perZoneYear(quietIsolations)), "
+                + "releases \(perZoneYear(quietReleases)), power cuts \(perZoneYear(quietPowerCuts))",
+            "simulated \(rounded(simulatedDays)) days in \(DurationText.format(wall)): "
+                + "\(rounded(simulatedDays / max(wall / .seconds(1), 0.001))) simulated days per second",
+        ]
+        for failure in failures {
+            lines.append("")
+            lines.append("BROKEN (seed \(failure.plan.seed)):")
+            if let problem = failure.setupProblem { lines.append("  the simulator refused the run: \(problem)") }
+            lines += failure.violations.prefix(5).map { "  \($0.invariant): \($0.invariant.description)\n    \($0)" }
+            if let shrunk = failure.shrunk {
+                lines.append("  shortest reproduction (\(shrunk.events.count) of \(failure.plan.events.count) events):")
+                lines.append(shrunk.description.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func rounded(_ value: Double) -> String {
+        let scaled = (value * 100).rounded() / 100
+        return scaled == scaled.rounded() ? String(Int(scaled)) : String(scaled)
+    }
+}

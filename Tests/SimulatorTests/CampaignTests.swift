@@ -1,0 +1,132 @@
+import FireSafety
+import FireWatchTesting
+import Simulator
+import SiteConfig
+import Testing
+
+@testable import Scenarios
+
+@Suite("Fault campaign")
+struct CampaignTests {
+    static func runner() throws -> CampaignRunner { try CampaignRunner(site: try loadExampleSite()) }
+
+    @Test("a short campaign on the example site keeps every invariant, isolates the incidents it can, releases nothing on quiet days")
+    func shortCampaign() async throws {
+        let runner = try Self.runner()
+        let clock = ContinuousClock()
+        let start = clock.now
+        let report = await Campaign(incidents: 40, quietDays: 1, seed: 20_261_202, jobs: 2).run(runner) {
+            clock.now - start
+        }
+        #expect(report.results.count == 41)
+        #expect(report.failures.isEmpty, "\(report.summary)")
+        // The figures are about something: most incidents were given the time, and those were isolated.
+        #expect(report.eligible >= 25, "\(report.summary)")
+        #expect(report.isolatedBeforeRunaway * 10 >= report.eligible * 9, "\(report.summary)")
+        #expect(report.offgasToIsolated(percentile: 50) != nil)
+        #expect(report.quietReleases == 0, "\(report.summary)")
+        #expect(report.quietPowerCuts == 0, "\(report.summary)")
+        #expect(report.simulatedDays > 1.9)
+    }
+
+    @Test("the same seed plays the same run, record for record")
+    func deterministic() throws {
+        let runner = try Self.runner()
+        let plan = runner.generator().incident(seed: 42)
+        #expect(plan == runner.generator().incident(seed: 42))
+        #expect(plan != runner.generator().incident(seed: 43))
+        let first = try runner.run(plan)
+        let second = try runner.run(plan)
+        #expect(first.records.map(\.record) == second.records.map(\.record))
+        #expect(first.writes == second.writes)
+        #expect(!first.writes.isEmpty, "an incident writes: \(first.story(of: plan))")
+    }
+
+    @Test("an incident with nothing in the way is isolated before its point of no return and never released on")
+    func cleanIncident() throws {
+        let runner = try Self.runner()
+        let plan = CampaignPlan(
+            seed: 1, kind: .incident(zone: "battery-room-a", string: 2), duration: .seconds(1800),
+            events: [
+                .init(
+                    at: .seconds(120),
+                    action: .site(
+                        .offgas(
+                            zone: "battery-room-a", string: 2, pointOfNoReturn: .seconds(120),
+                            runawayAfter: .seconds(400))))
+            ])
+        let trace = try runner.run(plan)
+        #expect(trace.violations.isEmpty, "\(trace.story(of: plan))")
+        let isolated = try #require(trace.firstTime("battery-room-a", reaches: .isolated), "\(trace.story(of: plan))")
+        #expect(isolated < .seconds(120 + 20 + 120), "isolated at \(isolated)")
+        #expect(!trace.modelEvents.contains { $0.kind == .runaway }, "\(trace.story(of: plan))")
+        #expect(trace.releases == 0)
+        #expect(trace.writes.allSatisfy { $0.zone == "battery-room-a" })
+        #expect(trace.writes.map(\.device).contains("bms-a"))
+    }
+
+    @Test("the checker is not vacuous: tier 3 without a fire, a step without its record, a dropped latch are caught")
+    func checkerCatches() throws {
+        let site = try loadExampleSite()
+        var checker = CampaignChecker(site: site)
+        let zone = "battery-room-a"
+        let release = Step.command(device: "panel-a", command: "release")
+        // A release handed over with no record before it and no fire behind it.
+        checker.willRun(zone: zone, procedure: .suppress, index: 3, step: release, records: [], at: .seconds(5))
+        // A step the zone does not have at that place.
+        checker.willRun(
+            zone: zone, procedure: .isolate, index: 0, step: release,
+            records: [
+                AlertRecord(
+                    time: Timestamp(seconds: 0), site: "pangyo-a", zone: zone, severity: .alarm, event: .stepStarted,
+                    message: "", procedure: .isolate, step: 0)
+            ], at: .seconds(6))
+        // A write in a zone whose readings never reached alarm.
+        checker.wrote(
+            zone: "battery-room-b", procedure: .isolate, index: 0, device: "bms-b", command: "disconnect_string",
+            effect: .disconnectStrings, releasesSoFar: 0, at: .seconds(7))
+        // A latch that vanished without a reset.
+        checker.check(Output(), before: [zone: .alarm], after: [:], at: .seconds(8))
+        let broken = Set(checker.violations.map(\.invariant))
+        #expect(broken == [.recordBeforeWrite, .fireNeedsTwoKinds, .stepsOfTheZone, .ownZoneOnly, .latchHolds], "\(checker.violations)")
+    }
+
+    @Test("fire on one kind, or on readings past stale_after, is not fire")
+    func oracle() throws {
+        let site = try loadExampleSite()
+        var checker = CampaignChecker(site: site)
+        let zone = "battery-room-a"
+        let now = Timestamp(seconds: 100)
+        func reading(_ source: String, _ value: Value) -> Reading {
+            Reading(source: SourceRef(parsing: source)!, time: now, status: .value(value))
+        }
+        // Smoke at fire1 and the panel's fire input: two kinds on two devices.
+        checker.fed([reading("smoke-a.level", .name("fire1")), reading("panel-a.fire_input", .flag(true))], at: .seconds(100))
+        checker.check(Output(), before: [:], after: [zone: .fire], at: .seconds(100))
+        #expect(checker.violations.isEmpty, "\(checker.violations)")
+        // The same readings 10 s later (stale_after is 3 s) are no grounds for a new latch.
+        var stale = CampaignChecker(site: site)
+        stale.fed([reading("smoke-a.level", .name("fire1")), reading("panel-a.fire_input", .flag(true))], at: .seconds(100))
+        stale.check(Output(), before: [:], after: [zone: .fire], at: .seconds(110))
+        #expect(stale.violations.map(\.invariant) == [.fireNeedsTwoKinds])
+        // Smoke alone: one kind.
+        var single = CampaignChecker(site: site)
+        single.fed([reading("smoke-a.level", .name("fire2"))], at: .seconds(100))
+        single.check(Output(), before: [:], after: [zone: .fire], at: .seconds(100))
+        #expect(single.violations.map(\.invariant) == [.fireNeedsTwoKinds])
+    }
+
+    @Test("shrinking keeps only the events the failure needs")
+    func shrinking() {
+        let events = (0..<12).map { CampaignPlan.Event(at: .seconds(Int64($0)), action: .reload) }
+        let plan = CampaignPlan(seed: 9, kind: .quiet, duration: .seconds(60), events: events)
+        var tries = 0
+        let shrunk = Campaign.shrink(plan) { candidate in
+            tries += 1
+            let times = Set(candidate.events.map(\.at))
+            return times.contains(.seconds(3)) && times.contains(.seconds(8))
+        }
+        #expect(shrunk.events.map(\.at) == [.seconds(3), .seconds(8)])
+        #expect(tries <= 3 * 12)
+    }
+}
