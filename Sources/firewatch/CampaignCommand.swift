@@ -68,7 +68,7 @@ struct CampaignCommand: AsyncParsableCommand {
         let campaign = Campaign(incidents: incidents, quietDays: quietDays, seed: seed, jobs: jobs)
         let clock = ContinuousClock()
         let start = clock.now
-        let report = await campaign.run(runner) { clock.now - start }
+        let report = await campaign.run(runner, progress: { reportError($0) }) { clock.now - start }
         print(report.summary)
         if !report.failures.isEmpty { throw ExitCode(1) }
     }

@@ -129,4 +129,39 @@ struct CampaignTests {
         #expect(shrunk.events.map(\.at) == [.seconds(3), .seconds(8)])
         #expect(tries <= 3 * 12)
     }
+
+    @Test("the in-process runner and the real daemon and simulator (Modbus/TCP, alert log on disk) agree on each incident")
+    func agreesWithTheRealDaemon() async throws {
+        let site = try loadExampleSite()
+        let runner = try CampaignRunner(site: site)
+        var generator = runner.generator()
+        generator.forScenarios = true
+        generator.incidentDuration = .seconds(20 * 60)
+        var compared: [String] = []
+        for seed: UInt64 in 1...8 where compared.count < 4 {
+            let plan = generator.incident(seed: seed)
+            let zone = try #require(plan.incidentZone)
+            let trace = try runner.run(plan)
+            #expect(trace.violations.isEmpty, "\(trace.story(of: plan))")
+            // Within a few polls of the point of no return either way of playing it may tip; not a disagreement.
+            guard trace.margin(of: plan) >= .seconds(10) else { continue }
+            let directory = try TemporaryDirectory(prefix: "campaign-real")
+            defer { directory.remove() }
+            let run = ScenarioRun(
+                site: site, scenario: plan.scenario(site: site.file, speed: 100), speed: 100,
+                directory: directory.path, seed: plan.seed)
+            let report = try await run.run()
+            #expect(report.ran >= plan.duration, "seed \(seed): the real run stopped at \(report.ran)")
+            #expect(
+                report.verdict(zone: zone) == trace.verdict(zone: zone),
+                """
+                seed \(seed): real \(report.verdict(zone: zone)), in process \(trace.verdict(zone: zone))
+                \(plan)
+                in process:
+                \(trace.story(of: plan))
+                """)
+            compared.append("\(seed): \(trace.verdict(zone: zone))")
+        }
+        #expect(compared.count == 4, "\(compared)")
+    }
 }

@@ -24,7 +24,10 @@ public struct Campaign: Sendable {
     }
 
     /// Plays every run (in `jobs` parallel lanes), shrinks each run that broke a rule, and sums the figures.
-    public func run(_ runner: CampaignRunner, clock: () -> Duration) async -> CampaignReport {
+    /// `progress` hears of each broken rule as it is found, before the (slow) shrinking.
+    public func run(
+        _ runner: CampaignRunner, progress: @escaping @Sendable (String) -> Void = { _ in }, clock: () -> Duration
+    ) async -> CampaignReport {
         let generator = runner.generator()
         let began = clock()
         let total = incidents + quietDays
@@ -35,7 +38,7 @@ public struct Campaign: Sendable {
                     for index in stride(from: lane, to: total, by: jobs) {
                         let seed = runSeed(index)
                         let plan = index < incidents ? generator.incident(seed: seed) : generator.quiet(seed: seed)
-                        mine.append(Self.play(plan, runner))
+                        mine.append(Self.play(plan, runner, progress: progress))
                     }
                     return mine
                 }
@@ -49,7 +52,9 @@ public struct Campaign: Sendable {
     }
 
     /// One run, its figures, and, when it broke a rule, the shortest event list that still breaks it.
-    static func play(_ plan: CampaignPlan, _ runner: CampaignRunner) -> CampaignRunResult {
+    static func play(
+        _ plan: CampaignPlan, _ runner: CampaignRunner, progress: @Sendable (String) -> Void = { _ in }
+    ) -> CampaignRunResult {
         let trace: CampaignTrace
         do {
             trace = try runner.run(plan)
@@ -61,6 +66,7 @@ public struct Campaign: Sendable {
         }
         var result = CampaignRunResult(plan: plan, trace: trace, runner: runner)
         if let first = trace.violations.first {
+            progress("seed \(plan.seed) broke \(first); shrinking its \(plan.events.count) events")
             result.shrunk = shrink(plan, breaking: first.invariant, runner)
         }
         return result
@@ -183,6 +189,8 @@ public struct CampaignReport: Sendable {
         quietResults.reduce(0) { $0 + $1.simulated / .seconds(1) } * Double(zones) / (365 * 86_400)
     }
     public var quietIsolations: Int { quietResults.reduce(0) { $0 + $1.isolations } }
+    /// Quiet days that isolated (`--explain SEED --quiet` says why).
+    public var quietIsolationSeeds: [UInt64] { quietResults.filter { $0.isolations > 0 }.map(\.plan.seed) }
     public var quietReleases: Int { quietResults.reduce(0) { $0 + $1.releases } }
     public var quietPowerCuts: Int { quietResults.reduce(0) { $0 + $1.powerCuts } }
     public var simulatedDays: Double { results.reduce(0) { $0 + $1.simulated / .seconds(1) } / 86_400 }
@@ -212,7 +220,9 @@ public struct CampaignReport: Sendable {
             "first off-gas to isolated: p50 \(time(offgasToIsolated(percentile: 50))), "
                 + "p99 \(time(offgasToIsolated(percentile: 99)))",
             "quiet days: \(rounded(zoneYears)) zone-years; isolations \(perZoneYear(quietIsolations)), "
-                + "releases \(perZoneYear(quietReleases)), power cuts \(perZoneYear(quietPowerCuts))",
+                + "releases \(perZoneYear(quietReleases)), power cuts \(perZoneYear(quietPowerCuts))"
+                + (quietIsolationSeeds.isEmpty
+                    ? "" : "; isolated on quiet days: seeds " + quietIsolationSeeds.map(String.init).joined(separator: ", ")),
             "simulated \(rounded(simulatedDays)) days in \(DurationText.format(wall)): "
                 + "\(rounded(simulatedDays / max(wall / .seconds(1), 0.001))) simulated days per second",
         ]

@@ -94,6 +94,9 @@ public struct CampaignGenerator: Sendable {
     public var incidentDuration: Duration = .seconds(40 * 60)
     /// How long one quiet run lasts.
     public var quietDuration: Duration = .seconds(86_400)
+    /// Runs for the real daemon and simulator: no operator commands (a scenario file has none) and restarts
+    /// without downtime (a scenario's restart starts the next daemon at once).
+    public var forScenarios = false
 
     public init(zones: [Zone]) {
         self.zones = zones
@@ -115,7 +118,8 @@ public struct CampaignGenerator: Sendable {
                         zone: zone.name, string: string, pointOfNoReturn: pointOfNoReturn, runawayAfter: runawayAfter)))
         ]
         events += faults(&rng, count: Int(rng.next() % 5), within: incidentDuration, near: onset)
-        events += commands(&rng, count: Int(rng.next() % 4), within: incidentDuration, near: onset)
+        let commandCount = Int(rng.next() % 4)
+        if !forScenarios { events += commands(&rng, count: commandCount, within: incidentDuration, near: onset) }
         return CampaignPlan(
             seed: seed, kind: .incident(zone: zone.name, string: string), duration: incidentDuration,
             events: events.sorted { $0.at < $1.at })
@@ -180,7 +184,9 @@ public struct CampaignGenerator: Sendable {
                 let hours = Int64(1 + rng.next() % 3)
                 action = .clockStep(rng.next() % 2 == 0 ? .seconds(3600 * hours) : .seconds(-3600 * hours))
             case 9: action = .reload
-            default: action = .restart(after: .seconds(Int64(1 + rng.next() % 10)))
+            default:
+                let down = Duration.seconds(Int64(1 + rng.next() % 10))
+                action = .restart(after: forScenarios ? .zero : down)
             }
             events.append(CampaignPlan.Event(at: at, action: action))
         }
