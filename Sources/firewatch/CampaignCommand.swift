@@ -40,6 +40,9 @@ struct CampaignCommand: AsyncParsableCommand {
     @Flag(help: "With --explain: the seed is a quiet day's, not an incident's.")
     var quiet = false
 
+    @Flag(help: "Print the figures as one JSON object on stdout (the summary goes to stderr).")
+    var json = false
+
     func validate() throws {
         guard incidents >= 0, quietDays >= 0, incidents + quietDays > 0 else {
             throw ValidationError("give --incidents and/or --quiet-days, each 0 or more and not both 0")
@@ -69,7 +72,13 @@ struct CampaignCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let report = await campaign.run(runner, progress: { reportError($0) }) { clock.now - start }
-        print(report.summary)
+        if json {
+            reportError(report.summary)
+            let data = try JSONSerialization.data(withJSONObject: report.figures, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(report.summary)
+        }
         if !report.failures.isEmpty { throw ExitCode(1) }
     }
 }

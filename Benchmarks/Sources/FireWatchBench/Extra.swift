@@ -3,6 +3,7 @@ extension Orchestrator {
     func extraSections() throws -> [String] {
         var sections = wants("engine") ? [try engineSection()] : []
         sections.append(contentsOf: try daemonSections())
+        if wants("campaign") { sections.append(campaignSection()) }
         if wants("month") {
             do {
                 sections.append(try monthSection())
@@ -49,5 +50,40 @@ extension Orchestrator {
         }
         text += "\nAt `poll_interval: 1s` one cycle a second is needed; the margin is the ratio of the two.\n"
         return text
+    }
+
+    /// `firewatch campaign` (release build) on the example site: 1,000 incidents and 100 quiet days, two jobs.
+    func campaignSection() -> String {
+        let seed = "2026"
+        let argv = [
+            options.string("firewatch"), "campaign", "--site", "examples/site.yaml", "--incidents", "1000",
+            "--quiet-days", "100", "--seed", seed, "--jobs", "2", "--json",
+        ]
+        let heading = "## Fault campaign: 1,000 incidents and 100 quiet days (`firewatch campaign`, seed \(seed))\n\n"
+        let figures: [String: Double]
+        do {
+            figures = try parseFigures(try Child.output(argv, timeout: 3600))
+        } catch {
+            log("campaign failed: \(error)")
+            return heading + "Failed in this run (a broken invariant exits 1 with its seed and reproduction): \(error)\n"
+        }
+        func f(_ key: String) -> Double { figures[key] ?? .nan }
+        log("campaign: \(Int(f("isolated_before_runaway")))/\(Int(f("eligible"))) isolated before runaway, \(format(f("simulated_days_per_s"), 1)) days/s")
+        return heading + """
+            Randomized incidents and quiet days with faults, restarts, clock steps, reloads and operator commands on
+            top, played in process on a virtual clock (README, "Fault campaign"); every invariant checked on every
+            run. `\(argv.dropFirst().joined(separator: " "))`
+
+            | figure | value |
+            | --- | ---: |
+            | runs that broke an invariant | \(format(f("runs_broken"), 0)) (goal 0) |
+            | incidents isolated before runaway, of those the model gave a poll plus the isolate steps | \(format(f("isolated_before_runaway"), 0)) of \(format(f("eligible"), 0)) (goal: all) |
+            | incidents that ran away, all | \(format(f("runaways"), 0)) of \(format(f("incidents"), 0)) |
+            | first off-gas to isolated, p50 / p99 | \(format(f("offgas_to_isolated_p50_s"), 1)) s / \(format(f("offgas_to_isolated_p99_s"), 1)) s |
+            | quiet days: simulated zone-years | \(format(f("zone_years"), 2)) |
+            | quiet days: isolations / releases / power cuts | \(format(f("quiet_isolations"), 0)) / \(format(f("quiet_releases"), 0)) / \(format(f("quiet_power_cuts"), 0)) (goal: 0 releases, 0 power cuts) |
+            | simulated days per second (2 jobs) | \(format(f("simulated_days_per_s"), 2)) (\(format(f("simulated_days"), 0)) days in \(format(f("wall_s"), 0)) s) |
+
+            """
     }
 }

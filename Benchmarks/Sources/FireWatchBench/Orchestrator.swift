@@ -37,7 +37,8 @@ struct Orchestrator {
         log("wrote \(options.string("out")) (\(Int(elapsed)) s)")
     }
 
-    /// `--only poll,engine,…` runs some sections (poll, alertlog, engine, latency, scale, startup, month); default all.
+    /// `--only poll,engine,…` runs some sections (poll, alertlog, engine, latency, scale, startup, campaign, month);
+    /// default all.
     func wants(_ section: String) -> Bool {
         guard options.has("only") else { return true }
         return options.string("only").split(separator: ",").contains { $0 == section }

@@ -203,6 +203,23 @@ public struct CampaignReport: Sendable {
         return times[min(max(rank, 0), times.count - 1)]
     }
 
+    /// The figures by name, for scripts and `make bench` (times in seconds).
+    public var figures: [String: Double] {
+        var figures: [String: Double] = [
+            "seed": Double(campaign.seed), "incidents": Double(campaign.incidents),
+            "quiet_days": Double(campaign.quietDays), "jobs": Double(campaign.jobs),
+            "runs_broken": Double(failures.count), "eligible": Double(eligible),
+            "isolated_before_runaway": Double(isolatedBeforeRunaway), "runaways": Double(runaways),
+            "missed": Double(missed.count), "zone_years": zoneYears, "quiet_isolations": Double(quietIsolations),
+            "quiet_releases": Double(quietReleases), "quiet_power_cuts": Double(quietPowerCuts),
+            "simulated_days": simulatedDays, "wall_s": wall / .seconds(1),
+            "simulated_days_per_s": simulatedDays / max(wall / .seconds(1), 0.001),
+        ]
+        if let p50 = offgasToIsolated(percentile: 50) { figures["offgas_to_isolated_p50_s"] = p50 / .seconds(1) }
+        if let p99 = offgasToIsolated(percentile: 99) { figures["offgas_to_isolated_p99_s"] = p99 / .seconds(1) }
+        return figures
+    }
+
     /// The figures, one per line, for people.
     public var summary: String {
         func perZoneYear(_ count: Int) -> String {

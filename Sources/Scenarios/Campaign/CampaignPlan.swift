@@ -106,7 +106,8 @@ public struct CampaignGenerator: Sendable {
         var rng = SplitMix64(seed: seed)
         let zone = zones[Int(rng.next() % UInt64(zones.count))]
         let string = 1 + Int(rng.next() % UInt64(max(1, zone.strings)))
-        let onset = Duration.seconds(Int64(60 + rng.next() % 600))
+        // At any phase of the poll schedule, to the millisecond.
+        let onset = Duration.milliseconds(Int64(60_000 + rng.next() % 600_000))
         // Venting time until disconnecting no longer helps, and from venting to runaway: seconds to minutes.
         let pointOfNoReturn = Duration.seconds(Int64(5 + rng.next() % 296))
         let runawayAfter = pointOfNoReturn + .seconds(Int64(30 + rng.next() % 420))
