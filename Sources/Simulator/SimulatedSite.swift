@@ -417,9 +417,13 @@ public struct ZoneSnapshot: Sendable, Hashable {
     }
 }
 
-/// A site spec or scenario that does not fit together; each problem names the device, zone or line.
+/// Why a site (or a scenario on it) cannot be simulated: each problem names the file:line, device, zone or field
+/// where it is known, and what to do.
 public struct SimulationSetupError: Error, Sendable, Hashable, CustomStringConvertible {
     public var problems: [String]
+
+    public init(problems: [String]) { self.problems = problems }
+
     public var description: String { problems.joined(separator: "\n") }
 }
 

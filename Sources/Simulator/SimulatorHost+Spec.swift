@@ -2,22 +2,13 @@ import FireSafety
 import Foundation
 import SiteConfig
 
-/// Why a site cannot be simulated: each problem names file:line and field where it is known, and what to do.
-public struct SimulatorSetupError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var problems: [String]
-
-    public init(problems: [String]) { self.problems = problems }
-
-    public var description: String { problems.joined(separator: "\n") }
-}
-
 extension SimSiteSpec {
     /// The simulated site a loaded site describes: one zone per site zone (settings from its
     /// `simulate:`), one device per site device, bound by its profile's `simulate:` texts.
     ///
     /// A device belongs to the zone its `simulate: { zone: … }` names, else to the first zone whose
     /// signals or steps use it. Every bad text is reported with its file and line.
-    public init(site: LoadedSite) throws(SimulatorSetupError) {
+    public init(site: LoadedSite) throws(SimulationSetupError) {
         var problems: [String] = []
         var zones: [SimZoneSpec] = []
         for zone in site.model.zones {
@@ -85,7 +76,7 @@ extension SimSiteSpec {
         }
         let spec = SimSiteSpec(zones: zones, devices: devices)
         problems += spec.problems().map { "\(site.file): \($0)" }
-        guard problems.isEmpty else { throw SimulatorSetupError(problems: problems) }
+        guard problems.isEmpty else { throw SimulationSetupError(problems: problems) }
         self = spec
     }
 

@@ -110,7 +110,7 @@ public final class SimulatorHost: Sendable {
         site: LoadedSite, scenario: Scenario? = nil, clock: any SiteClock, seed: UInt64 = 1,
         ports: Ports = .configured, tick: Duration = .milliseconds(100), held: Bool = false,
         onEvent: (@Sendable (HostEvent) -> Void)? = nil
-    ) throws(SimulatorSetupError) {
+    ) throws(SimulationSetupError) {
         let spec = try SimSiteSpec(site: site)
         let simulated: SimulatedSite
         do {
@@ -119,7 +119,7 @@ public final class SimulatorHost: Sendable {
             simulated = try SimulatedSite(
                 spec: spec, scenario: scenario, seed: seed, minimumStep: .microseconds(500) * clock.speed)
         } catch {
-            throw SimulatorSetupError(problems: error.problems)
+            throw SimulationSetupError(problems: error.problems)
         }
         var problems = Self.loopbackProblems(site)
         var groups: [(key: String, host: String, port: Int, devices: [DeviceConfig])] = []
@@ -140,7 +140,7 @@ public final class SimulatorHost: Sendable {
             problems.append(
                 "\(site.file): devices.\(device.name).unit: \(device.unit) is not a Modbus unit id (0…255)")
         }
-        guard problems.isEmpty else { throw SimulatorSetupError(problems: problems) }
+        guard problems.isEmpty else { throw SimulationSetupError(problems: problems) }
 
         let state = Mutex(HostState(site: simulated, start: clock.now(), begun: !held))
         let router = WriteRouter()
@@ -160,7 +160,7 @@ public final class SimulatorHost: Sendable {
             } catch {
                 for server in servers { server.stop() }
                 let names = group.devices.map(\.name).joined(separator: ", ")
-                throw SimulatorSetupError(problems: ["cannot serve \(names) on \(group.key): \(error)"])
+                throw SimulationSetupError(problems: ["cannot serve \(names) on \(group.key): \(error)"])
             }
             servers.append(server)
             for device in group.devices {

@@ -21,7 +21,7 @@ public struct CampaignRunner: Sendable {
     /// How long a `run` step's program takes here.
     static let runTime: Duration = .milliseconds(100)
 
-    public init(site: LoadedSite) throws(SimulatorSetupError) {
+    public init(site: LoadedSite) throws(SimulationSetupError) {
         self.site = site
         self.spec = try SimSiteSpec(site: site)
         var byDevice: [String: Set<SourceRef>] = [:]
