@@ -264,6 +264,22 @@ public struct SimulatedSite: Sendable {
 
     /// The value a device serves for a point (or `point.bit`); nil when the device or point has no binding.
     /// `.offline` when the device does not answer or the point is faulted offline.
+    /// Whether a point fault has one of `device`'s points offline now, without computing any value (a device
+    /// with a dead point stops answering as a whole).
+    public func hasOfflinePoint(device: String) -> Bool {
+        let inForce = { (fault: PointFault) in fault.from <= self.now && (fault.until.map { self.now < $0 } ?? true) }
+        guard
+            pointFaults.contains(where: {
+                if case .offline = $0.kind { $0.device == device && inForce($0) } else { false }
+            }), let spec = devices[device]
+        else { return false }
+        for point in spec.bindings.points.keys {
+            let fault = pointFaults.last { $0.device == device && ($0.point == nil || $0.point == point) && inForce($0) }
+            if case .offline? = fault?.kind { return true }
+        }
+        return false
+    }
+
     public func value(device: String, point: String) -> SimValue? {
         guard let spec = devices[device], let quantity = spec.bindings.points[point] else { return nil }
         if condition(device: device) == .silent { return .offline }

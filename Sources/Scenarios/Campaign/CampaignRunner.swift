@@ -10,10 +10,10 @@ public struct CampaignRunner: Sendable {
     public let site: LoadedSite
     let spec: SimSiteSpec
     /// Every source the engine is fed, by device, in poll order.
-    let sources: [(device: String, refs: [SourceRef])]
-    /// Each source's point, and each device's request timeout, looked up once.
-    let points: [SourceRef: PointSpec]
+    let sources: [(device: String, probes: [Probe])]
+    /// Each device's request timeout, looked up once.
     let timeouts: [String: Duration]
+    var sourceCount: Int { sources.reduce(0) { $0 + $1.probes.count } }
     /// Time from a write being accepted to its effect showing, besides the model's own lag.
     static let writeLatency: Duration = .milliseconds(50)
     /// How long a command is confirmed for when its profile says nothing.
@@ -31,12 +31,9 @@ public struct CampaignRunner: Sendable {
             }
             for source in zone.abortSwitches { byDevice[source.device, default: []].insert(source) }
         }
-        sources = byDevice.keys.sorted().map { ($0, byDevice[$0]!.sorted()) }
-        var points: [SourceRef: PointSpec] = [:]
-        for refs in byDevice.values {
-            for ref in refs { points[ref] = site.point(for: ref) }
+        sources = byDevice.keys.sorted().map { device in
+            (device, byDevice[device]!.sorted().map { Self.probe(for: $0, in: site) })
         }
-        self.points = points
         timeouts = Dictionary(uniqueKeysWithValues: site.devices.map { ($0.name, site.timeout(of: $0)) })
     }
 
@@ -89,29 +86,36 @@ public struct CampaignRunner: Sendable {
     /// What a poll of `device` reads now for each of `refs`: the simulated value put into the point's registers
     /// and decoded as the daemon decodes them, or lost / invalid as the device answers.
     func read(_ device: String, _ refs: [SourceRef], in sim: SimulatedSite) -> [Reading.Status] {
+        read(device, refs.map { Self.probe(for: $0, in: site) }, in: sim)
+    }
+
+    /// What a poll needs of one source, looked up once: its point and the simulator's name for it.
+    struct Probe: Sendable {
+        var ref: SourceRef
+        var point: PointSpec?
+        var key: String
+    }
+
+    static func probe(for ref: SourceRef, in site: LoadedSite) -> Probe {
+        Probe(ref: ref, point: site.point(for: ref), key: ref.bit.map { "\(ref.point).\($0)" } ?? ref.point)
+    }
+
+    func read(_ device: String, _ probes: [Probe], in sim: SimulatedSite) -> [Reading.Status] {
         switch sim.condition(device: device) {
-        case .silent: return refs.map { _ in .lost(reason: "no answer") }
+        case .silent: return probes.map { _ in .lost(reason: "no answer") }
         case .slow(let delay) where delay >= (timeouts[device] ?? site.requestTimeout):
-            return refs.map { _ in .lost(reason: "timeout") }
-        case .exception(let code): return refs.map { _ in .invalid(reason: "exception \(code.rawValue)") }
+            return probes.map { _ in .lost(reason: "timeout") }
+        case .exception(let code): return probes.map { _ in .invalid(reason: "exception \(code.rawValue)") }
         case .answering, .slow: break
         }
-        // Every bound point, read once; one dead point cannot be left out of a Modbus answer: the device as a
-        // whole stops answering.
-        var values: [String: SimValue] = [:]
-        for point in sim.points(device: device) {
-            guard let value = sim.value(device: device, point: point) else { continue }
-            if value == .offline { return refs.map { _ in .lost(reason: "no answer") } }
-            values[point] = value
-        }
-        return refs.map { ref in
-            guard let point = points[ref] ?? site.point(for: ref) else {
-                return .invalid(reason: "\(ref) is not in its profile")
-            }
+        // One dead point cannot be left out of a Modbus answer: the device as a whole stops answering.
+        if sim.hasOfflinePoint(device: device) { return probes.map { _ in .lost(reason: "no answer") } }
+        return probes.map { probe in
+            guard let point = probe.point else { return .invalid(reason: "\(probe.ref) is not in its profile") }
             let zeros = [UInt16](repeating: 0, count: point.width)
             var raw = zeros
-            if let value = values[ref.bit.map { "\(ref.point).\($0)" } ?? ref.point] {
-                if let bit = ref.bit {
+            if let value = sim.value(device: device, point: probe.key) {
+                if let bit = probe.ref.bit {
                     if let on = SimulatorHost.flag(value), let bits = try? point.encode(bit: bit, to: on, into: zeros) {
                         raw = bits
                     }
@@ -119,7 +123,7 @@ public struct CampaignRunner: Sendable {
                     raw = registers
                 }
             }
-            return PointReading.decode(point, raw: raw).status(of: ref)
+            return PointReading.decode(point, raw: raw).status(of: probe.ref)
         }
     }
 
@@ -265,9 +269,10 @@ struct CampaignRun {
 
     private mutating func pollAll() {
         var readings: [Reading] = []
-        for (device, refs) in runner.sources {
-            for (ref, status) in zip(refs, runner.read(device, refs, in: sim)) {
-                readings.append(Reading(source: ref, time: siteNow, status: status))
+        readings.reserveCapacity(runner.sourceCount)
+        for (device, probes) in runner.sources {
+            for (probe, status) in zip(probes, runner.read(device, probes, in: sim)) {
+                readings.append(Reading(source: probe.ref, time: siteNow, status: status))
             }
         }
         checker.fed(readings, at: t)
