@@ -18,6 +18,13 @@ struct AlertLogWriterTests {
             now: Self.fixedTime)
     }
 
+    /// Writes `numbers` as records with a writer of its own on `path`, and closes it.
+    func writeRecords(_ numbers: ClosedRange<Int>, to path: String) {
+        let writer = AlertLogWriter(configuration: config(path), logger: logger)
+        for n in numbers { writer.append(record(n)) }
+        writer.close()
+    }
+
     func record(_ n: Int, event: String = "signal.level") -> [JSONMember] {
         [
             JSONMember("time", "2026-11-24T03:12:09.125Z"), JSONMember("site", "test-site"),
@@ -83,11 +90,7 @@ struct AlertLogWriterTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let source = dir.file("source.jsonl")
-        do {
-            let writer = AlertLogWriter(configuration: config(source), logger: logger)
-            for n in 1...4 { writer.append(record(n)) }
-            writer.close()
-        }
+        writeRecords(1...4, to: source)
         let bytes = try #require(FileManager.default.contents(atPath: source))
         // Every offset across the last two lines, and a spread of earlier ones: bounded, about 60 cases.
         let lastTwo =
@@ -112,11 +115,7 @@ struct AlertLogWriterTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("alerts.jsonl")
-        do {
-            let writer = AlertLogWriter(configuration: config(path), logger: logger)
-            for n in 1...3 { writer.append(record(n)) }
-            writer.close()
-        }
+        writeRecords(1...3, to: path)
         let writer = AlertLogWriter(configuration: config(path), logger: logger)
         #expect(writer.nextSeq == 4)
         #expect(writer.append(record(4)) == .durable(seq: 4))
@@ -180,11 +179,7 @@ struct AlertLogWriterTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("alerts.jsonl")
-        do {
-            let writer = AlertLogWriter(configuration: config(path), logger: logger)
-            for n in 1...3 { writer.append(record(n)) }
-            writer.close()
-        }
+        writeRecords(1...3, to: path)
         try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
         let writer = AlertLogWriter(configuration: config(path), logger: logger)
         #expect(writer.append(record(4)) == .durable(seq: 5))
@@ -198,11 +193,7 @@ struct AlertLogWriterTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.file("alerts.jsonl")
-        do {
-            let writer = AlertLogWriter(configuration: config(path), logger: logger)
-            for n in 1...3 { writer.append(record(n)) }
-            writer.close()
-        }
+        writeRecords(1...3, to: path)
         let handle = try #require(FileHandle(forWritingAtPath: path))
         handle.seekToEndOfFile()
         handle.write(Data("{\"seq\":4,\"time\":\"2026-11-24T03:1".utf8))
