@@ -82,31 +82,26 @@ public struct Connection {
     }
 
     private func readBits(_ table: Table, address: Int, count: Int) throws(ModbusError) -> [UInt8] {
-        let name = { "read \(table.rawValue) \(address)+\(count)" }
-        try Limits.check(address: address, count: count, limit: table.maxReadCount, endpoint: session.endpoint, name)
-        var result = [UInt8](repeating: 0, count: count)
-        let input = table == .discrete
-        _ = try result.withUnsafeMutableBufferPointer { buffer throws(ModbusError) in
-            try session.call(name()) { context in
-                input
-                    ? modbus_read_input_bits(context, Int32(address), Int32(count), buffer.baseAddress)
-                    : modbus_read_bits(context, Int32(address), Int32(count), buffer.baseAddress)
-            }
-        }
-        return result
+        try read(table, address: address, count: count, table == .discrete ? modbus_read_input_bits : modbus_read_bits)
     }
 
     private func readRegisters(_ table: Table, address: Int, count: Int) throws(ModbusError) -> [UInt16] {
+        try read(
+            table, address: address, count: count,
+            table == .input ? modbus_read_input_registers : modbus_read_registers)
+    }
+
+    /// One read request: the count checked against the table's limit, then `count` bits or registers read by
+    /// libmodbus's `read` for this table into a fresh array.
+    private func read<Element: FixedWidthInteger>(
+        _ table: Table, address: Int, count: Int,
+        _ read: (OpaquePointer?, Int32, Int32, UnsafeMutablePointer<Element>?) -> Int32
+    ) throws(ModbusError) -> [Element] {
         let name = { "read \(table.rawValue) \(address)+\(count)" }
         try Limits.check(address: address, count: count, limit: table.maxReadCount, endpoint: session.endpoint, name)
-        var result = [UInt16](repeating: 0, count: count)
-        let input = table == .input
+        var result = [Element](repeating: 0, count: count)
         _ = try result.withUnsafeMutableBufferPointer { buffer throws(ModbusError) in
-            try session.call(name()) { context in
-                input
-                    ? modbus_read_input_registers(context, Int32(address), Int32(count), buffer.baseAddress)
-                    : modbus_read_registers(context, Int32(address), Int32(count), buffer.baseAddress)
-            }
+            try session.call(name()) { context in read(context, Int32(address), Int32(count), buffer.baseAddress) }
         }
         return result
     }

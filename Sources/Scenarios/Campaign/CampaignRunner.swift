@@ -14,6 +14,8 @@ public struct CampaignRunner: Sendable {
     /// Each device's request timeout, looked up once.
     let timeouts: [String: Duration]
     var sourceCount: Int { sources.reduce(0) { $0 + $1.probes.count } }
+    /// Each zone's isolate steps' model time, worked out once (`isolateTime(of:)`).
+    let isolateTimes: [String: Duration]
     /// Time from a write being accepted to its effect showing, besides the model's own lag.
     static let writeLatency: Duration = .milliseconds(50)
     /// How long a command is confirmed for when its profile says nothing.
@@ -35,6 +37,7 @@ public struct CampaignRunner: Sendable {
             (device, byDevice[device]!.sorted().map { Self.probe(for: $0, in: site) })
         }
         timeouts = Dictionary(uniqueKeysWithValues: site.devices.map { ($0.name, site.timeout(of: $0)) })
+        isolateTimes = Self.isolateTimes(site, spec)
     }
 
     /// What a campaign needs to draw runs for this site.
@@ -63,20 +66,25 @@ public struct CampaignRunner: Sendable {
     }
 
     /// How long a zone's isolate steps take in the model: the lag of each command, each delay, each program.
-    func isolateTime(of zone: String) -> Duration {
-        guard let spec = site.model.zones.first(where: { $0.name == zone }) else { return .zero }
-        let sim = try? SimulatedSite(spec: self.spec)
-        var total: Duration = .zero
-        for step in spec.isolate {
-            switch step {
-            case .command(let device, let command):
-                total += (sim?.lag(device: device, command: command) ?? .zero) + Self.writeLatency
-            case .delay(let length, _): total += length
-            case .run: total += Self.runTime
-            case .notify: break
+    func isolateTime(of zone: String) -> Duration { isolateTimes[zone] ?? .zero }
+
+    private static func isolateTimes(_ site: LoadedSite, _ spec: SimSiteSpec) -> [String: Duration] {
+        let sim = try? SimulatedSite(spec: spec)
+        var times: [String: Duration] = [:]
+        for zone in site.model.zones {
+            var total: Duration = .zero
+            for step in zone.isolate {
+                switch step {
+                case .command(let device, let command):
+                    total += (sim?.lag(device: device, command: command) ?? .zero) + Self.writeLatency
+                case .delay(let length, _): total += length
+                case .run: total += Self.runTime
+                case .notify: break
+                }
             }
+            times[zone.name] = total
         }
-        return total
+        return times
     }
 
     func within(device: String, command: String) -> Duration {
