@@ -233,6 +233,9 @@ public struct Engine: Sendable {
     /// The state of every zone, in model order.
     public var status: [ZoneStatus] { zones.indices.map(zoneStatus) }
 
+    /// Each zone's latched level, in model order: what a checker compares before and after a call, cheaply.
+    public var latches: [Level?] { zones.map(\.latched) }
+
     /// The state of one zone, or nil if the model has no such zone.
     public func status(of zone: String) -> ZoneStatus? {
         zoneIndexByName[zone].map(zoneStatus)

@@ -6,7 +6,12 @@ struct DeterministicNoise: Sendable, Hashable {
 
     /// A uniform value in [-1, 1) for this name at this tick.
     func uniform(_ name: String, tick: Int64) -> Double {
-        var generator = SplitMix64(seed: seed ^ Self.fnv1a(name) ^ (UInt64(bitPattern: tick) &* 0x9E37_79B9_7F4A_7C15))
+        uniform(key: Self.fnv1a(name), tick: tick)
+    }
+
+    /// The same for a name hashed once with `fnv1a`, for callers that draw for one name many times.
+    func uniform(key: UInt64, tick: Int64) -> Double {
+        var generator = SplitMix64(seed: seed ^ key ^ (UInt64(bitPattern: tick) &* 0x9E37_79B9_7F4A_7C15))
         let bits = generator.next()
         return Double(bits >> 11) / Double(1 << 53) * 2 - 1
     }

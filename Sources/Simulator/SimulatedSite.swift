@@ -103,27 +103,45 @@ public enum CommandOutcome: Sendable, Hashable {
 ///
 /// Phase 2 wraps it in an actor or a `Mutex` and serves it over Modbus: each request first asks
 /// `condition(device:)`, then `value(device:point:)` for each point, and turns writes into `command`.
+/// A caller that reads the same points many times (the fault campaign) resolves them once with
+/// `handle(device:point:)` and reads by handle: no names are hashed per read.
 public struct SimulatedSite: Sendable {
     public let spec: SimSiteSpec
     /// Simulated time since the start.
     public private(set) var now: Duration = .zero
-    private var zones: [String: ZoneModel]
-    private var devices: [String: SimDeviceSpec]
+    /// In the spec's order; zones are independent, so the order they step in does not matter.
+    private var zones: [ZoneModel]
+    private let zoneIndex: [String: Int]
+    private let devices: [DeviceEntry]
+    private let deviceIndex: [String: Int]
     private let step: Duration
     private var tick: Int64 = 0
     private let noise: DeterministicNoise
     private var timeline: [ScheduledEvent]
     private var nextEvent = 0
-    private var deviceFaults: [DeviceFault] = []
-    private var pointFaults: [PointFault] = []
-    private var events: [ModelEvent] = []
+    /// Per device (by index), in the order they began.
+    private var deviceFaults: [[DeviceFault]]
+    private var pointFaults: [[PointFault]]
+
+    /// A device looked up once: its zone, and its points (sorted by name) with the noise keys hashed once.
+    private struct DeviceEntry: Sendable {
+        var spec: SimDeviceSpec
+        var zone: Int
+        var points: [String]
+        var quantities: [SimQuantity]
+        var pointIndex: [String: Int]
+        /// `fnv1a("device.point")` and `fnv1a("fault:device.point")` per point.
+        var noiseKeys: [UInt64]
+        var faultNoiseKeys: [UInt64]
+    }
 
     /// A device-level condition in force from `from` until `until`.
     private struct DeviceFault: Sendable {
-        var device: String
         var condition: DeviceCondition
         var from: Duration
         var until: Duration?
+
+        func inForce(at now: Duration) -> Bool { from <= now && (until.map { now < $0 } ?? true) }
     }
 
     /// A point-level misreading in force from `from` until `until`.
@@ -131,12 +149,26 @@ public struct SimulatedSite: Sendable {
         enum Kind: Sendable {
             case stuck(SimValue?), offline, outOfRange(Double?), noise(Double), drift(Double), set(SimValue)
         }
-        var device: String
-        /// nil: every point of the device.
-        var point: String?
+        /// The point's index in its device; nil: every point of the device.
+        var point: Int?
         var kind: Kind
         var from: Duration
         var until: Duration?
+
+        func inForce(at now: Duration) -> Bool { from <= now && (until.map { now < $0 } ?? true) }
+        func covers(_ index: Int) -> Bool { point == nil || point == index }
+        var isOffline: Bool { if case .offline = kind { true } else { false } }
+    }
+
+    /// One point of one device, resolved once with `handle(device:point:)`.
+    public struct PointHandle: Sendable, Hashable {
+        public let device: DeviceHandle
+        let point: Int
+    }
+
+    /// One device, resolved once with `handle(device:)`.
+    public struct DeviceHandle: Sendable, Hashable {
+        let index: Int
     }
 
     /// Builds the site; throws the spec's and the scenario's problems (unknown devices, zones, strings).
@@ -149,14 +181,25 @@ public struct SimulatedSite: Sendable {
         if let scenario { problems += scenario.problems(against: spec) }
         guard problems.isEmpty else { throw SimulationSetupError(problems: problems) }
         self.spec = spec
-        var zones: [String: ZoneModel] = [:]
-        for zone in spec.zones {
-            zones[zone.name] = ZoneModel(
+        zones = spec.zones.map { zone in
+            ZoneModel(
                 name: zone.name, strings: zone.strings, feeds: zone.feeds, wiring: zone.wiring,
                 parameters: zone.parameters)
         }
-        self.zones = zones
-        self.devices = Dictionary(uniqueKeysWithValues: spec.devices.map { ($0.name, $0) })
+        let zoneIndex = Dictionary(uniqueKeysWithValues: spec.zones.enumerated().map { ($1.name, $0) })
+        self.zoneIndex = zoneIndex
+        devices = spec.devices.map { device in
+            let points = device.bindings.points.keys.sorted()
+            return DeviceEntry(
+                spec: device, zone: zoneIndex[device.zone]!, points: points,
+                quantities: points.map { device.bindings.points[$0]! },
+                pointIndex: Dictionary(uniqueKeysWithValues: points.enumerated().map { ($1, $0) }),
+                noiseKeys: points.map { DeterministicNoise.fnv1a("\(device.name).\($0)") },
+                faultNoiseKeys: points.map { DeterministicNoise.fnv1a("fault:\(device.name).\($0)") })
+        }
+        deviceIndex = Dictionary(uniqueKeysWithValues: spec.devices.enumerated().map { ($1.name, $0) })
+        deviceFaults = Array(repeating: [], count: spec.devices.count)
+        pointFaults = Array(repeating: [], count: spec.devices.count)
         // One grid for the whole site so zones stay in step; the finest any zone asks for.
         self.step = max(spec.zones.map(\.parameters.step).min() ?? .milliseconds(100), minimumStep)
         self.noise = DeterministicNoise(seed: seed)
@@ -170,12 +213,13 @@ public struct SimulatedSite: Sendable {
     /// state at a time does not depend on how the advances were split.
     public mutating func advance(to time: Duration) {
         guard time > now else { return }
+        let dt = step.secondsValue
         while step * Int(tick + 1) <= time {
             tick += 1
             let tickTime = step * Int(tick)
-            for name in zones.keys.sorted() {
-                zones[name]!.step(dt: step.secondsValue, time: tickTime)
-                zones[name]!.applyDue(tick: tick, time: tickTime)
+            for zone in zones.indices {
+                zones[zone].step(dt: dt, time: tickTime)
+                zones[zone].applyDue(tick: tick, time: tickTime)
             }
             // Faults that capture a reading (stuck) must see the time they start at.
             now = tickTime
@@ -200,29 +244,45 @@ public struct SimulatedSite: Sendable {
 
     private mutating func apply(_ event: ScenarioEvent, at time: Duration) {
         func until(_ length: Duration?) -> Duration? { length.map { time + $0 } }
+        func fault(_ device: String, _ condition: DeviceCondition, _ length: Duration?) {
+            guard let index = deviceIndex[device] else { return }
+            deviceFaults[index].append(DeviceFault(condition: condition, from: time, until: until(length)))
+        }
         switch event {
         case .thermalRunaway(let zone, let string):
-            zones[zone]?.startRunaway(string: string, at: time)
+            if let index = zoneIndex[zone] { zones[index].startRunaway(string: string, at: time) }
         case .offgas(let zone, let string, let pointOfNoReturn, let runawayAfter):
-            zones[zone]?.startAbuse(
-                string: string, pointOfNoReturn: pointOfNoReturn, runawayAfter: runawayAfter, at: time)
+            if let index = zoneIndex[zone] {
+                zones[index].startAbuse(
+                    string: string, pointOfNoReturn: pointOfNoReturn, runawayAfter: runawayAfter, at: time)
+            }
         case .commLoss(let device, let length):
-            deviceFaults.append(DeviceFault(device: device, condition: .silent, from: time, until: until(length)))
+            fault(device, .silent, length)
         case .slowDevice(let device, let delay, let length):
-            deviceFaults.append(DeviceFault(device: device, condition: .slow(delay), from: time, until: until(length)))
+            fault(device, .slow(delay), length)
         case .exception(let device, let code, let length):
-            deviceFaults.append(
-                DeviceFault(device: device, condition: .exception(code), from: time, until: until(length)))
+            fault(device, .exception(code), length)
         case .sensorFault(let device, let point, let mode, let length):
+            guard let index = deviceIndex[device] else { return }
+            let pointAt = point.flatMap { devices[index].pointIndex[$0] }
+            if point != nil && pointAt == nil { return }  // `problems(against:)` names it
             let kind: PointFault.Kind
             switch mode {
             case .stuck:
-                // Freeze what the point reads now; a device-wide stuck fault freezes every point (below).
-                kind = .stuck(point.flatMap { value(device: device, point: $0) })
+                guard let pointAt else {
+                    // A device-wide stuck fault freezes every point at what it reads now.
+                    for key in devices[index].points.indices {
+                        let frozen = value(PointHandle(device: DeviceHandle(index: index), point: key))
+                        pointFaults[index].append(
+                            PointFault(point: key, kind: .stuck(frozen), from: time, until: until(length)))
+                    }
+                    return
+                }
+                // Freeze what the point reads now.
+                kind = .stuck(value(PointHandle(device: DeviceHandle(index: index), point: pointAt)))
             case .offline:
                 if point == nil {
-                    deviceFaults.append(
-                        DeviceFault(device: device, condition: .silent, from: time, until: until(length)))
+                    fault(device, .silent, length)
                     return
                 }
                 kind = .offline
@@ -230,21 +290,12 @@ public struct SimulatedSite: Sendable {
             case .noise(let amplitude): kind = .noise(amplitude)
             case .drift(let perMinute): kind = .drift(perMinute)
             }
-            if point == nil, case .stuck = kind {
-                for key in (devices[device]?.bindings.points.keys.sorted() ?? []) {
-                    pointFaults.append(
-                        PointFault(
-                            device: device, point: key, kind: .stuck(value(device: device, point: key)), from: time,
-                            until: until(length)))
-                }
-                return
-            }
-            pointFaults.append(PointFault(device: device, point: point, kind: kind, from: time, until: until(length)))
+            pointFaults[index].append(PointFault(point: pointAt, kind: kind, from: time, until: until(length)))
         case .set(let device, let point, let value, let length):
-            pointFaults.append(
-                PointFault(device: device, point: point, kind: .set(value), from: time, until: until(length)))
+            guard let index = deviceIndex[device], let pointAt = devices[index].pointIndex[point] else { return }
+            pointFaults[index].append(PointFault(point: pointAt, kind: .set(value), from: time, until: until(length)))
         case .abortSwitch(let zone, let length):
-            zones[zone]?.abortSwitchHeldUntil = time + length
+            if let index = zoneIndex[zone] { zones[index].abortSwitchHeldUntil = time + length }
         case .clockStep, .reload, .restart:
             // The daemon's, not the site's: `ScenarioRun` performs them.
             break
@@ -253,43 +304,60 @@ public struct SimulatedSite: Sendable {
 
     // MARK: devices
 
+    /// A device's handle, nil when the site has no such device.
+    public func handle(device: String) -> DeviceHandle? {
+        deviceIndex[device].map(DeviceHandle.init)
+    }
+
+    /// A point's handle (`point` or `point.bit`), nil when the device or the binding does not exist.
+    public func handle(device: String, point: String) -> PointHandle? {
+        guard let index = deviceIndex[device], let pointAt = devices[index].pointIndex[point] else { return nil }
+        return PointHandle(device: DeviceHandle(index: index), point: pointAt)
+    }
+
     /// How the device answers right now: a scenario fault, or silence when its feed is open.
     public func condition(device: String) -> DeviceCondition {
-        guard let spec = devices[device] else { return .silent }
-        if let feed = spec.poweredByFeed, zones[spec.zone]?.feedClosed(feed) == false { return .silent }
+        guard let handle = handle(device: device) else { return .silent }
+        return condition(handle)
+    }
+
+    public func condition(_ device: DeviceHandle) -> DeviceCondition {
+        if let feed = devices[device.index].spec.poweredByFeed, !zones[devices[device.index].zone].feedClosed(feed) {
+            return .silent
+        }
         // The latest fault in force wins.
-        let active = deviceFaults.last { $0.device == device && $0.from <= now && ($0.until.map { now < $0 } ?? true) }
-        return active?.condition ?? .answering
+        return deviceFaults[device.index].last { $0.inForce(at: now) }?.condition ?? .answering
+    }
+
+    /// Whether a point fault has one of `device`'s points offline now, without computing any value (a device
+    /// with a dead point stops answering as a whole).
+    public func hasOfflinePoint(device: String) -> Bool {
+        guard let handle = handle(device: device) else { return false }
+        return hasOfflinePoint(handle)
+    }
+
+    public func hasOfflinePoint(_ device: DeviceHandle) -> Bool {
+        let faults = pointFaults[device.index]
+        guard faults.contains(where: { $0.isOffline && $0.inForce(at: now) }) else { return false }
+        return devices[device.index].points.indices.contains { point in
+            faults.last { $0.covers(point) && $0.inForce(at: now) }?.isOffline ?? false
+        }
     }
 
     /// The value a device serves for a point (or `point.bit`); nil when the device or point has no binding.
     /// `.offline` when the device does not answer or the point is faulted offline.
-    /// Whether a point fault has one of `device`'s points offline now, without computing any value (a device
-    /// with a dead point stops answering as a whole).
-    public func hasOfflinePoint(device: String) -> Bool {
-        let inForce = { (fault: PointFault) in fault.from <= self.now && (fault.until.map { self.now < $0 } ?? true) }
-        guard
-            pointFaults.contains(where: {
-                if case .offline = $0.kind { $0.device == device && inForce($0) } else { false }
-            }), let spec = devices[device]
-        else { return false }
-        for point in spec.bindings.points.keys {
-            let fault = pointFaults.last { $0.device == device && ($0.point == nil || $0.point == point) && inForce($0) }
-            if case .offline? = fault?.kind { return true }
-        }
-        return false
+    public func value(device: String, point: String) -> SimValue? {
+        guard let handle = handle(device: device, point: point) else { return nil }
+        return value(handle)
     }
 
-    public func value(device: String, point: String) -> SimValue? {
-        guard let spec = devices[device], let quantity = spec.bindings.points[point] else { return nil }
-        if condition(device: device) == .silent { return .offline }
-        let base = baseValue(spec, point: point, quantity: quantity)
-        guard let base else { return nil }
-        let fault = pointFaults.last {
-            $0.device == device && ($0.point == nil || $0.point == point) && $0.from <= now
-                && ($0.until.map { now < $0 } ?? true)
+    public func value(_ handle: PointHandle) -> SimValue? {
+        let device = handle.device.index
+        if condition(handle.device) == .silent { return .offline }
+        guard let base = baseValue(device, point: handle.point) else { return nil }
+        guard let fault = pointFaults[device].last(where: { $0.covers(handle.point) && $0.inForce(at: now) }) else {
+            return base
         }
-        guard let fault else { return base }
         switch fault.kind {
         case .set(let value): return value
         case .offline: return .offline
@@ -297,68 +365,70 @@ public struct SimulatedSite: Sendable {
         case .outOfRange(let number): return number.map { .number($0) } ?? .invalid
         case .noise(let amplitude):
             guard case .number(let number) = base else { return base }
-            return .number(
-                number + amplitude * noise.uniform("fault:\(device).\(point)", tick: gridTime.milliseconds / 1000))
+            let key = devices[device].faultNoiseKeys[handle.point]
+            return .number(number + amplitude * noise.uniform(key: key, tick: gridTime.milliseconds / 1000))
         case .drift(let perMinute):
             guard case .number(let number) = base else { return base }
             return .number(number + perMinute * (now - fault.from).secondsValue / 60)
         }
     }
 
-    private func baseValue(_ spec: SimDeviceSpec, point: String, quantity: SimQuantity) -> SimValue? {
-        switch quantity.source {
+    private func baseValue(_ device: Int, point: Int) -> SimValue? {
+        switch devices[device].quantities[point].source {
         case .constant(let value):
             return value
         case .model(let kind, let index):
-            guard let zone = zones[spec.zone], let value = zone.read(kind, index: index) else { return nil }
+            let zone = devices[device].zone
+            guard let value = zones[zone].read(kind, index: index) else { return nil }
             guard case .number(let number) = value else { return value }
             let halfWidth: Double
             switch kind {
             case .roomTemperature, .stringTemperature, .upsBatteryTemperature:
-                halfWidth = zone.parameters.temperatureNoise
-            case .humidity: halfWidth = zone.parameters.humidityNoise
+                halfWidth = zones[zone].parameters.temperatureNoise
+            case .humidity: halfWidth = zones[zone].parameters.humidityNoise
             default: return value
             }
             // New noise once a simulated second, whatever the polling rate.
             let second = gridTime.milliseconds / 1000
-            return .number(number + halfWidth * noise.uniform("\(spec.name).\(point)", tick: second))
+            return .number(number + halfWidth * noise.uniform(key: devices[device].noiseKeys[point], tick: second))
         }
     }
 
     /// Points (and `point.bit`s) a device serves, sorted.
     public func points(device: String) -> [String] {
-        devices[device]?.bindings.points.keys.sorted() ?? []
+        deviceIndex[device].map { devices[$0].points } ?? []
     }
 
     /// Sends a command. Its effect reaches the zone's physics after the actuator's readback lag.
     @discardableResult
     public mutating func command(device: String, command: String) -> CommandOutcome {
-        guard let spec = devices[device], var zone = zones[spec.zone] else { return .unknownDevice }
-        guard let effect = spec.bindings.commands[command] else { return .unknownCommand }
-        switch condition(device: device) {
+        guard let handle = handle(device: device) else { return .unknownDevice }
+        let zone = devices[handle.index].zone
+        guard let effect = devices[handle.index].spec.bindings.commands[command] else { return .unknownCommand }
+        switch condition(handle) {
         case .silent, .exception: return .notAnswered
         case .answering, .slow: break
         }
-        let lag = Self.lag(of: effect, zone.parameters.lags)
+        let lag = Self.lag(of: effect, zones[zone].parameters.lags)
         // The effect takes hold on the first grid tick at or after now + lag.
         let due = now + lag
         let dueTick = max(Int64((due / step).rounded(.up)), tick)
-        zone.schedule(effect, tick: dueTick)
-        if dueTick == tick { zone.applyDue(tick: tick, time: now) }
-        zones[spec.zone] = zone
+        zones[zone].schedule(effect, tick: dueTick)
+        if dueTick == tick { zones[zone].applyDue(tick: tick, time: now) }
         return .accepted(effect, visibleAt: max(step * Int(dueTick), now))
     }
 
     /// How long after it is accepted a command's effect shows in a readback; nil for an unknown command.
     public func lag(device: String, command: String) -> Duration? {
-        guard let spec = devices[device], let zone = zones[spec.zone], let effect = spec.bindings.commands[command]
-        else { return nil }
-        return Self.lag(of: effect, zone.parameters.lags)
+        guard let index = deviceIndex[device], let effect = devices[index].spec.bindings.commands[command] else {
+            return nil
+        }
+        return Self.lag(of: effect, zones[devices[index].zone].parameters.lags)
     }
 
     /// The effect a command of a device has on the model, nil when the device or command is not bound.
     public func effect(device: String, command: String) -> SimEffect? {
-        devices[device]?.bindings.commands[command]
+        deviceIndex[device].flatMap { devices[$0].spec.bindings.commands[command] }
     }
 
     private static func lag(of effect: SimEffect, _ lags: ReadbackLags) -> Duration {
@@ -376,13 +446,12 @@ public struct SimulatedSite: Sendable {
 
     /// A read-only view of a zone, for the demo and for tests.
     public func zone(_ name: String) -> ZoneSnapshot? {
-        guard let zone = zones[name] else { return nil }
-        return ZoneSnapshot(zone)
+        zoneIndex[name].map { ZoneSnapshot(zones[$0]) }
     }
 
     /// What the model did on its own (venting, runaway, ignition, …) and which effects took hold, in time order.
     public var history: [ModelEvent] {
-        zones.values.flatMap(\.events).sorted { ($0.at, $0.zone) < ($1.at, $1.zone) }
+        zones.flatMap(\.events).sorted { ($0.at, $0.zone) < ($1.at, $1.zone) }
     }
 }
 

@@ -163,7 +163,11 @@ struct ZoneModel: Sendable {
     var dampersOpen: Bool { hvacRunning }
     var flaming: Bool { strings.contains { $0.flaming } }
     var agentHolds: Bool { agent >= parameters.agentHoldFraction }
-    var hottest: Double { strings.map(\.temperature).max() ?? roomTemperature }
+    var hottest: Double {
+        guard var top = strings.first?.temperature else { return roomTemperature }
+        for string in strings { top = max(top, string.temperature) }
+        return top
+    }
 
     var smokeLevel: String {
         let p = parameters
@@ -190,21 +194,25 @@ struct ZoneModel: Sendable {
 
     // MARK: reading
 
+    /// The string with a 1-based `index`, nil when the zone has none.
+    private func string(at index: Int) -> BatteryString? {
+        strings.indices.contains(index - 1) ? strings[index - 1] : nil
+    }
+
     /// The current value of a quantity; nil when the index names no string or feed of this zone.
     func read(_ kind: SimQuantity.Kind, index: Int?) -> SimValue? {
-        func string(_ index: Int) -> BatteryString? { strings.indices.contains(index - 1) ? strings[index - 1] : nil }
         switch kind {
         case .stringTemperature:
             guard let index else { return .number(hottest) }
-            return string(index).map { .number($0.temperature) }
+            return string(at: index).map { .number($0.temperature) }
         case .stringState:
             guard let index else { return .name((strings.map(\.state).max() ?? .normal).rawValue) }
-            return string(index).map { .name($0.state.rawValue) }
+            return string(at: index).map { .name($0.state.rawValue) }
         case .contactorClosed:
             guard let index else { return .flag(strings.contains { $0.connected }) }
-            return string(index).map { .flag($0.connected) }
+            return string(at: index).map { .flag($0.connected) }
         case .contactorState:
-            let closed = index.map { string($0)?.connected } ?? strings.contains { $0.connected }
+            let closed = index.map { string(at: $0)?.connected } ?? strings.contains { $0.connected }
             return closed.map { .name($0 ? "closed" : "open") }
         case .charging: return .flag(chargerPowered && strings.contains { $0.connected })
         case .roomTemperature: return .number(roomTemperature)

@@ -86,7 +86,7 @@ struct CampaignTests {
             zone: "battery-room-b", procedure: .isolate, index: 0, device: "bms-b", command: "disconnect_string",
             effect: .disconnectStrings, releasesSoFar: 0, at: .seconds(7))
         // A latch that vanished without a reset.
-        checker.check(Output(), before: [zone: .alarm], after: [:], at: .seconds(8))
+        checker.check(Output(), before: latches(site, [zone: .alarm]), after: latches(site, [:]), at: .seconds(8))
         let broken = Set(checker.violations.map(\.invariant))
         #expect(broken == [.recordBeforeWrite, .fireNeedsTwoKinds, .stepsOfTheZone, .ownZoneOnly, .latchHolds], "\(checker.violations)")
     }
@@ -102,17 +102,17 @@ struct CampaignTests {
         }
         // Smoke at fire1 and the panel's fire input: two kinds on two devices.
         checker.fed([reading("smoke-a.level", .name("fire1")), reading("panel-a.fire_input", .flag(true))], at: .seconds(100))
-        checker.check(Output(), before: [:], after: [zone: .fire], at: .seconds(100))
+        checker.check(Output(), before: latches(site, [:]), after: latches(site, [zone: .fire]), at: .seconds(100))
         #expect(checker.violations.isEmpty, "\(checker.violations)")
         // The same readings 10 s later (stale_after is 3 s) are no grounds for a new latch.
         var stale = CampaignChecker(site: site)
         stale.fed([reading("smoke-a.level", .name("fire1")), reading("panel-a.fire_input", .flag(true))], at: .seconds(100))
-        stale.check(Output(), before: [:], after: [zone: .fire], at: .seconds(110))
+        stale.check(Output(), before: latches(site, [:]), after: latches(site, [zone: .fire]), at: .seconds(110))
         #expect(stale.violations.map(\.invariant) == [.fireNeedsTwoKinds])
         // Smoke alone: one kind.
         var single = CampaignChecker(site: site)
         single.fed([reading("smoke-a.level", .name("fire2"))], at: .seconds(100))
-        single.check(Output(), before: [:], after: [zone: .fire], at: .seconds(100))
+        single.check(Output(), before: latches(site, [:]), after: latches(site, [zone: .fire]), at: .seconds(100))
         #expect(single.violations.map(\.invariant) == [.fireNeedsTwoKinds])
     }
 
@@ -164,4 +164,9 @@ struct CampaignTests {
         }
         #expect(compared.count == 4, "\(compared)")
     }
+}
+
+/// Latches as the checker compares them (model order) from a zone → level table.
+private func latches(_ site: LoadedSite, _ levels: [String: Level]) -> [Level?] {
+    site.model.zones.map { levels[$0.name] }
 }

@@ -82,10 +82,17 @@ struct CampaignChecker {
     let site: LoadedSite
     let zones: [String: ZoneSpec]
     private(set) var violations: [CampaignViolation] = []
-    /// The last reading fed per source, with the run time it was fed at.
-    private var lastFed: [SourceRef: (at: Duration, status: Reading.Status)] = [:]
-    /// Zones whose own readings reached alarm at some poll: the only ones that may be written to.
-    private var sawAlarm: Set<String> = []
+    /// The last reading fed per source (by its position in the poll order), with the run time it was fed at.
+    private var lastFed: [(at: Duration, status: Reading.Status)?]
+    /// Every source, in poll order, and each one's position in it.
+    private let order: [SourceRef]
+    private let position: [SourceRef: Int]
+    /// Per source position, the zones (model order) and signals that read it: where a reading that changed can
+    /// newly reach alarm (one that did not change gives the answer it gave a poll ago).
+    private let readers: [[(zone: Int, signal: Int)]]
+    private let zoneIndex: [String: Int]
+    /// Per zone (model order), whether its own readings reached alarm at some poll: only those may be written to.
+    private var sawAlarm: [Bool]
     /// Zones latched at fire that had two independent kinds at fire when they latched.
     private var fireChecked: Set<String> = []
     /// Step identities started while the zone is latched, per zone.
@@ -95,18 +102,31 @@ struct CampaignChecker {
     /// Zones with an accepted abort not yet resumed or reset.
     private var aborted: Set<String> = []
     /// Latches held when the process was killed, to compare with what a restart restores.
-    private var latchedAtKill: [String: Level]?
+    private var latchedAtKill: [Level?]?
 
-    init(site: LoadedSite) {
+    /// - Parameter sources: every source the runs feed, in the order each poll feeds them (nil: every source the
+    ///   zones' signals read, sorted).
+    init(site: LoadedSite, sources: [SourceRef]? = nil) {
         self.site = site
         zones = Dictionary(uniqueKeysWithValues: site.model.zones.map { ($0.name, $0) })
+        let sources = sources ?? Set(site.model.zones.flatMap { $0.signals.flatMap(\.sources) }).sorted()
+        order = sources
+        let position = Dictionary(sources.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        self.position = position
+        lastFed = Array(repeating: nil, count: sources.count)
+        var readers: [[(zone: Int, signal: Int)]] = Array(repeating: [], count: sources.count)
+        for (zone, spec) in site.model.zones.enumerated() {
+            for (signal, signalSpec) in spec.signals.enumerated() {
+                for source in signalSpec.sources { if let at = position[source] { readers[at].append((zone, signal)) } }
+            }
+        }
+        self.readers = readers
+        zoneIndex = Dictionary(uniqueKeysWithValues: site.model.zones.enumerated().map { ($1.name, $0) })
+        sawAlarm = Array(repeating: false, count: site.model.zones.count)
     }
 
-    func latches(of engine: Engine) -> [String: Level] {
-        var result: [String: Level] = [:]
-        for zone in site.model.zones { result[zone.name] = engine.status(of: zone.name)?.latched }
-        return result
-    }
+    /// Each zone's latch, in model order.
+    func latches(of engine: Engine) -> [Level?] { engine.latches }
 
     private mutating func fail(_ invariant: CampaignInvariant, _ at: Duration, _ detail: String) {
         violations.append(CampaignViolation(invariant: invariant, at: at, detail: detail))
@@ -114,21 +134,33 @@ struct CampaignChecker {
 
     // MARK: what the engine is fed
 
+    /// Readings fed to the engine; in the poll order given at init, each is placed without a lookup.
     mutating func fed(_ readings: [Reading], at t: Duration) {
-        for reading in readings { lastFed[reading.source] = (t, reading.status) }
-        for zone in site.model.zones where !sawAlarm.contains(zone.name) {
-            let alarm = zone.signals.contains { signal in
-                signal.sources.contains { reaches(.alarm, signal, $0, at: t) }
+        for index in readings.indices {
+            let found = index < order.count && order[index] == readings[index].source
+                ? index : position[readings[index].source]
+            guard let at = found else { continue }
+            let changed = lastFed[at].map { $0.status != readings[index].status } ?? true
+            lastFed[at] = (t, readings[index].status)
+            guard changed else { continue }
+            for (zone, signal) in readers[at] where !sawAlarm[zone] {
+                if reaches(.alarm, site.model.zones[zone].signals[signal], at: at, t) { sawAlarm[zone] = true }
             }
-            if alarm { sawAlarm.insert(zone.name) }
         }
     }
 
-    /// Whether `source`'s fresh reading meets `signal`'s threshold at `level` or above (a number within the
-    /// deadband below it counts: the engine holds a level until the value falls past the deadband).
+    private static let levels: [Level] = [.alert, .alarm, .fire]
+
     private func reaches(_ level: Level, _ signal: SignalSpec, _ source: SourceRef, at t: Duration) -> Bool {
-        guard let (at, status) = lastFed[source], t - at <= site.model.staleAfter else { return false }
-        for candidate in [Level.alert, .alarm, .fire] where candidate >= level {
+        guard let index = position[source] else { return false }
+        return reaches(level, signal, at: index, t)
+    }
+
+    /// Whether the fresh reading at `index` meets `signal`'s threshold at `level` or above (a number within the
+    /// deadband below it counts: the engine holds a level until the value falls past the deadband).
+    private func reaches(_ level: Level, _ signal: SignalSpec, at index: Int, _ t: Duration) -> Bool {
+        guard let (at, status) = lastFed[index], t - at <= site.model.staleAfter else { return false }
+        for candidate in Self.levels where candidate >= level {
             guard let threshold = signal.thresholds[candidate] else { continue }
             switch (threshold, status) {
             case (.atLeast(let limit), .value(.number(let value))) where value >= limit - signal.deadband: return true
@@ -162,24 +194,29 @@ struct CampaignChecker {
 
     /// After an engine call: latches held or dropped by an accepted reset, fire latched on good grounds, steps
     /// started once and not early, aborts held.
-    mutating func check(_ out: Output, before: [String: Level], after: [String: Level], at t: Duration) {
+    mutating func check(_ out: Output, before: [Level?], after: [Level?], at t: Duration) {
         func accepted(_ event: AlertEvent, _ zone: String) -> Bool {
             out.records.contains { $0.event == event && $0.zone == zone && $0.outcome == "accepted" }
         }
-        for zone in site.model.zones.map(\.name) {
-            if accepted(.operatorAbort, zone) { aborted.insert(zone) }
-            if accepted(.operatorResume, zone) { aborted.remove(zone) }
-            let reset = accepted(.operatorReset, zone)
-            if reset { aborted.remove(zone) }
-            if let held = before[zone], (after[zone].map { $0 < held } ?? true), !reset {
-                fail(.latchHolds, t, "\(zone) was latched at \(held) and is now \(after[zone].map { "\($0)" } ?? "unlatched") without an accepted reset")
+        for (index, spec) in site.model.zones.enumerated() {
+            let zone = spec.name
+            if !out.records.isEmpty {
+                if accepted(.operatorAbort, zone) { aborted.insert(zone) }
+                if accepted(.operatorResume, zone) { aborted.remove(zone) }
             }
-            if after[zone] == nil {
+            let reset = !out.records.isEmpty && accepted(.operatorReset, zone)
+            if reset { aborted.remove(zone) }
+            if let held = before[index], (after[index].map { $0 < held } ?? true), !reset {
+                fail(.latchHolds, t, "\(zone) was latched at \(held) and is now \(after[index].map { "\($0)" } ?? "unlatched") without an accepted reset")
+            }
+            if after[index] == nil,
+                started[zone] != nil || fireChecked.contains(zone) || delays.keys.contains(where: { $0.hasPrefix(zone + "/") })
+            {
                 started[zone] = nil
                 fireChecked.remove(zone)
                 delays = delays.filter { !$0.key.hasPrefix(zone + "/") }
             }
-            if after[zone] == .fire && before[zone] != .fire, let spec = zones[zone] {
+            if after[index] == .fire && before[index] != .fire {
                 let (ok, seen) = twoIndependentKindsAtFire(spec, at: t)
                 if ok { fireChecked.insert(zone) } else { fail(.fireNeedsTwoKinds, t, "\(zone) latched at fire; \(seen)") }
             }
@@ -247,7 +284,7 @@ struct CampaignChecker {
         zone: String, procedure: ProcedureKind, index: Int, device: String, command: String, effect: SimEffect?,
         releasesSoFar: Int, at t: Duration
     ) {
-        if !sawAlarm.contains(zone) {
+        if !(zoneIndex[zone].map { sawAlarm[$0] } ?? false) {
             fail(.ownZoneOnly, t, "wrote \(device).\(command) for \(zone), whose readings never reached alarm")
         }
         if effect == .release {
@@ -270,22 +307,29 @@ struct CampaignChecker {
 
     // MARK: restarts and reloads
 
-    mutating func killed(latches: [String: Level]) { latchedAtKill = latches }
+    mutating func killed(latches: [Level?]) { latchedAtKill = latches }
 
     /// A restored engine holds every latch the killed one held.
     mutating func restarted(engine: Engine, at t: Duration) {
         guard let before = latchedAtKill else { return }
-        let after = latches(of: engine)
-        for (zone, level) in before where after[zone].map({ $0 < level }) ?? true {
-            fail(.latchHolds, t, "\(zone) was latched at \(level) when killed; the restart restored \(after[zone].map { "\($0)" } ?? "nothing")")
-        }
         latchedAtKill = nil
+        for (zone, level, now) in lost(before, engine) {
+            fail(.latchHolds, t, "\(zone) was latched at \(level) when killed; the restart restored \(now)")
+        }
     }
 
-    mutating func check(reloadOf before: [String: Level], to engine: Engine, at t: Duration) {
+    mutating func check(reloadOf before: [Level?], to engine: Engine, at t: Duration) {
+        for (zone, level, now) in lost(before, engine) {
+            fail(.latchHolds, t, "\(zone) was latched at \(level); the reload left \(now)")
+        }
+    }
+
+    /// Zones latched in `before` that `engine` holds at a lower level or not at all, with what it holds.
+    private func lost(_ before: [Level?], _ engine: Engine) -> [(zone: String, level: Level, now: String)] {
         let after = latches(of: engine)
-        for (zone, level) in before where after[zone].map({ $0 < level }) ?? true {
-            fail(.latchHolds, t, "\(zone) was latched at \(level); the reload left \(after[zone].map { "\($0)" } ?? "nothing")")
+        return site.model.zones.indices.compactMap { index in
+            guard let level = before[index], after[index].map({ $0 < level }) ?? true else { return nil }
+            return (site.model.zones[index].name, level, after[index].map { "\($0)" } ?? "nothing")
         }
     }
 

@@ -10,10 +10,10 @@ public struct CampaignRunner: Sendable {
     public let site: LoadedSite
     let spec: SimSiteSpec
     /// Every source the engine is fed, by device, in poll order.
-    let sources: [(device: String, probes: [Probe])]
+    let sources: [PolledDevice]
     /// Each device's request timeout, looked up once.
     let timeouts: [String: Duration]
-    var sourceCount: Int { sources.reduce(0) { $0 + $1.probes.count } }
+    let sourceCount: Int
     /// Each zone's isolate steps' model time, worked out once (`isolateTime(of:)`).
     let isolateTimes: [String: Duration]
     /// Time from a write being accepted to its effect showing, besides the model's own lag.
@@ -33,11 +33,18 @@ public struct CampaignRunner: Sendable {
             }
             for source in zone.abortSwitches { byDevice[source.device, default: []].insert(source) }
         }
+        let sim = try SimulatedSite(spec: spec)
+        var first = 0
         sources = byDevice.keys.sorted().map { device in
-            (device, byDevice[device]!.sorted().map { Self.probe(for: $0, in: site) })
+            let polled = PolledDevice(
+                name: device, handle: sim.handle(device: device),
+                probes: byDevice[device]!.sorted().map { Self.probe(for: $0, in: site, sim) }, first: first)
+            first += polled.probes.count
+            return polled
         }
+        sourceCount = sources.reduce(0) { $0 + $1.probes.count }
         timeouts = Dictionary(uniqueKeysWithValues: site.devices.map { ($0.name, site.timeout(of: $0)) })
-        isolateTimes = Self.isolateTimes(site, spec)
+        isolateTimes = Self.isolateTimes(site, sim)
     }
 
     /// What a campaign needs to draw runs for this site.
@@ -68,15 +75,14 @@ public struct CampaignRunner: Sendable {
     /// How long a zone's isolate steps take in the model: the lag of each command, each delay, each program.
     func isolateTime(of zone: String) -> Duration { isolateTimes[zone] ?? .zero }
 
-    private static func isolateTimes(_ site: LoadedSite, _ spec: SimSiteSpec) -> [String: Duration] {
-        let sim = try? SimulatedSite(spec: spec)
+    private static func isolateTimes(_ site: LoadedSite, _ sim: SimulatedSite) -> [String: Duration] {
         var times: [String: Duration] = [:]
         for zone in site.model.zones {
             var total: Duration = .zero
             for step in zone.isolate {
                 switch step {
                 case .command(let device, let command):
-                    total += (sim?.lag(device: device, command: command) ?? .zero) + Self.writeLatency
+                    total += (sim.lag(device: device, command: command) ?? .zero) + Self.writeLatency
                 case .delay(let length, _): total += length
                 case .run: total += Self.runTime
                 case .notify: break
@@ -91,47 +97,99 @@ public struct CampaignRunner: Sendable {
         site.profile(of: device)?.commands.first { $0.name == command }?.verify?.within ?? Self.defaultWithin
     }
 
-    /// What a poll of `device` reads now for each of `refs`: the simulated value put into the point's registers
-    /// and decoded as the daemon decodes them, or lost / invalid as the device answers.
+    /// What a poll of `device` reads now for each of `refs` (looked up here: for the odd read, not the polls).
     func read(_ device: String, _ refs: [SourceRef], in sim: SimulatedSite) -> [Reading.Status] {
-        read(device, refs.map { Self.probe(for: $0, in: site) }, in: sim)
+        let polled = PolledDevice(
+            name: device, handle: sim.handle(device: device), probes: refs.map { Self.probe(for: $0, in: site, sim) },
+            first: 0)
+        var statuses: [Reading.Status] = []
+        var cache = DecodeCache(repeating: nil, count: refs.count)
+        read(polled, in: sim, cache: &cache) { _, status in statuses.append(status) }
+        return statuses
     }
 
-    /// What a poll needs of one source, looked up once: its point and the simulator's name for it.
-    struct Probe: Sendable {
-        var ref: SourceRef
-        var point: PointSpec?
-        var key: String
+    /// One polled device and its sources, with everything a poll needs looked up once.
+    struct PolledDevice: Sendable {
+        var name: String
+        var handle: SimulatedSite.DeviceHandle?
+        var probes: [Probe]
+        /// Its first probe's position in the poll order (`DecodeCache`).
+        var first: Int
     }
 
-    static func probe(for ref: SourceRef, in site: LoadedSite) -> Probe {
-        Probe(ref: ref, point: site.point(for: ref), key: ref.bit.map { "\(ref.point).\($0)" } ?? ref.point)
+    /// Per probe in poll order, the last value served and what the daemon's decoder made of it. Decoding is a
+    /// function of the point and the registers, and the registers of the value, so a value that has not changed
+    /// since the last poll (a smoke level, a contactor, a quiet room's off-gas) decodes to the same status.
+    typealias DecodeCache = [(value: SimValue, status: Reading.Status)?]
+
+    /// What a poll needs of one source: its point and the simulator's handle for it. A class, so that a poll
+    /// passes a reference along instead of copying the point's strings.
+    final class Probe: Sendable {
+        let ref: SourceRef
+        /// False when the profile has no such point (`point` is then a placeholder, never read).
+        let inProfile: Bool
+        let point: PointSpec
+        let handle: SimulatedSite.PointHandle?
+        /// The point's registers all zero: what is served when the value cannot be encoded.
+        let zeros: [UInt16]
+
+        init(ref: SourceRef, point: PointSpec?, handle: SimulatedSite.PointHandle?) {
+            self.ref = ref
+            inProfile = point != nil
+            self.point = point ?? PointSpec(name: ref.point, table: .holding, address: 0, type: .uint16)
+            self.handle = handle
+            zeros = [UInt16](repeating: 0, count: point?.width ?? 0)
+        }
     }
 
-    func read(_ device: String, _ probes: [Probe], in sim: SimulatedSite) -> [Reading.Status] {
-        switch sim.condition(device: device) {
-        case .silent: return probes.map { _ in .lost(reason: "no answer") }
-        case .slow(let delay) where delay >= (timeouts[device] ?? site.requestTimeout):
-            return probes.map { _ in .lost(reason: "timeout") }
-        case .exception(let code): return probes.map { _ in .invalid(reason: "exception \(code.rawValue)") }
+    static func probe(for ref: SourceRef, in site: LoadedSite, _ sim: SimulatedSite) -> Probe {
+        let key = ref.bit.map { "\(ref.point).\($0)" } ?? ref.point
+        return Probe(ref: ref, point: site.point(for: ref), handle: sim.handle(device: ref.device, point: key))
+    }
+
+    /// What a poll of `device` reads now, handed to `body` probe by probe in order: the simulated value put into
+    /// the point's registers and decoded as the daemon decodes them, or lost / invalid as the device answers.
+    func read(
+        _ device: PolledDevice, in sim: SimulatedSite, cache: inout DecodeCache, _ body: (Probe, Reading.Status) -> Void
+    ) {
+        func all(_ status: Reading.Status) { for probe in device.probes { body(probe, status) } }
+        guard let handle = device.handle else { return all(.lost(reason: "no answer")) }
+        switch sim.condition(handle) {
+        case .silent: return all(.lost(reason: "no answer"))
+        case .slow(let delay) where delay >= (timeouts[device.name] ?? site.requestTimeout):
+            return all(.lost(reason: "timeout"))
+        case .exception(let code): return all(.invalid(reason: "exception \(code.rawValue)"))
         case .answering, .slow: break
         }
         // One dead point cannot be left out of a Modbus answer: the device as a whole stops answering.
-        if sim.hasOfflinePoint(device: device) { return probes.map { _ in .lost(reason: "no answer") } }
-        return probes.map { probe in
-            guard let point = probe.point else { return .invalid(reason: "\(probe.ref) is not in its profile") }
-            let zeros = [UInt16](repeating: 0, count: point.width)
+        if sim.hasOfflinePoint(handle) { return all(.lost(reason: "no answer")) }
+        for (offset, probe) in device.probes.enumerated() {
+            guard probe.inProfile else {
+                body(probe, .invalid(reason: "\(probe.ref) is not in its profile"))
+                continue
+            }
+            let value = probe.handle.flatMap { sim.value($0) }
+            let slot = device.first + offset
+            if let value, let cached = cache[slot], cached.value == value {
+                body(probe, cached.status)
+                continue
+            }
+            let zeros = probe.zeros
             var raw = zeros
-            if let value = sim.value(device: device, point: probe.key) {
+            if let value {
                 if let bit = probe.ref.bit {
-                    if let on = SimulatorHost.flag(value), let bits = try? point.encode(bit: bit, to: on, into: zeros) {
+                    if let on = SimulatorHost.flag(value),
+                        let bits = try? probe.point.encode(bit: bit, to: on, into: zeros)
+                    {
                         raw = bits
                     }
-                } else if case .success(let registers) = SimulatorHost.registers(value, for: point) {
+                } else if case .success(let registers) = SimulatorHost.registers(value, for: probe.point) {
                     raw = registers
                 }
             }
-            return PointReading.decode(point, raw: raw).status(of: probe.ref)
+            let status = PointReading.decode(probe.point, raw: raw).status(of: probe.ref)
+            if let value { cache[slot] = (value, status) }
+            body(probe, status)
         }
     }
 
@@ -163,6 +221,7 @@ struct CampaignRun {
     var nextPoll: Duration = .zero
     var nextEvent = 0
     var pending: [Pending] = []
+    var decoded: CampaignRunner.DecodeCache
 
     static let epoch = Timestamp(seconds: 1_790_000_000)
 
@@ -192,7 +251,8 @@ struct CampaignRun {
         let grid: Duration = plan.kind == .quiet ? .seconds(1) : .zero
         sim = try SimulatedSite(spec: runner.spec, scenario: scenario, seed: plan.seed, minimumStep: grid)
         engine = Engine(model: runner.site.model)
-        checker = CampaignChecker(site: runner.site)
+        decoded = Array(repeating: nil, count: runner.sourceCount)
+        checker = CampaignChecker(site: runner.site, sources: runner.sources.flatMap { $0.probes.map(\.ref) })
     }
 
     var siteNow: Timestamp { Self.epoch + processOffset + t }
@@ -278,9 +338,10 @@ struct CampaignRun {
     private mutating func pollAll() {
         var readings: [Reading] = []
         readings.reserveCapacity(runner.sourceCount)
-        for (device, probes) in runner.sources {
-            for (probe, status) in zip(probes, runner.read(device, probes, in: sim)) {
-                readings.append(Reading(source: probe.ref, time: siteNow, status: status))
+        let now = siteNow
+        for device in runner.sources {
+            runner.read(device, in: sim, cache: &decoded) { probe, status in
+                readings.append(Reading(source: probe.ref, time: now, status: status))
             }
         }
         checker.fed(readings, at: t)
@@ -290,13 +351,15 @@ struct CampaignRun {
     /// One engine call, its output made durable, checked, then acted on.
     private mutating func call(_ body: (inout Engine, Timestamp) -> Output) {
         guard var current = engine else { return }
+        // Out of `engine` while it is changed, so its state is not copied on write.
+        engine = nil
         let before = checker.latches(of: current)
         let out = body(&current, siteNow)
         engine = current
         handle(out, before: before)
     }
 
-    private mutating func handle(_ out: Output, before: [String: Level]) {
+    private mutating func handle(_ out: Output, before: [Level?]) {
         // Durable first: the records of a decision are in the log before anything it asks for is done.
         for record in out.records { trace.records.append((t, record)) }
         checker.check(out, before: before, after: checker.latches(of: engine!), at: t)
