@@ -65,6 +65,39 @@ struct CampaignTests {
         #expect(trace.writes.map(\.device).contains("bms-a"))
     }
 
+    @Test("a quiet-day isolation is counted by the devices at alarm when it started: one drifting gas sensor is one")
+    func isolationSources() throws {
+        let runner = try Self.runner()
+        let plan = CampaignPlan(
+            seed: 2, kind: .quiet, duration: .seconds(1800),
+            events: [
+                .init(
+                    at: .seconds(60),
+                    action: .site(
+                        .sensorFault(device: "gas-a", point: "lfl_percent", mode: .drift(perMinute: 6), for: .seconds(900))))
+            ])
+        let trace = try runner.run(plan)
+        #expect(trace.violations.isEmpty, "\(trace.story(of: plan))")
+        #expect(trace.starts(of: .isolate).count == 1, "\(trace.story(of: plan))")
+        #expect(trace.isolationSources == [1], "\(trace.story(of: plan))")
+        #expect(trace.releases == 0 && trace.starts(of: .powerCut).isEmpty)
+        let result = CampaignRunResult(plan: plan, trace: trace, runner: runner)
+        #expect(result.isolations == 1 && result.isolationsOnOneSource == 1)
+
+        // A real incident puts more than one device at alarm before isolating only when the site says so; the
+        // count is what the readings showed, never less than one.
+        let incident = CampaignPlan(
+            seed: 3, kind: .incident(zone: "battery-room-a", string: 1), duration: .seconds(900),
+            events: [
+                .init(
+                    at: .seconds(60),
+                    action: .site(
+                        .offgas(zone: "battery-room-a", string: 1, pointOfNoReturn: .seconds(120), runawayAfter: .seconds(400))))
+            ])
+        let played = try runner.run(incident)
+        #expect(played.isolationSources.count == 1 && played.isolationSources.allSatisfy { $0 >= 1 }, "\(played.story(of: incident))")
+    }
+
     @Test("the checker is not vacuous: tier 3 without a fire, a step without its record, a dropped latch are caught")
     func checkerCatches() throws {
         let site = try loadExampleSite()

@@ -140,6 +140,7 @@ public struct CampaignRunResult: Sendable {
     public var offgasToIsolated: Duration?
     /// Quiet days: isolations (and those with fewer than two sources at alarm), releases, power cuts.
     public var isolations = 0
+    public var isolationsOnOneSource = 0
     public var releases = 0
     public var powerCuts = 0
     public var simulated: Duration
@@ -162,6 +163,7 @@ public struct CampaignRunResult: Sendable {
             }
         case .quiet:
             isolations = trace.starts(of: .isolate).count
+            isolationsOnOneSource = trace.isolationSources.filter { $0 < 2 }.count
             powerCuts = trace.starts(of: .powerCut).count
             releases = trace.releases
         }
@@ -189,6 +191,9 @@ public struct CampaignReport: Sendable {
         quietResults.reduce(0) { $0 + $1.simulated / .seconds(1) } * Double(zones) / (365 * 86_400)
     }
     public var quietIsolations: Int { quietResults.reduce(0) { $0 + $1.isolations } }
+    /// Quiet-day isolations with fewer than two of the zone's devices at alarm when they started (the goal is
+    /// none: a fault on one sensor should not isolate a room).
+    public var quietIsolationsOnOneSource: Int { quietResults.reduce(0) { $0 + $1.isolationsOnOneSource } }
     /// Quiet days that isolated (`--explain SEED --quiet` says why).
     public var quietIsolationSeeds: [UInt64] { quietResults.filter { $0.isolations > 0 }.map(\.plan.seed) }
     public var quietReleases: Int { quietResults.reduce(0) { $0 + $1.releases } }
@@ -211,6 +216,7 @@ public struct CampaignReport: Sendable {
             "runs_broken": Double(failures.count), "eligible": Double(eligible),
             "isolated_before_runaway": Double(isolatedBeforeRunaway), "runaways": Double(runaways),
             "missed": Double(missed.count), "zone_years": zoneYears, "quiet_isolations": Double(quietIsolations),
+            "quiet_isolations_one_source": Double(quietIsolationsOnOneSource),
             "quiet_releases": Double(quietReleases), "quiet_power_cuts": Double(quietPowerCuts),
             "simulated_days": simulatedDays, "wall_s": wall / .seconds(1),
             "simulated_days_per_s": simulatedDays / max(wall / .seconds(1), 0.001),
@@ -236,7 +242,8 @@ public struct CampaignReport: Sendable {
                 + (missed.isEmpty ? "" : "; given the time but ran away: seeds " + missed.map(String.init).joined(separator: ", ")),
             "first off-gas to isolated: p50 \(time(offgasToIsolated(percentile: 50))), "
                 + "p99 \(time(offgasToIsolated(percentile: 99)))",
-            "quiet days: \(rounded(zoneYears)) zone-years; isolations \(perZoneYear(quietIsolations)), "
+            "quiet days: \(rounded(zoneYears)) zone-years; isolations \(perZoneYear(quietIsolations)) "
+                + "(\(quietIsolationsOnOneSource) with fewer than two devices at alarm), "
                 + "releases \(perZoneYear(quietReleases)), power cuts \(perZoneYear(quietPowerCuts))"
                 + (quietIsolationSeeds.isEmpty
                     ? "" : "; isolated on quiet days: seeds " + quietIsolationSeeds.map(String.init).joined(separator: ", ")),

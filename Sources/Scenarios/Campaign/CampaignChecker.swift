@@ -60,6 +60,8 @@ public struct CampaignTrace: Sendable {
     public var modelEvents: [ModelEvent] = []
     public var releases = 0
     public var end: Duration = .zero
+    /// For each isolation started, how many of the zone's devices read at alarm or above when it started.
+    public var isolationSources: [Int] = []
 
     /// The first run time a zone reached `state`, from its `zone.state` records.
     public func firstTime(_ zone: String, reaches state: ZoneState) -> Duration? {
@@ -103,6 +105,8 @@ struct CampaignChecker {
     private var aborted: Set<String> = []
     /// Latches held when the process was killed, to compare with what a restart restores.
     private var latchedAtKill: [Level?]?
+    /// For each isolation started (in order), how many of the zone's devices read at alarm or above then.
+    private(set) var isolationSources: [Int] = []
 
     /// - Parameter sources: every source the runs feed, in the order each poll feeds them (nil: every source the
     ///   zones' signals read, sorted).
@@ -190,6 +194,15 @@ struct CampaignChecker {
         return (false, seen.isEmpty ? "no kind at fire in fresh readings" : "at fire: " + seen.joined(separator: "; "))
     }
 
+    /// The zone's devices whose fresh readings meet one of its signals at alarm or above.
+    private func devicesAtAlarm(_ zone: ZoneSpec, at t: Duration) -> Set<String> {
+        var devices: Set<String> = []
+        for signal in zone.signals {
+            for source in signal.sources where reaches(.alarm, signal, source, at: t) { devices.insert(source.device) }
+        }
+        return devices
+    }
+
     // MARK: what the engine decided
 
     /// After an engine call: latches held or dropped by an accepted reset, fire latched on good grounds, steps
@@ -238,6 +251,7 @@ struct CampaignChecker {
                     fail(.stepOnce, t, "\(zone) started \(identity) a second time while latched")
                 }
                 started[zone, default: []].insert(identity)
+                if procedure == .isolate && index == 0 { isolationSources.append(devicesAtAlarm(spec, at: t).count) }
                 if let delay = delays[key], delay.index == index - 1, t - delay.at < delay.length {
                     fail(
                         .stepNotEarly, t,

@@ -296,6 +296,7 @@ struct CampaignRun {
         trace.releases = sim.history.filter { $0.kind == .released }.count
         checker.finished(modelEvents: sim.history, at: t)
         trace.violations = checker.violations
+        trace.isolationSources = checker.isolationSources
     }
 
     // MARK: the daemon's side
