@@ -10,6 +10,20 @@ import Testing
 struct CampaignTests {
     static func runner() throws -> CampaignRunner { try CampaignRunner(site: try loadExampleSite()) }
 
+    /// String `string` of battery room A starts venting at `at`: point of no return 120 s later, runaway at 400 s.
+    static func incident(seed: UInt64, string: Int, at: Duration, lasting: Duration) -> CampaignPlan {
+        CampaignPlan(
+            seed: seed, kind: .incident(zone: "battery-room-a", string: string), duration: lasting,
+            events: [
+                .init(
+                    at: at,
+                    action: .site(
+                        .offgas(
+                            zone: "battery-room-a", string: string, pointOfNoReturn: .seconds(120),
+                            runawayAfter: .seconds(400))))
+            ])
+    }
+
     @Test("a short campaign on the example site keeps every invariant, isolates the incidents it can, releases nothing on quiet days")
     func shortCampaign() async throws {
         let runner = try Self.runner()
@@ -45,16 +59,7 @@ struct CampaignTests {
     @Test("an incident with nothing in the way is isolated before its point of no return and never released on")
     func cleanIncident() throws {
         let runner = try Self.runner()
-        let plan = CampaignPlan(
-            seed: 1, kind: .incident(zone: "battery-room-a", string: 2), duration: .seconds(1800),
-            events: [
-                .init(
-                    at: .seconds(120),
-                    action: .site(
-                        .offgas(
-                            zone: "battery-room-a", string: 2, pointOfNoReturn: .seconds(120),
-                            runawayAfter: .seconds(400))))
-            ])
+        let plan = Self.incident(seed: 1, string: 2, at: .seconds(120), lasting: .seconds(1800))
         let trace = try runner.run(plan)
         #expect(trace.violations.isEmpty, "\(trace.story(of: plan))")
         let isolated = try #require(trace.firstTime("battery-room-a", reaches: .isolated), "\(trace.story(of: plan))")
@@ -86,14 +91,7 @@ struct CampaignTests {
 
         // A real incident puts more than one device at alarm before isolating only when the site says so; the
         // count is what the readings showed, never less than one.
-        let incident = CampaignPlan(
-            seed: 3, kind: .incident(zone: "battery-room-a", string: 1), duration: .seconds(900),
-            events: [
-                .init(
-                    at: .seconds(60),
-                    action: .site(
-                        .offgas(zone: "battery-room-a", string: 1, pointOfNoReturn: .seconds(120), runawayAfter: .seconds(400))))
-            ])
+        let incident = Self.incident(seed: 3, string: 1, at: .seconds(60), lasting: .seconds(900))
         let played = try runner.run(incident)
         #expect(played.isolationSources.count == 1 && played.isolationSources.allSatisfy { $0 >= 1 }, "\(played.story(of: incident))")
     }
