@@ -80,6 +80,7 @@ let package = Package(
             dependencies: [
                 "FireSafety", "Modbus", "SiteConfig",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         // The test rig around a site: scenario runs that put the simulator and the real daemon on one clock, and
@@ -89,6 +90,7 @@ let package = Package(
             dependencies: [
                 "FireSafety", "SiteConfig", "Gateway", "Simulator",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(

@@ -68,6 +68,19 @@ public struct HostEvent: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+extension ModelEvent {
+    /// A model event back from its line in `firewatch simulate`'s output (`HostEvent.description`:
+    /// `83.661s model: battery-room-a runaway string 2`); nil for any other line. The effect is not read back.
+    public init?(hostLine line: String) {
+        let words = line.split(separator: " ")
+        guard words.count >= 4, words[1] == "model:", let at = DurationText.parse(String(words[0])),
+            let kind = Kind(rawValue: String(words[3]))
+        else { return nil }
+        let string = words.count >= 6 && words[4] == "string" ? Int(words[5]) : nil
+        self.init(at: at, zone: String(words[2]), kind: kind, string: string)
+    }
+}
+
 /// Serves a loaded site's devices as real Modbus/TCP from their profiles, with `SimulatedSite` behind
 /// the registers, on one `Modbus.Server` per distinct host:port (devices as unit ids on it).
 ///
@@ -76,6 +89,10 @@ public struct HostEvent: Sendable, Hashable, CustomStringConvertible {
 /// handed to the model at once. `firewatch demo` shares one `ScaledSiteClock` between this host and the
 /// daemon so both see the same compressed timeline. Only loopback (127.0.0.0/8) is ever served.
 public final class SimulatorHost: Sendable {
+    /// How long `firewatch simulate` keeps serving after a scenario's end, in site time, so the daemon's last
+    /// steps (verify windows, retries) still find their devices.
+    public static let scenarioGrace = Duration.seconds(30)
+
     /// What the host serves, in site order.
     public let devices: [ServedDevice]
     public let spec: SimSiteSpec

@@ -17,16 +17,26 @@ struct CampaignCommand: AsyncParsableCommand {
             actuator's write-confirm-retry run in this process on a virtual clock: no sockets, no sleeping. A \
             broken rule prints the run's seed and the shortest event list that still breaks it, and the command \
             exits 1.
+
+            With --cross-check the same generator's incidents (default 20) are played twice: in process, and by \
+            real `firewatch simulate` and `firewatch run` processes of this binary over Modbus/TCP on loopback, \
+            on a site time compressed --speed times, with restarts as kill -9 and reloads as SIGHUP. Their \
+            verdicts (isolated, ran away, released, power cut) must agree; a run that disagrees keeps its folder \
+            (site copy, scenario, alert log, both outputs) and the command exits 1. Wall-clock steps and operator \
+            commands are left out of these runs: a separate process's compressed clock cannot be stepped, and a \
+            scenario has no operator.
             """)
 
     @Option(name: [.customLong("site"), .customLong("config")], help: "The site file.")
     var site: String = "examples/site.yaml"
 
-    @Option(help: "Randomized incidents to play.")
-    var incidents: Int = 100
+    @Option(help: "Randomized incidents to play (default 100; 20 with --cross-check).")
+    var incidents: Int?
 
-    @Option(name: .customLong("quiet-days"), help: "Quiet days (no incident, faults only) to play, one day each.")
-    var quietDays: Int = 30
+    @Option(
+        name: .customLong("quiet-days"),
+        help: "Quiet days (no incident, faults only) to play, one day each (default 30; none with --cross-check).")
+    var quietDays: Int?
 
     @Option(help: "The campaign's seed; the same seed plays the same runs.")
     var seed: UInt64 = 1
@@ -43,7 +53,28 @@ struct CampaignCommand: AsyncParsableCommand {
     @Flag(help: "Print the figures as one JSON object on stdout (the summary goes to stderr).")
     var json = false
 
+    @Flag(
+        name: .customLong("cross-check"),
+        help: "Play the incidents in process and as real simulate + run processes, and compare the verdicts.")
+    var crossCheck = false
+
+    @Option(help: "With --cross-check: site seconds per real second for the processes (up to 100).")
+    var speed: Double = 20
+
     func validate() throws {
+        if crossCheck {
+            guard quietDays ?? 0 == 0 else {
+                throw ValidationError("--cross-check plays incidents only; leave out --quiet-days")
+            }
+            guard (incidents ?? 20) > 0 else { throw ValidationError("--incidents must be above 0, not \(incidents ?? 0)") }
+            guard speed > 0, speed <= 100 else {
+                throw ValidationError("--speed must be above 0 and at most 100, not \(speed)")
+            }
+            guard explain == nil else { throw ValidationError("--explain plays one run in process; leave out --cross-check") }
+            return
+        }
+        let incidents = incidents ?? 100
+        let quietDays = quietDays ?? 30
         guard incidents >= 0, quietDays >= 0, incidents + quietDays > 0 else {
             throw ValidationError("give --incidents and/or --quiet-days, each 0 or more and not both 0")
         }
@@ -68,7 +99,8 @@ struct CampaignCommand: AsyncParsableCommand {
             if !trace.violations.isEmpty { throw ExitCode(1) }
             return
         }
-        let campaign = Campaign(incidents: incidents, quietDays: quietDays, seed: seed, jobs: jobs)
+        if crossCheck { return try await runCrossCheck(runner) }
+        let campaign = Campaign(incidents: incidents ?? 100, quietDays: quietDays ?? 30, seed: seed, jobs: jobs)
         let clock = ContinuousClock()
         let start = clock.now
         let report = await campaign.run(runner, progress: { reportError($0) }) { clock.now - start }
@@ -80,5 +112,29 @@ struct CampaignCommand: AsyncParsableCommand {
             print(report.summary)
         }
         if !report.failures.isEmpty { throw ExitCode(1) }
+    }
+
+    /// `--cross-check`: the incidents both ways, in a temporary folder that keeps only the runs that disagree.
+    private func runCrossCheck(_ runner: CampaignRunner) async throws {
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let directory = base + "/firewatch-cross-check-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let check = ProcessCrossCheck(
+            executable: executable, siteFile: URL(fileURLWithPath: site).standardizedFileURL.path,
+            incidents: incidents ?? 20, seed: seed, speed: speed, directory: directory)
+        reportError(
+            "cross-check: \(check.incidents) incident\(check.incidents == 1 ? "" : "s") of 20 min of site time at \(speed)x, about "
+                + "\(Int(Double(check.incidents) * 1230 / speed / 60) + 1) min")
+        let report = await check.run(runner) { reportError($0) }
+        if report.disagreements.isEmpty && report.problems.isEmpty { try? FileManager.default.removeItem(atPath: directory) }
+        if json {
+            reportError(report.summary)
+            let data = try JSONSerialization.data(withJSONObject: report.figures, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(report.summary)
+        }
+        if !report.passed { throw ExitCode(1) }
     }
 }

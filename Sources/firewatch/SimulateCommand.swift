@@ -24,9 +24,7 @@ struct SimulateCommand: AsyncParsableCommand {
             """
     )
 
-    /// How long the simulator keeps serving after a scenario's end, in site time, so the daemon's last
-    /// steps (verify windows, retries) still find their devices.
-    static let grace = Duration.seconds(30)
+    static let grace = SimulatorHost.scenarioGrace
 
     @Option(name: .long, help: "The site file.")
     var config: String

@@ -1,3 +1,4 @@
+import Foundation
 import FireSafety
 import FireWatchTesting
 import Simulator
@@ -194,6 +195,29 @@ struct CampaignTests {
             compared.append("\(seed): \(trace.verdict(zone: zone))")
         }
         #expect(compared.count == 4, "\(compared)")
+    }
+}
+
+extension CampaignTests {
+    /// The campaign seed whose first incidents, played as processes, include a kill -9 and a SIGHUP.
+    static let crossCheckSeed: UInt64 = 39
+
+    @Test("the same incidents, as real simulate and run processes with kill -9 and SIGHUP, get the verdicts of the in-process runs")
+    func agreesWithTheRealProcesses() async throws {
+        let folder = try TemporaryDirectory(prefix: "cross-check")
+        defer { folder.remove() }
+        let check = ProcessCrossCheck(
+            executable: try FirewatchExecutable.required(), siteFile: Repository.root + "/examples/site.yaml",
+            incidents: 2, seed: Self.crossCheckSeed, speed: 20, directory: folder.path)
+        let report = await check.run(try Self.runner()) { _ in }
+        #expect(report.passed, "\(report.summary)")
+        #expect(report.compared.count == 2, "\(report.summary)")
+        #expect(report.disagreements.isEmpty, "\(report.summary)")
+        // Both kinds of process fault were played, and the runs were about something.
+        #expect(report.kills >= 1 && report.reloads >= 1, "\(report.summary)")
+        #expect(report.compared.contains { $0.real.isolated }, "\(report.summary)")
+        // Agreeing runs leave nothing behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
     }
 }
 

@@ -88,50 +88,13 @@ struct TwoProcessTests {
         }
     }
 
-    /// The example site with its own free ports, its state in `folder`, and no metrics listener.
+    /// The example site with its own free ports, its state in `folder`, and no metrics listener; `stale_after` is
+    /// 2 s of real time at 20x, as in process (ScenarioRun.staleFloor), so a busy machine's stall is no site-wide
+    /// sensor failure (lost devices are still caught by their request timeouts).
     static func writeSite(into folder: String) throws -> String {
-        var text = try String(contentsOfFile: Repository.root + "/examples/site.yaml", encoding: .utf8)
-        let configured = (15020...15038).filter { text.contains("port: \($0)") }
-        for (port, free) in zip(configured, try freePorts(configured.count)) {
-            text = text.replacingOccurrences(of: "port: \(port)", with: "port: \(free)")
-        }
-        text = text.replacingOccurrences(of: "alert_log: state/alerts.jsonl", with: "alert_log: \(folder)/alerts.jsonl")
-        text = text.replacingOccurrences(
-            of: "control_socket: state/control.sock", with: "control_socket: \(folder)/control.sock")
-        text = text.replacingOccurrences(of: "metrics: 127.0.0.1:9780", with: "")
-        // As in process (ScenarioRun.staleFloor): 2 s of real time at 20x, so a busy machine's stall is no
-        // site-wide sensor failure; lost devices are still caught by their request timeouts.
-        text = text.replacingOccurrences(of: "stale_after: 3s", with: "stale_after: 40s")
-        text = text.replacingOccurrences(of: "./hooks/", with: "\(Repository.root)/examples/hooks/")
         let path = folder + "/site.yaml"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        try SiteCopy(of: Repository.root + "/examples/site.yaml", speed: speed).write(to: path, state: folder)
         return path
-    }
-
-    /// Ports the system hands out for 127.0.0.1 right now: all bound on port 0 at once (so no two are the same),
-    /// then released for the simulator to take.
-    static func freePorts(_ count: Int) throws -> [Int] {
-        var descriptors: [Int32] = []
-        defer { for fd in descriptors { close(fd) } }
-        var ports: [Int] = []
-        for _ in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw CocoaError(.fileWriteUnknown) }
-            descriptors.append(fd)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                    bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-                }
-            }
-            guard bound else { throw CocoaError(.fileWriteUnknown) }
-            ports.append(Int(UInt16(bigEndian: address.sin_port)))
-        }
-        return ports
     }
 
     static func start(_ arguments: [String], environment: [String: String], output: String) throws -> Process {

@@ -18,7 +18,7 @@ public struct Campaign: Sendable {
     }
 
     /// The seed of run `index`: incidents first, then quiet days. Any one run replays from its seed alone.
-    func runSeed(_ index: Int) -> UInt64 {
+    public func runSeed(_ index: Int) -> UInt64 {
         var mix = SplitMix64(seed: seed &+ UInt64(index) &* 0x2545_F491_4F6C_DD1D)
         return mix.next()
     }
