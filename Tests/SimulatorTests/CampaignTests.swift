@@ -199,6 +199,37 @@ struct CampaignTests {
 }
 
 extension CampaignTests {
+    @Test("a runaway the model gave the time for is put down to what held isolation back: an inhibit, a silent gas detector")
+    func missCauses() throws {
+        let runner = try Self.runner()
+        var inhibited = Self.incident(seed: 1, string: 1, at: .seconds(120), lasting: .seconds(900))
+        inhibited.events.insert(
+            .init(
+                at: .seconds(100),
+                action: .command(.inhibit(zone: "battery-room-a", uid: "park", duration: .seconds(3600), reason: "test"))),
+            at: 0)
+        let held = CampaignRunResult(plan: inhibited, trace: try runner.run(inhibited), runner: runner)
+        #expect(held.eligible && held.ranAway)
+        #expect(held.missCauses == [.inhibited], "\(held.missCauses)")
+
+        var silent = Self.incident(seed: 2, string: 1, at: .seconds(120), lasting: .seconds(900))
+        silent.events.insert(
+            .init(at: .seconds(110), action: .site(.sensorFault(device: "gas-a", point: nil, mode: .offline, for: .seconds(600)))),
+            at: 0)
+        let blind = CampaignRunResult(plan: silent, trace: try runner.run(silent), runner: runner)
+        #expect(blind.eligible && blind.ranAway)
+        #expect(
+            Set(blind.missCauses) == [.sensor("gas-a.offgas", "offline"), .sensor("gas-a.lfl_percent", "offline")],
+            "\(blind.missCauses)")
+
+        // Isolated in time: nothing to explain.
+        let clean = Self.incident(seed: 3, string: 1, at: .seconds(120), lasting: .seconds(900))
+        let caught = CampaignRunResult(plan: clean, trace: try runner.run(clean), runner: runner)
+        #expect(caught.eligible && !caught.ranAway && caught.missCauses.isEmpty)
+    }
+}
+
+extension CampaignTests {
     /// The campaign seed whose first incidents, played as processes, include a kill -9 and a SIGHUP.
     static let crossCheckSeed: UInt64 = 39
 
@@ -218,6 +249,27 @@ extension CampaignTests {
         #expect(report.compared.contains { $0.real.isolated }, "\(report.summary)")
         // Agreeing runs leave nothing behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+    }
+
+    @Test(
+        "campaign --cross-check refuses what it cannot play, saying what to change",
+        arguments: [
+            (["--quiet-days", "3"], "--cross-check plays incidents only; leave out --quiet-days"),
+            (["--speed", "500"], "--speed must be above 0 and at most 100, not 500.0"),
+            (["--incidents", "0"], "--incidents must be above 0, not 0"),
+        ])
+    func crossCheckRefuses(arguments: [String], message: String) async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
+        process.arguments = ["campaign", "--site", Repository.root + "/examples/site.yaml", "--cross-check"] + arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 64, "\(text)")
+        #expect(text.contains(message), "\(text)")
     }
 }
 

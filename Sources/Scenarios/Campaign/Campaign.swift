@@ -138,6 +138,9 @@ public struct CampaignRunResult: Sendable {
     public var eligible = false
     public var ranAway = false
     public var offgasToIsolated: Duration?
+    /// Eligible incidents that ran away all the same: what in the run could have kept the zone from isolating in
+    /// time (empty when nothing did: a defect to chase).
+    public var missCauses: [MissCause] = []
     /// Quiet days: isolations (and those with fewer than two sources at alarm), releases, power cuts.
     public var isolations = 0
     public var isolationsOnOneSource = 0
@@ -161,12 +164,93 @@ public struct CampaignRunResult: Sendable {
             if let venting, let isolated = trace.firstTime(zone, reaches: .isolated), isolated >= venting {
                 offgasToIsolated = isolated - venting
             }
+            if eligible, ranAway, let venting, case .site(.offgas(_, _, let pointOfNoReturn?, _))? = plan.events.first(where: {
+                if case .site(.offgas) = $0.action { return true } else { return false }
+            })?.action {
+                missCauses = MissCause.causes(
+                    in: plan, trace: trace, zone: zone, window: venting...(venting + pointOfNoReturn), runner: runner)
+            }
         case .quiet:
             isolations = trace.starts(of: .isolate).count
             isolationsOnOneSource = trace.isolationSources.filter { $0 < 2 }.count
             powerCuts = trace.starts(of: .powerCut).count
             releases = trace.releases
         }
+    }
+}
+
+/// What in an incident run could have kept its zone from isolating between the first venting and the string's
+/// point of no return. A miss with none of these is unexplained: a defect.
+public enum MissCause: Sendable, Hashable, CustomStringConvertible {
+    /// An operator's inhibit, accepted, held actuation in the zone during the window (isolation waits for it).
+    case inhibited
+    /// The daemon was killed during the window (it restores, but polls nothing while down).
+    case restart
+    /// A device the zone's signals read or its isolate steps command did not answer, answered late or with
+    /// exceptions during the window.
+    case device(String, String)
+    /// A sensor fault (stuck, offline, drifting, noisy, out of range) on a point the zone's signals read.
+    case sensor(String, String)
+
+    /// The kind, for counting: inhibited, restart, device, sensor.
+    public var kind: String {
+        switch self {
+        case .inhibited: "inhibited"
+        case .restart: "restart"
+        case .device: "device fault"
+        case .sensor: "sensor fault"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .inhibited: "inhibited"
+        case .restart: "daemon restarted"
+        case .device(let device, let fault): "\(device) \(fault)"
+        case .sensor(let point, let mode): "\(point) \(mode)"
+        }
+    }
+
+    static func causes(
+        in plan: CampaignPlan, trace: CampaignTrace, zone: String, window: ClosedRange<Duration>, runner: CampaignRunner
+    ) -> [MissCause] {
+        guard let spec = runner.site.model.zones.first(where: { $0.name == zone }) else { return [] }
+        let points = Set(spec.signals.flatMap(\.sources).map { "\($0.device).\($0.point)" })
+        var devices = Set(spec.signals.flatMap(\.sources).map(\.device))
+        for step in spec.isolate { if case .command(let device, _) = step { devices.insert(device) } }
+        func overlaps(_ at: Duration, _ lasts: Duration?) -> Bool {
+            at <= window.upperBound && (lasts.map { at + $0 >= window.lowerBound } ?? true)
+        }
+        var causes: [MissCause] = []
+        // Accepted inhibits of the zone, each until its end or the next enable.
+        let operatorRecords = trace.records.filter { $0.record.zone == zone && $0.record.outcome == "accepted" }
+        for (index, entry) in operatorRecords.enumerated() where entry.record.event == .operatorInhibit {
+            let until = entry.record.until.map { entry.at + ($0 - entry.record.time) } ?? trace.end
+            let enabled = operatorRecords[(index + 1)...].first { $0.record.event == .operatorEnable }?.at ?? trace.end
+            if entry.at <= window.upperBound && min(until, enabled) >= window.lowerBound {
+                causes.append(.inhibited)
+                break
+            }
+        }
+        for event in plan.events {
+            switch event.action {
+            case .restart where window.contains(event.at):
+                if !causes.contains(.restart) { causes.append(.restart) }
+            case .site(.commLoss(let device, let lasts)) where devices.contains(device) && overlaps(event.at, lasts):
+                causes.append(.device(device, "stopped answering"))
+            case .site(.slowDevice(let device, let delay, let lasts))
+            where devices.contains(device) && overlaps(event.at, lasts):
+                causes.append(.device(device, "answered \(DurationText.format(delay)) late"))
+            case .site(.exception(let device, let code, let lasts))
+            where devices.contains(device) && overlaps(event.at, lasts):
+                causes.append(.device(device, "answered \(code.rawValue)"))
+            case .site(.sensorFault(let device, let point, let mode, let lasts)) where overlaps(event.at, lasts):
+                let named = point.map { ["\(device).\($0)"] } ?? points.filter { $0.hasPrefix(device + ".") }.sorted()
+                for name in named where points.contains(name) { causes.append(.sensor(name, "\(mode)")) }
+            default: continue
+            }
+        }
+        return causes
     }
 }
 
@@ -187,6 +271,14 @@ public struct CampaignReport: Sendable {
     public var runaways: Int { incidentResults.filter(\.ranAway).count }
     /// Seeds of incidents the model gave the time to isolate that ran away all the same (`--explain` replays one).
     public var missed: [UInt64] { incidentResults.filter { $0.eligible && $0.ranAway }.map(\.plan.seed) }
+    /// The missed incidents by the first cause found in each ("unexplained" when none was).
+    public var missedByCause: [(cause: String, seeds: [UInt64])] {
+        let missed = incidentResults.filter { $0.eligible && $0.ranAway }
+        let grouped = Dictionary(grouping: missed) { $0.missCauses.first?.kind ?? "unexplained" }
+        return grouped.map { ($0.key, $0.value.map(\.plan.seed)) }.sorted { ($0.seeds.count, $1.cause) > ($1.seeds.count, $0.cause) }
+    }
+    /// Missed incidents with nothing in the run that explains them.
+    public var missedUnexplained: [UInt64] { missedByCause.first { $0.cause == "unexplained" }?.seeds ?? [] }
     public var zoneYears: Double {
         quietResults.reduce(0) { $0 + $1.simulated / .seconds(1) } * Double(zones) / (365 * 86_400)
     }
@@ -215,12 +307,15 @@ public struct CampaignReport: Sendable {
             "quiet_days": Double(campaign.quietDays), "jobs": Double(campaign.jobs),
             "runs_broken": Double(failures.count), "eligible": Double(eligible),
             "isolated_before_runaway": Double(isolatedBeforeRunaway), "runaways": Double(runaways),
-            "missed": Double(missed.count), "zone_years": zoneYears, "quiet_isolations": Double(quietIsolations),
+            "missed": Double(missed.count), "missed_unexplained": Double(missedUnexplained.count), "zone_years": zoneYears, "quiet_isolations": Double(quietIsolations),
             "quiet_isolations_one_source": Double(quietIsolationsOnOneSource),
             "quiet_releases": Double(quietReleases), "quiet_power_cuts": Double(quietPowerCuts),
             "simulated_days": simulatedDays, "wall_s": wall / .seconds(1),
             "simulated_days_per_s": simulatedDays / max(wall / .seconds(1), 0.001),
         ]
+        for (cause, seeds) in missedByCause where cause != "unexplained" {
+            figures["missed_" + cause.replacingOccurrences(of: " ", with: "_")] = Double(seeds.count)
+        }
         if let p50 = offgasToIsolated(percentile: 50) { figures["offgas_to_isolated_p50_s"] = p50 / .seconds(1) }
         if let p99 = offgasToIsolated(percentile: 99) { figures["offgas_to_isolated_p99_s"] = p99 / .seconds(1) }
         return figures
@@ -239,7 +334,12 @@ public struct CampaignReport: Sendable {
             "incidents isolated before runaway (of those the model gave a poll plus the isolate steps): "
                 + "\(isolatedBeforeRunaway)/\(eligible)",
             "incidents that ran away (all): \(runaways)/\(incidentResults.count)"
-                + (missed.isEmpty ? "" : "; given the time but ran away: seeds " + missed.map(String.init).joined(separator: ", ")),
+                + (missed.isEmpty ? "" : "; given the time but ran away: \(missed.count)"),
+        ]
+        for (cause, seeds) in missedByCause {
+            lines.append("  \(seeds.count) \(cause): seeds " + seeds.map(String.init).joined(separator: ", "))
+        }
+        lines += [
             "first off-gas to isolated: p50 \(time(offgasToIsolated(percentile: 50))), "
                 + "p99 \(time(offgasToIsolated(percentile: 99)))",
             "quiet days: \(rounded(zoneYears)) zone-years; isolations \(perZoneYear(quietIsolations)) "
