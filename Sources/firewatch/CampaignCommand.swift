@@ -104,13 +104,7 @@ struct CampaignCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let start = clock.now
         let report = await campaign.run(runner, progress: { reportError($0) }) { clock.now - start }
-        if json {
-            reportError(report.summary)
-            let data = try JSONSerialization.data(withJSONObject: report.figures, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
-        } else {
-            print(report.summary)
-        }
+        try show(report.summary, report.figures)
         if !report.failures.isEmpty { throw ExitCode(1) }
     }
 
@@ -128,13 +122,15 @@ struct CampaignCommand: AsyncParsableCommand {
                 + "\(Int(Double(check.incidents) * 1230 / speed / 60) + 1) min")
         let report = await check.run(runner) { reportError($0) }
         if report.disagreements.isEmpty && report.problems.isEmpty { try? FileManager.default.removeItem(atPath: directory) }
-        if json {
-            reportError(report.summary)
-            let data = try JSONSerialization.data(withJSONObject: report.figures, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
-        } else {
-            print(report.summary)
-        }
+        try show(report.summary, report.figures)
         if !report.passed { throw ExitCode(1) }
+    }
+
+    /// The figures as one JSON object on stdout and the summary on stderr (`--json`), or the summary on stdout.
+    private func show(_ summary: String, _ figures: [String: Double]) throws {
+        guard json else { return print(summary) }
+        reportError(summary)
+        let data = try JSONSerialization.data(withJSONObject: figures, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
     }
 }

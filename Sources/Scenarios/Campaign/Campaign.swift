@@ -337,7 +337,7 @@ public struct CampaignReport: Sendable {
                 + (missed.isEmpty ? "" : "; given the time but ran away: \(missed.count)"),
         ]
         for (cause, seeds) in missedByCause {
-            lines.append("  \(seeds.count) \(cause): seeds " + seeds.map(String.init).joined(separator: ", "))
+            lines.append("  \(seeds.count) \(cause): seeds " + Self.list(seeds))
         }
         lines += [
             "first off-gas to isolated: p50 \(time(offgasToIsolated(percentile: 50))), "
@@ -346,7 +346,7 @@ public struct CampaignReport: Sendable {
                 + "(\(quietIsolationsOnOneSource) with fewer than two devices at alarm), "
                 + "releases \(perZoneYear(quietReleases)), power cuts \(perZoneYear(quietPowerCuts))"
                 + (quietIsolationSeeds.isEmpty
-                    ? "" : "; isolated on quiet days: seeds " + quietIsolationSeeds.map(String.init).joined(separator: ", ")),
+                    ? "" : "; isolated on quiet days: seeds " + Self.list(quietIsolationSeeds)),
             "simulated \(rounded(simulatedDays)) days in \(DurationText.format(wall)): "
                 + "\(rounded(simulatedDays / max(wall / .seconds(1), 0.001))) simulated days per second",
         ]
@@ -361,6 +361,12 @@ public struct CampaignReport: Sendable {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// Seeds for `--explain`: the first ten, and how many more.
+    static func list(_ seeds: [UInt64]) -> String {
+        seeds.prefix(10).map(String.init).joined(separator: ", ")
+            + (seeds.count > 10 ? " and \(seeds.count - 10) more" : "")
     }
 
     private func rounded(_ value: Double) -> String {
