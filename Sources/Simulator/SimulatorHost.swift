@@ -93,6 +93,23 @@ public final class SimulatorHost: Sendable {
     /// steps (verify windows, retries) still find their devices.
     public static let scenarioGrace = Duration.seconds(30)
 
+    /// The line `firewatch simulate --wait-for-polls` prints when its scenario starts, which a process beside it
+    /// reads the scenario's site time from.
+    public static func startLine(_ start: Timestamp) -> String {
+        "scenario starts now: site time \(start.nanoseconds) ns (\(start))"
+    }
+
+    /// The site time in the first `startLine` of `output`; nil when it has none yet.
+    public static func start(inOutput output: String) -> Timestamp? {
+        let prefix = "scenario starts now: site time "
+        for line in output.split(separator: "\n") where line.hasPrefix(prefix) {
+            if let nanoseconds = Int64(line.dropFirst(prefix.count).prefix { $0.isNumber }) {
+                return Timestamp(nanoseconds: nanoseconds)
+            }
+        }
+        return nil
+    }
+
     /// What the host serves, in site order.
     public let devices: [ServedDevice]
     public let spec: SimSiteSpec

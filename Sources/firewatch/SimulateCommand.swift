@@ -96,7 +96,7 @@ struct SimulateCommand: AsyncParsableCommand {
                     do { try await Task.sleep(for: .milliseconds(20)) } catch { return }
                 }
                 host.begin()
-                out.print("scenario starts now: site time \(host.start.nanoseconds) ns (\(host.start))")
+                out.print(SimulatorHost.startLine(host.start))
                 await signals.wait()
             }
             group.addTask { await signals.wait() }

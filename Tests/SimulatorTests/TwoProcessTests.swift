@@ -46,7 +46,7 @@ struct TwoProcessTests {
 
         let output = (try? String(contentsOfFile: folder.path + "/simulate.out", encoding: .utf8)) ?? ""
         let daemonErrors = (try? String(contentsOfFile: folder.path + "/run.err", encoding: .utf8)) ?? ""
-        let start = try #require(Self.scenarioStart(output), "no start line in the simulator's output:\n\(output)")
+        let start = try #require(SimulatorHost.start(inOutput: output), "no start line in the simulator's output:\n\(output)")
         let records = try AlertRecord.readLog(at: folder.path + "/alerts.jsonl")
         // The scenario's own time only: before it FireWatch was starting up, after it the simulator was going away.
         let end = start + scenario.duration
@@ -116,15 +116,6 @@ struct TwoProcessTests {
             try? await Task.sleep(for: .milliseconds(100))
         }
         return !process.isRunning
-    }
-
-    /// `scenario starts now: site time N ns (…)`.
-    static func scenarioStart(_ output: String) -> Timestamp? {
-        for line in output.split(separator: "\n") where line.hasPrefix("scenario starts now: site time ") {
-            let rest = line.dropFirst("scenario starts now: site time ".count)
-            if let nanoseconds = Int64(rest.prefix { $0.isNumber }) { return Timestamp(nanoseconds: nanoseconds) }
-        }
-        return nil
     }
 
     /// `83.661s write feed-a.start_exhaust (accepted)` lines as write observations.

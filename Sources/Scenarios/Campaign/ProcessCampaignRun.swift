@@ -115,14 +115,9 @@ public struct ProcessCampaignRun: Sendable {
 
     /// Site time at which the simulator started the scenario (`scenario starts now: site time N ns`).
     private func scenarioStart(_ simulator: Process) async throws -> Timestamp {
-        let prefix = "scenario starts now: site time "
         for _ in 0..<1200 {
             let text = (try? String(contentsOfFile: simulatorOutput, encoding: .utf8)) ?? ""
-            for line in text.split(separator: "\n") where line.hasPrefix(prefix) {
-                if let nanoseconds = Int64(line.dropFirst(prefix.count).prefix { $0.isNumber }) {
-                    return Timestamp(nanoseconds: nanoseconds)
-                }
-            }
+            if let start = SimulatorHost.start(inOutput: text) { return start }
             guard simulator.isRunning else { throw ProcessRunError("the simulator exited before the scenario began") }
             try await Task.sleep(for: .milliseconds(50))
         }
