@@ -1,13 +1,14 @@
 # FireWatch — build, test, run. `make test` installs what it needs on a fresh Debian machine.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libmodbus-dev mbpoll faketime prometheus systemd
+APT_PACKAGES := libmodbus-dev mbpoll faketime prometheus systemd etcd-server etcd-client
 
 .PHONY: build test deps clean demo run
 
 # Install libmodbus-dev (and mbpoll, used by the interop tests, faketime, whose libfaketime the clock-step
 # fault test preloads, prometheus for promtool, which tests the shipped alert rules, and systemd for
-# systemd-analyze, which verifies the unit file) when missing. Tests that need them fail when they are absent.
+# systemd-analyze, which verifies the unit file, and etcd-server/etcd-client, whose members the hot-standby
+# tests start on loopback ports) when missing. Tests that need them fail when they are absent.
 deps:
 	@missing=""; \
 	pkg-config --exists libmodbus 2>/dev/null || missing="$$missing libmodbus-dev"; \
@@ -15,6 +16,8 @@ deps:
 	ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || missing="$$missing faketime"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
+	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
+	command -v etcdctl >/dev/null 2>&1 || missing="$$missing etcd-client"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config $$missing"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -30,8 +33,9 @@ build: deps
 # Whole-site scenario runs (simulator + daemon on a compressed clock) are judged on site time, and the fault
 # tests run a simulator and a daemon as real processes for a minute each, so they run after the other suites and
 # one at a time: two cores shared with a parallel test run would stall them. The fault campaign's test keeps both
-# cores busy on its own (two jobs), so it runs there too.
-SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests|CampaignTests)|GatewayTests\.FaultTests|ModbusTests\.ClientErrorTests
+# cores busy on its own (two jobs), so it runs there too. The hot-standby suites run real etcd members whose
+# leases last 2 s: a starved member or gateway would lapse them, so they run there as well.
+SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests|CampaignTests)|GatewayTests\.(FaultTests|EtcdClientTests|LeaseElectionTests)|ModbusTests\.ClientErrorTests
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -115,6 +115,8 @@ let package = Package(
             name: "GatewayTests",
             dependencies: [
                 "Gateway", "AlertLog", "Modbus", "FireSafety", "SiteConfig", "FireWatchTesting",
+                // EtcdCluster: real etcd members for the standby pair's tests.
+                "Scenarios",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
