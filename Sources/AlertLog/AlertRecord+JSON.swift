@@ -34,6 +34,8 @@ extension AlertRecord {
         add("reason", reason)
         add("outcome", outcome)
         add("detail", detail)
+        add("owner", owner)
+        if let epoch { members.append(JSONMember("epoch", .int(Int(epoch)))) }
         let own = Set(members.map(\.key))
         members += extra.filter { !own.contains($0.key) }
         return members
@@ -54,6 +56,8 @@ extension AlertRecord {
             procedure: text("procedure").flatMap(ProcedureKind.init(rawValue:)), step: fields["step"]?.intValue,
             stepText: text("step_text"), uid: text("uid"), until: text("until").flatMap(Timestamp.init(iso8601:)),
             reason: text("reason"), outcome: text("outcome"), detail: text("detail"), user: text("user"))
+        owner = text("owner")
+        epoch = fields["epoch"]?.intValue.map(Int64.init)
     }
 
     /// Every record of the log at `path` (all rotated files, oldest first) the engine can fold; lines that are

@@ -37,6 +37,11 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     /// The alert log stopped taking records (they are held in memory), and when it takes them again.
     case logNotDurable = "log.not_durable"
     case logDurable = "log.durable"
+    /// A hot-standby pair's lease changed hands, or this gateway learned who holds it (`owner`, `epoch`).
+    case standbyOwner = "standby.owner"
+    /// This gateway of a pair cannot reach etcd (trouble), and when it can again.
+    case standbyEtcdLost = "standby.etcd_lost"
+    case standbyEtcdRestored = "standby.etcd_restored"
 }
 
 /// One alert-log entry without `seq` and `prev`, which the log writer adds when it chains the line.
@@ -90,6 +95,12 @@ public struct AlertRecord: Sendable, Hashable {
     public var outcome: String?
     /// JSON `detail`: what the runtime said about a finished step (exit status, read-back value, error).
     public var detail: String?
+    /// JSON `owner`: in a hot-standby pair, the gateway holding the site's lease when the record was made (on
+    /// `step.*`, `standby.*` and every notification).
+    public var owner: String?
+    /// JSON `epoch`: that lease's epoch (the revision that created its owner key; 0 for a primary acting alone
+    /// because etcd was never reached). A newer owner always has a higher epoch.
+    public var epoch: Int64?
 
     public init(
         time: Timestamp, site: String, zone: String? = nil, severity: Severity, event: AlertEvent,

@@ -189,6 +189,13 @@ public struct CommandSpec: Sendable, Hashable {
     /// a register that is a command rather than a state, which reads back something else once acted on).
     public var readback = true
 
+    /// How long a command without `verify:` waits for its own register or coil to read back what it wrote.
+    public static let readbackWithin: Duration = .seconds(2)
+
+    /// How long a write of this command may wait to be confirmed: its `verify.within`, else the read-back window,
+    /// else nothing (only the device's acknowledgement).
+    public var confirmWindow: Duration { verify?.within ?? (readback ? CommandSpec.readbackWithin : .zero) }
+
     public init(
         name: String, table: Table, address: Int, value: CommandValue, verify: VerifySpec? = nil,
         description: String? = nil

@@ -166,6 +166,8 @@ public struct LoadedSite: Sendable {
     public var maxGap: Int
     /// The simulator's settings per zone (`simulate: { strings: 4, feeds: 2 }`), passed through unread.
     public var zoneSimulation: [String: [String: LocatedText]] = [:]
+    /// The hot-standby pair (`standby:`); nil for a gateway that acts alone.
+    public var standby: StandbyConfig?
 
     public init(
         file: String, model: SiteModel, devices: [DeviceConfig], profiles: [String: ResolvedProfile],

@@ -24,7 +24,7 @@ public struct SiteLoader: Sendable {
     static let siteFields = [
         "site", "poll_interval", "stale_after", "timeout", "max_gap", "alert_log", "alert_log_max_size",
         "alert_log_keep", "control_socket", "metrics",
-        "profile_path", "notify", "devices", "zones",
+        "profile_path", "notify", "devices", "zones", "standby",
     ]
     static let deviceFields = ["profile", "host", "port", "unit", "poll_interval", "timeout", "max_gap", "simulate"]
     static let channelFields = ["webhook", "command", "timeout"]
@@ -179,13 +179,32 @@ struct SiteReader {
             }
         }
         let model = SiteModel(site: site, pollInterval: poll, staleAfter: staleAfter, zones: zones)
+        var standby: StandbyConfig?
+        if let node = fields["standby"] {
+            standby = readStandby(node, poll: poll, longestWrite: longestWrite(in: zones))
+        }
         var loaded = LoadedSite(
             file: file, model: model, devices: devices, profiles: profiles, notify: channels, alertLog: alertLog,
             controlSocket: controlSocket, metrics: metrics, requestTimeout: timeout, maxGap: maxGap)
         loaded.zoneSimulation = zoneSimulation
         loaded.alertLogMaxBytes = alertLogMaxBytes
         loaded.alertLogKeep = alertLogKeep
+        loaded.standby = standby
         return loaded
+    }
+
+    /// The longest confirmation window of any command a zone's steps write.
+    func longestWrite(in zones: [ZoneSpec]) -> Duration {
+        var longest: Duration = .zero
+        for zone in zones {
+            for case .command(let device, let command) in zone.isolate + zone.suppress + zone.powerCut {
+                guard let config = devices.first(where: { $0.name == device }),
+                    let spec = profiles[config.profile]?.profile.command(named: command)
+                else { continue }
+                longest = max(longest, spec.confirmWindow)
+            }
+        }
+        return longest
     }
 
     func positiveDuration(_ node: Located?) -> Duration? {

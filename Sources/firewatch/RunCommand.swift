@@ -13,7 +13,9 @@ struct RunCommand: AsyncParsableCommand {
             Logs for people go to stderr (journald); the alert log is the record of truth. SIGTERM stops \
             gracefully (daemon.stopped is the last record, exit 0); SIGHUP reloads the site file, and a broken \
             one is refused with its errors while the running configuration stays. With --dry-run every step is \
-            logged as skipped and nothing is written to any device or run.
+            logged as skipped and nothing is written to any device or run. A site with standby: runs as one of a \
+            hot-standby pair (--gateway NAME): both gateways poll and decide, only the holder of the site's etcd \
+            lease writes, runs and notifies.
 
             Exit codes: 0 stopped by SIGTERM, 1 runtime failure, 78 bad configuration (every error is printed).
             """
@@ -21,6 +23,13 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("The site file.", valueName: "site.yaml"))
     var config: String
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Which gateway of the site's hot-standby pair this is (one of standby.peers; only with standby:).",
+            valueName: "name"))
+    var gateway: String?
 
     @Flag(name: .long, help: "Poll and decide, but write nothing and run nothing (steps are logged as skipped).")
     var dryRun = false
@@ -50,6 +59,14 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(78)
         }
         var options = DaemonOptions(dryRun: dryRun, logger: logger)
+        options.gateway = gateway
+        if site.standby != nil || gateway != nil {
+            // The same check the daemon makes, before anything starts: a pair's gateway must know which it is.
+            if case let peers = site.standby?.peers ?? [], gateway.map({ !peers.contains($0) }) ?? true {
+                stderrLine("firewatch: \(config): \(StandbyPair.NameError(gateway: gateway ?? "", peers: peers))")
+                throw ExitCode(78)
+            }
+        }
         if let alertLogMaxBytes { options.alertLogMaxBytes = alertLogMaxBytes }
         // FIREWATCH_SITE_CLOCK: compressed site time shared with a `firewatch simulate` (tests, rehearsals).
         do {

@@ -166,6 +166,14 @@ public final class MetricsObserver: RuntimeObserver {
             .increment()
     }
 
+    public func standbyRole(_ role: String, epoch: Int64, etcdReachable: Bool) {
+        for kind in ["owner", "standby", "unknown"] {
+            gauge(Name.standbyRole, Help.standbyRole, [("role", kind)]).set(to: kind == role ? 1 : 0)
+        }
+        gauge(Name.ownerEpoch, Help.ownerEpoch).set(to: Double(epoch))
+        gauge(Name.etcdUp, Help.etcdUp).set(to: etcdReachable ? 1 : 0)
+    }
+
     /// A notification channel delivered a record (not part of `RuntimeObserver`: the notifier reports it).
     public func notificationDelivered(channel: String) {
         counter(Name.notifyDelivered, Help.notifyDelivered, [("channel", channel)]).increment()
@@ -292,6 +300,9 @@ public final class MetricsObserver: RuntimeObserver {
         static let records = "firewatch_alert_log_records_total"
         static let logDegraded = "firewatch_alert_log_degraded"
         static let fsync = "firewatch_alert_log_fsync_duration_seconds"
+        static let standbyRole = "firewatch_standby_role"
+        static let ownerEpoch = "firewatch_owner_epoch"
+        static let etcdUp = "firewatch_standby_etcd_up"
     }
 
     /// One help text per name: the registry refuses a second, different one.
@@ -319,6 +330,11 @@ public final class MetricsObserver: RuntimeObserver {
         static let records = "Alert log records appended, by severity and whether they reached the disk."
         static let logDegraded = "1 while the alert log holds records only in memory (disk full or failing)."
         static let fsync = "Time to write and fsync one alert log record, in seconds."
+        static let standbyRole =
+            "Hot-standby pair: 1 for this gateway's role (owner holds the site's etcd lease and acts; standby writes "
+            + "nothing; unknown: etcd not reached since start), 0 for the others."
+        static let ownerEpoch = "Hot-standby pair: the epoch of the site's lease as this gateway last saw it."
+        static let etcdUp = "Hot-standby pair: 1 while etcd answers this gateway."
     }
 }
 

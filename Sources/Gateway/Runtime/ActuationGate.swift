@@ -8,6 +8,15 @@ import FireSafety
 /// (owner and epoch) is what fences a former owner's late writes.
 public protocol ActuationGate: Sendable {
     func permit(_ request: ActuationRequest) async -> ActuationPermit
+    /// Whether notifications go out from this gateway now (a standby's do not: the owner sends them).
+    func notifies() -> Bool
+    /// The owner and epoch records are stamped with (`owner`/`epoch`); nil for a gateway that acts alone.
+    func fence() -> ActuationToken?
+}
+
+extension ActuationGate {
+    public func notifies() -> Bool { true }
+    public func fence() -> ActuationToken? { nil }
 }
 
 /// What the actuator is about to do.
@@ -47,8 +56,12 @@ public struct ActuationToken: Sendable, Hashable {
 public enum ActuationPermit: Sendable, Hashable {
     /// Go ahead; `token` names the owner and epoch the act is made under (nil for a gateway that acts alone).
     case granted(ActuationToken?)
-    /// Do not act; `reason` is what the step's record says ("dry run", "not the owner of the site's lease").
+    /// Do not act; `reason` is what the step's record says ("dry run"). The step ends `skipped`.
     case refused(reason: String)
+    /// Not now: another gateway acts (a standby pair's owner), or this one's lease is being renewed. The step
+    /// waits, asking again, and is performed as a resumed step (read first, write only what is not done) once
+    /// granted; `reason` is what the log says while it waits.
+    case deferred(reason: String)
 }
 
 /// A gateway that acts alone: always yes.

@@ -23,15 +23,14 @@ final class Actuator: Service {
         /// would confirm it (its verify point, or its own register or coil) through its `within` window, and
         /// writes only if the device does not show it done.
         var resumed = false
+        /// Why a resumed job is resumed, for its record: a restart, or a standby taking over.
+        var resumedBecause = "resumed after a restart"
         var key: String { "\(procedure.rawValue)/\(index)" }
 
         func request(_ action: ActuationRequest.Action) -> ActuationRequest {
             ActuationRequest(zone: zone, procedure: procedure, step: step, action: action)
         }
     }
-
-    /// How long a command without `verify:` waits for its own register or coil to read back what it wrote.
-    static let readbackWithin: Duration = .seconds(2)
 
     private struct Running {
         var key: String
@@ -57,6 +56,10 @@ final class Actuator: Service {
     private let queued = Mutex<[String: [String]]>([:])
     /// Queued jobs cancelled before they started, by zone.
     private let cancelledEarly = Mutex<[String: Set<String>]>([:])
+    /// Zones whose procedure another gateway of the pair was carrying out when this one took it over (a step of
+    /// theirs had to wait): every later command of the zone reads first, since the former owner may have been
+    /// ahead. Cleared when the zone starts a new incident (its isolate step 0).
+    private let inherited = Mutex<Set<String>>([])
 
     init(
         core: SafetyCore, clients: DeviceClients, site: LoadedSite, time: MonotonicSiteTime,
@@ -111,6 +114,7 @@ final class Actuator: Service {
 
     /// Queues a step on its zone's runner. Never blocks.
     func enqueue(_ job: Job) {
+        if job.procedure == .isolate, job.index == 0 { inherited.withLock { _ = $0.remove(job.zone) } }
         queued.withLock { $0[job.zone, default: []].append(job.key) }
         input.yield(job)
     }
@@ -189,8 +193,21 @@ final class Actuator: Service {
 
     /// Performs one step; nil when it was cancelled before it could finish.
     func perform(_ job: Job) async -> (StepOutcome, String)? {
-        if case .refused(let reason) = await gate.permit(job.request(.perform)) {
+        var job = job
+        switch await gate.permit(job.request(.perform)) {
+        case .granted:
+            if !job.resumed, inherited.withLock({ $0.contains(job.zone) }) {
+                job.resumed = true
+                job.resumedBecause = "after a takeover of \(job.zone)'s procedure from another gateway"
+            }
+        case .refused(let reason):
             return (.skipped, "\(reason): \(job.step) not performed")
+        case .deferred(let reason):
+            guard let waited = await waitForPermit(job, reason: reason) else { return nil }
+            // Another gateway may have done it meanwhile: read first, write only what the devices do not show.
+            inherited.withLock { _ = $0.insert(job.zone) }
+            job.resumed = true
+            job.resumedBecause = "taken over after \(DurationText.format(waited)) waiting (\(reason))"
         }
         switch job.step {
         case .command(let device, let command):
@@ -210,13 +227,36 @@ final class Actuator: Service {
             }
         case .notify(let names):
             let channels = site.withLock { site in names.compactMap { site.channel(named: $0) } }
-            let record = await core.notification(for: job.zone)
+            var record = await core.notification(for: job.zone)
+            record.fence(gate.fence())
             notifier.send(record, to: channels)
             return (.succeeded, "queued for \(names.joined(separator: ", "))")
         case .delay:
             // The engine times delays itself and never asks for one; say so rather than wait.
             return (.failed, "a delay step was handed to the actuator; the engine times delays")
         }
+    }
+
+    /// How often a deferred step asks its gate again.
+    static let deferredPoll: Duration = .milliseconds(100)
+
+    /// Waits until the gate grants `job` (this gateway became the owner); how long it waited, or nil when the step
+    /// was cancelled, shutdown began (the step is left for whoever acts next) or the gate refused outright.
+    func waitForPermit(_ job: Job, reason: String) async -> Duration? {
+        let started = ContinuousClock.now
+        logger.info(
+            "step waits: another gateway acts",
+            metadata: ["zone": "\(job.zone)", "procedure": "\(job.procedure.rawValue)", "step": "\(job.index)",
+                "reason": "\(reason)"])
+        while !Task.isCancelled, !stopping.withLock({ $0 }) {
+            do { try await Task.sleep(for: Self.deferredPoll) } catch { return nil }
+            switch await gate.permit(job.request(.perform)) {
+            case .granted: return ContinuousClock.now - started
+            case .refused: return nil
+            case .deferred: continue
+            }
+        }
+        return nil
     }
 
     /// What proves a command took effect: its verify point, else its own register or coil read back.
@@ -276,7 +316,7 @@ final class Actuator: Service {
             // Coils and holding registers (the only tables a command writes) are readable in Modbus.
             confirmation = Confirmation(
                 table: spec.table, address: spec.address, count: values.count, what: target,
-                within: Self.readbackWithin,
+                within: CommandSpec.readbackWithin,
                 matches: { raw in
                     let seen = spec.table == .coil ? (raw.first.map { $0 != 0 ? "true" : "false" } ?? "nothing")
                         : raw.map(String.init).joined(separator: ", ")
@@ -323,13 +363,13 @@ final class Actuator: Service {
                 if first.done {
                     return (
                         .succeeded,
-                        "resumed after a restart: \(confirmation.what) already reads \(first.seen); not written again"
+                        "\(job.resumedBecause): \(confirmation.what) already reads \(first.seen); not written again"
                     )
                 }
-                problem = "resumed after a restart: \(confirmation.what) reads \(first.seen), not \(expected), "
+                problem = "\(job.resumedBecause): \(confirmation.what) reads \(first.seen), not \(expected), "
                     + "within \(DurationText.format(confirmation.within))"
             } else {
-                problem = "resumed after a restart: nothing to read back, so it is written again"
+                problem = "\(job.resumedBecause): nothing to read back, so it is written again"
             }
             // The first write of a resumed step may repeat one made before the restart: log it as a retry.
             if !(await retry(job, attempt: 1, problem: problem, beforeRetry: beforeRetry)) { return nil }
@@ -345,8 +385,23 @@ final class Actuator: Service {
             if Task.isCancelled { return nil }
             // Asked again before each write: a gateway that lost the right to act since the step began (a lease
             // taken over) must not put a late write on the wire.
-            if case .refused(let reason) = await gate.permit(job.request(.write(attempt: attempt))) {
+            switch await gate.permit(job.request(.write(attempt: attempt))) {
+            case .granted: break
+            case .refused(let reason):
                 return (.skipped, "\(reason): \(device).\(command) not written (attempt \(attempt))")
+            case .deferred(let reason):
+                // The lease went to another gateway (or is being renewed) between two writes: wait, and once this
+                // gateway may act again, write only if the device does not already show the command done.
+                guard let waited = await waitForPermit(job, reason: reason) else { return nil }
+                if let confirmation {
+                    guard let check = await confirm(confirmation) else { return nil }
+                    if check.done {
+                        return (
+                            .succeeded,
+                            "taken over after \(DurationText.format(waited)) waiting (\(reason)): "
+                                + "\(confirmation.what) already reads \(check.seen); not written again")
+                    }
+                }
             }
             do {
                 try await client.write(spec.table, address: spec.address, values: values)

@@ -43,6 +43,12 @@ public final class Daemon: Sendable {
     let durabilityChanges: AsyncStream<LogDurabilityChange>
     /// The running group, for `shutdown()`.
     let group = Mutex<ServiceGroup?>(nil)
+    /// This gateway's part in the site's hot-standby pair; nil when it acts alone.
+    let standby: StandbyPair?
+    /// Role changes of the pair, handed from the election's task to `runStandbyNotices`.
+    let roleChanges: AsyncStream<(StandbyRole, StandbyRole)>
+    /// What the actuator, the notifications and the records' `owner`/`epoch` answer to.
+    let gate: any ActuationGate
 
     /// Opens the alert log (a failure to open is not fatal: records are held in memory and the status says so)
     /// and binds the control socket. Throws `ControlServerError` when the socket cannot be set up, for example
@@ -77,15 +83,22 @@ public final class Daemon: Sendable {
                 onWritten: { members in logState.fold(members) }),
             logger: logger, onDurabilityChange: { durabilityInput.yield($0) })
         journal = Journal(writer: writer, observer: observer, logger: logger)
-        core = SafetyCore(site: site, time: time, journal: journal, observer: observer, logger: logger)
+        let (roleChanges, roleInput) = AsyncStream.makeStream(of: (StandbyRole, StandbyRole).self)
+        self.roleChanges = roleChanges
+        let standby = try Self.standbyPair(site: site, options: options) { roleInput.yield(($0, $1)) }
+        self.standby = standby
+        let gate = options.gate(standby: standby)
+        self.gate = gate
+        core = SafetyCore(site: site, time: time, journal: journal, observer: observer, gate: gate, logger: logger)
         self.notifier = notifier
         actuator = Actuator(
             core: core, clients: clients, site: site, time: time, notifier: notifier,
-            gate: options.gate,
+            gate: gate,
             attempts: options.commandAttempts, logger: logger)
         let systemd = options.systemd
         let statusSource = StatusSource(
-            time: time, core: core, health: health, writer: writer, startedAt: startedAt, dryRun: options.dryRun)
+            time: time, core: core, health: health, writer: writer, startedAt: startedAt, dryRun: options.dryRun,
+            standby: standby)
         self.statusSource = statusSource
         poller = Poller(
             site: site, core: core, clients: clients, health: health, time: time, observer: observer, logger: logger,
@@ -135,6 +148,17 @@ public final class Daemon: Sendable {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: ClosureService { await self.runJournal() }, serviceName: "journal"),
+        ]
+        if let standby {
+            // Started before the actuator and shut down after it: the lease is held until the steps under way have
+            // finished, then handed over at once.
+            services.append(.init(service: standby.service, serviceName: "standby"))
+            services.append(
+                .init(
+                    service: ClosureService { try await quietly { await self.runStandbyNotices() } },
+                    serviceName: "standby-notices"))
+        }
+        services += [
             // A notifier whose run() returns early must not stop the daemon: watching goes on without it.
             .init(service: notifier, successTerminationBehavior: .ignore, serviceName: "notifier"),
             // Not cancelled on shutdown: the step under way finishes, so its outcome is logged.
@@ -198,9 +222,11 @@ public final class Daemon: Sendable {
         let file = current.file
         do {
             let next = try SiteLoader().load(path: file)
-            if next.alertLog != current.alertLog || next.controlSocket != current.controlSocket {
+            if next.alertLog != current.alertLog || next.controlSocket != current.controlSocket
+                || next.standby != current.standby
+            {
                 logger.warning(
-                    "alert_log and control_socket changes take effect only after a restart",
+                    "alert_log, control_socket and standby changes take effect only after a restart",
                     metadata: ["file": "\(file)"])
             }
             await reload(to: next)
@@ -226,9 +252,36 @@ public final class Daemon: Sendable {
     /// other channel (fail open). A failed `notify.failed` is only logged, so two dead channels cannot ping-pong.
     public func notificationFailed(channel: String, record: AlertRecord?, error: String) async {
         let failed = await core.notificationFailed(channel: channel, about: record, error: error)
-        guard record?.event != .notifyFailed else { return }
+        guard record?.event != .notifyFailed, gate.notifies() else { return }
         let others = actuator.site.withLock { $0.notify }.filter { $0.name != channel }
         if !others.isEmpty { notifier.send(failed, to: others) }
+    }
+
+    /// Logs each change of the pair's roles (and tells the channels, if this gateway notifies).
+    private func runStandbyNotices() async {
+        guard let standby else { return }
+        observerOfRoles(standby.election.role)
+        for await (old, new) in roleChanges {
+            await core.standbyChanged(standby.records(from: old, to: new, site: initialSite.model.site, at: time.now()))
+            observerOfRoles(new)
+        }
+    }
+
+    private func observerOfRoles(_ role: StandbyRole) {
+        core.observer.standbyRole(role.kind.rawValue, epoch: role.epoch, etcdReachable: role.etcdProblem == nil)
+    }
+
+    /// The site's pair for this gateway, or nil when the site has no `standby:`.
+    static func standbyPair(
+        site: LoadedSite, options: DaemonOptions, onChange: @escaping @Sendable (StandbyRole, StandbyRole) -> Void
+    ) throws -> StandbyPair? {
+        guard let config = site.standby else {
+            if let gateway = options.gateway { throw StandbyPair.NameError(gateway: gateway, peers: []) }
+            return nil
+        }
+        guard let gateway = options.gateway else { throw StandbyPair.NameError(gateway: "", peers: config.peers) }
+        return try StandbyPair(
+            config: config, site: site.model.site, gateway: gateway, logger: options.logger, onChange: onChange)
     }
 
     /// Tells every channel when the alert log stops being durable and when it is durable again.
@@ -276,6 +329,8 @@ public final class Daemon: Sendable {
         case .cancelStep(let zone, let procedure, let index):
             actuator.cancel(zone: zone, procedure: procedure, index: index)
         case .notify(let record):
+            // A standby's notifications are the owner's to send.
+            guard gate.notifies() else { return }
             notifier.send(record, to: actuator.site.withLock { $0.notify })
         }
     }

@@ -30,6 +30,9 @@ public struct DaemonOptions: Sendable {
     /// Asked before every step and every write whether this gateway may act now (a standby pair's lease plugs in
     /// here); nil acts alone. `dryRun` overrides it: a dry run never acts.
     public var actuationGate: (any ActuationGate)?
+    /// Which gateway of the site's hot-standby pair this is (`run --gateway NAME`); required when the site file has
+    /// `standby:`, refused when it has not.
+    public var gateway: String?
 
     public init(
         dryRun: Bool = false, clock: any SiteClock = SystemSiteClock(),
@@ -49,6 +52,8 @@ public struct DaemonOptions: Sendable {
         self.actuationGate = actuationGate
     }
 
-    /// The gate the actuator asks: never under a dry run, else `actuationGate`, else always.
-    var gate: any ActuationGate { dryRun ? DryRunGate() : (actuationGate ?? OpenGate()) }
+    /// The gate the actuator asks: never under a dry run, else the pair's lease, else `actuationGate`, else always.
+    func gate(standby: StandbyPair?) -> any ActuationGate {
+        dryRun ? DryRunGate() : (standby?.gate ?? actuationGate ?? OpenGate())
+    }
 }

@@ -63,6 +63,27 @@ public struct DaemonStatus: Sendable, Codable, Hashable {
         public var nextSeq: Int
     }
 
+    /// A hot-standby pair's gateway: who it is, who holds the site's lease, and how fresh that is.
+    public struct Standby: Sendable, Codable, Hashable {
+        public var gateway: String
+        public var peers: [String]
+        /// `owner`, `standby` or `unknown` (etcd not reached since start).
+        public var role: String
+        public var owner: String?
+        public var epoch: Int64
+        /// Seconds since this gateway became owner (nil unless owner).
+        public var leaseAgeSeconds: Double?
+        /// Seconds its lease is surely valid for, on its monotonic clock (nil unless owner).
+        public var leaseLeftSeconds: Double?
+        /// `reachable`, or why etcd did not answer.
+        public var etcd: String
+        public var lastContactAgeSeconds: Double?
+        /// Whether this gateway writes, runs and notifies now.
+        public var acting: Bool
+        /// Acting although its lease cannot be renewed (etcd unreachable): the pair's policy, and trouble.
+        public var actingWithoutLease: Bool
+    }
+
     public var site: String
     public var version: String
     public var configFile: String
@@ -76,6 +97,8 @@ public struct DaemonStatus: Sendable, Codable, Hashable {
     public var zones: [Zone]
     public var devices: [Device]
     public var alertLog: AlertLogState
+    /// Nil for a gateway that acts alone.
+    public var standby: Standby?
 }
 
 extension DaemonStatus {
@@ -106,6 +129,21 @@ extension DaemonStatus {
                     + (log.lastError.map { " — \($0)" } ?? ""))
         } else {
             lines.append("  alert log \(log.path) (next seq \(log.nextSeq))")
+        }
+        if let pair = standby {
+            var line = "  standby pair \(pair.peers.joined(separator: " + ")): this is \(pair.gateway), \(pair.role.uppercased())"
+            if let owner = pair.owner { line += "; owner \(owner), epoch \(pair.epoch)" }
+            if let age = pair.leaseAgeSeconds { line += "; lease held \(Self.age(age))" }
+            if let left = pair.leaseLeftSeconds { line += ", \(Self.age(left)) left" }
+            lines.append(line)
+            if pair.etcd != "reachable" {
+                lines.append(
+                    "  ETCD UNREACHABLE: \(pair.etcd)"
+                        + (pair.lastContactAgeSeconds.map { " (last answer \(Self.age($0)) ago)" } ?? " (never answered)"))
+            }
+            lines.append(
+                pair.actingWithoutLease ? "  ACTING WITHOUT A LEASE (the pair's rule while etcd is unreachable)"
+                    : pair.acting ? "  this gateway writes, runs and notifies" : "  this gateway writes nothing")
         }
         for zone in zones {
             lines.append("")

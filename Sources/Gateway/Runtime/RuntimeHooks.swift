@@ -20,6 +20,8 @@ public protocol RuntimeObserver: Sendable {
     func engineEvaluated(zones: [ZoneStatus], at: Timestamp)
     /// A notification channel failed to deliver (a `notify.failed` record is logged too).
     func notificationFailed(channel: String)
+    /// A hot-standby pair's gateway changed role (`owner`, `standby` or `unknown`) or learned a newer epoch.
+    func standbyRole(_ role: String, epoch: Int64, etcdReachable: Bool)
 }
 
 extension RuntimeObserver {
@@ -30,6 +32,7 @@ extension RuntimeObserver {
     public func recordAppended(_ record: AlertRecord, fsyncLatency: Duration, durable: Bool) {}
     public func engineEvaluated(zones: [ZoneStatus], at: Timestamp) {}
     public func notificationFailed(channel: String) {}
+    public func standbyRole(_ role: String, epoch: Int64, etcdReachable: Bool) {}
 }
 
 /// An observer that ignores everything.

@@ -62,6 +62,8 @@ actor SafetyCore {
     let time: MonotonicSiteTime
     let journal: Journal
     let observer: any RuntimeObserver
+    /// Asked for the `owner`/`epoch` that `step.*` and `standby.*` records and every notification carry.
+    let gate: any ActuationGate
     let logger: Logger
     /// The latest `zone.state` record of each zone: what a `notify` step tells people.
     private var latestZoneRecord: [String: AlertRecord] = [:]
@@ -77,7 +79,11 @@ actor SafetyCore {
     private var awaitingFirstPoll: Set<String>
     private var heldReadings: [SlottedReading] = []
 
-    init(site: LoadedSite, time: MonotonicSiteTime, journal: Journal, observer: any RuntimeObserver, logger: Logger) {
+    init(
+        site: LoadedSite, time: MonotonicSiteTime, journal: Journal, observer: any RuntimeObserver,
+        gate: any ActuationGate = OpenGate(), logger: Logger
+    ) {
+        self.gate = gate
         self.site = site
         self.engine = Engine(model: site.model)
         self.awaitingFirstPoll = Set(site.devices.map(\.name))
@@ -305,6 +311,27 @@ actor SafetyCore {
         emit(Output(records: [record], actions: [.notify(record)], nextDeadline: timerDeadline))
     }
 
+    /// Logs what a change of the pair's roles made (`StandbyPair.records`), and sends it on the channels.
+    func standbyChanged(_ records: [AlertRecord]) {
+        guard !records.isEmpty else { return }
+        emit(Output(records: records, actions: records.map { .notify($0) }, nextDeadline: timerDeadline))
+    }
+
+    /// Stamps the pair's owner and epoch on `step.*` and `standby.*` records and on every notification.
+    private func fence(_ out: inout Output) {
+        guard let token = gate.fence() else { return }
+        for index in out.records.indices {
+            let event = out.records[index].event.rawValue
+            if event.hasPrefix("step.") || event.hasPrefix("standby.") { out.records[index].fence(token) }
+        }
+        for index in out.actions.indices {
+            if case .notify(var record) = out.actions[index] {
+                record.fence(token)
+                out.actions[index] = .notify(record)
+            }
+        }
+    }
+
     private func clockStepRecord(_ step: Duration) -> AlertRecord {
         let forward = step > .zero
         let size = DurationText.format(forward ? step : .zero - step)
@@ -365,6 +392,7 @@ actor SafetyCore {
                 metadata: ["step": "\(DurationText.format(step))"])
         }
         time.stamp(&out)
+        fence(&out)
         for record in out.records where record.event == .zoneState {
             if let zone = record.zone { latestZoneRecord[zone] = record }
         }

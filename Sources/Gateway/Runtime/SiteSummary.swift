@@ -20,6 +20,13 @@ public enum SiteSummary {
                 + "keeps \(site.alertLogKeep) rotated file\(site.alertLogKeep == 1 ? "" : "s"); each starts with a state checkpoint)")
         out.append("  control socket  \(site.controlSocket)")
         out.append("  metrics         \(site.metrics.map(\.description) ?? "off")")
+        if let pair = site.standby {
+            out.append(
+                "  standby pair    \(pair.peers.joined(separator: " + ")) (primary \(pair.primary)); lease ttl "
+                    + "\(pair.ttl.configText) on etcd \(pair.etcd.joined(separator: ", ")); run each with --gateway NAME")
+        } else {
+            out.append("  standby pair    none (this gateway acts alone)")
+        }
 
         out.append("notify:")
         if site.notify.isEmpty { out.append("  (none: alerts reach people only through the alert log)") }

@@ -11,13 +11,16 @@ final class StatusSource: Sendable {
     let writer: AlertLogWriter
     let startedAt: Timestamp
     let dryRun: Bool
+    /// This gateway's part in a hot-standby pair, if the site has one.
+    let standby: StandbyPair?
     /// Every device has finished its first poll.
     let ready = Mutex(false)
 
     init(
         time: MonotonicSiteTime, core: SafetyCore, health: DeviceHealth, writer: AlertLogWriter,
-        startedAt: Timestamp, dryRun: Bool
+        startedAt: Timestamp, dryRun: Bool, standby: StandbyPair? = nil
     ) {
+        self.standby = standby
         self.time = time
         self.core = core
         self.health = health
@@ -41,7 +44,7 @@ final class StatusSource: Sendable {
         var summary = DaemonStatus.summaryLine(
             zones: zones, devicesUp: devices.filter { $0.up == true }.count, devices: devices.count)
         if log.isDegraded { summary += "; ALERT LOG NOT DURABLE (\(log.backlogCount) records held in memory)" }
-        return DaemonStatus(
+        var status = DaemonStatus(
             site: site.model.site, version: BuildInfo.version, configFile: site.file,
             startedAt: time.wall(startedAt).description, now: time.wall(now).description, dryRun: dryRun, ready: ready.withLock { $0 },
             summary: summary,
@@ -49,6 +52,16 @@ final class StatusSource: Sendable {
             alertLog: DaemonStatus.AlertLogState(
                 path: writer.configuration.path, degraded: log.isDegraded, backlog: log.backlogCount,
                 lastError: log.lastError?.description, nextSeq: log.nextSeq))
+        if let standby {
+            let pair = standby.status(now: .now)
+            status.standby = pair
+            if pair.actingWithoutLease {
+                status.summary += "; ACTING WITHOUT A LEASE (etcd unreachable)"
+            } else if !pair.acting {
+                status.summary += "; standby (\(pair.owner.map { "\($0) acts" } ?? "no owner known"))"
+            }
+        }
+        return status
     }
 
     static func zone(_ zone: ZoneStatus, stepText: String?, time: MonotonicSiteTime) -> DaemonStatus.Zone {

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import Synchronization
 
 /// What went wrong talking to etcd.
 public struct EtcdError: Error, CustomStringConvertible, Sendable {
@@ -54,21 +55,36 @@ public final class EtcdClient: Sendable {
     public let endpoints: [String]
     /// Bound on each request to one member.
     public let requestTimeout: Duration
-    private let http: HTTPClient
+    /// Made on the first request, so a client that never spoke (a daemon that failed to start) needs no shutdown.
+    private let http = Mutex<HTTPClient?>(nil)
+    private let closed = Mutex(false)
 
-    /// `endpoints` are base URLs (`http://127.0.0.1:2379`); the client is shut down with `shutdown()`.
+    /// `endpoints` are base URLs (`http://127.0.0.1:2379`); a client that made requests is shut down with
+    /// `shutdown()`.
     public init(endpoints: [String], requestTimeout: Duration = .seconds(1)) {
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.requestTimeout = requestTimeout
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(
-            connect: .milliseconds(Int64(requestTimeout.components.seconds * 1000
-                + requestTimeout.components.attoseconds / 1_000_000_000_000_000)))
-        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    private func connection() throws(EtcdError) -> HTTPClient {
+        try http.withLock { http throws(EtcdError) -> HTTPClient in
+            if let http { return http }
+            if closed.withLock({ $0 }) { throw EtcdError(kind: .unreachable, description: "the etcd client is shut down") }
+            var configuration = HTTPClient.Configuration()
+            configuration.timeout = .init(connect: .nanoseconds(Self.nanoseconds(requestTimeout)))
+            let made = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            http = made
+            return made
+        }
     }
 
     public func shutdown() async {
-        try? await http.shutdown()
+        closed.withLock { $0 = true }
+        let client = http.withLock { http -> HTTPClient? in
+            defer { http = nil }
+            return http
+        }
+        try? await client?.shutdown()
     }
 
     // MARK: - Leases
@@ -161,6 +177,7 @@ public final class EtcdClient: Sendable {
         } catch {
             throw EtcdError(kind: .malformed, description: "cannot encode a \(path) request: \(error)")
         }
+        let http = try connection()
         var problems: [String] = []
         for endpoint in endpoints {
             var request = HTTPClientRequest(url: "\(endpoint)/v3/\(path)")

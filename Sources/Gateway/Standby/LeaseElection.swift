@@ -78,16 +78,16 @@ public struct LeasePolicy: Sendable, Hashable {
             if role.etcdProblem != nil { return .granted(token) }
             // etcd answers but the lease was not renewed in time (the process was stopped, the machine stalled):
             // wait for the next renewal rather than write on a lease that may have lapsed.
-            return .refused(reason: "standby pair: the lease of \(gateway) (epoch \(role.epoch)) was not renewed in time")
+            return .deferred(reason: "standby pair: the lease of \(gateway) (epoch \(role.epoch)) was not renewed in time")
         case .standby:
             let holder = role.owner.map { "\($0) holds the site's lease (epoch \(role.epoch))" }
                 ?? "another gateway holds the site's lease"
-            return .refused(reason: "standby: \(holder)")
+            return .deferred(reason: "standby: \(holder)")
         case .unknown:
             if primary, role.lastContact == nil, now - role.started >= unreachableGrace {
                 return .granted(ActuationToken(owner: gateway, epoch: 0))
             }
-            return .refused(reason: "standby pair: no lease yet (etcd not reached since start)")
+            return .deferred(reason: "standby pair: no lease yet (etcd not reached since start)")
         }
     }
 
@@ -250,5 +250,17 @@ public struct StandbyGate: ActuationGate {
 
     public func permit(_ request: ActuationRequest) async -> ActuationPermit {
         policy.permit(election.role, at: .now)
+    }
+
+    public func notifies() -> Bool {
+        if case .granted = policy.permit(election.role, at: .now) { return true }
+        return false
+    }
+
+    /// The token this gateway acts under when it may; else the owner it sees, if any.
+    public func fence() -> ActuationToken? {
+        let role = election.role
+        if case .granted(let token) = policy.permit(role, at: .now) { return token }
+        return role.owner.map { ActuationToken(owner: $0, epoch: role.epoch) }
     }
 }

@@ -97,12 +97,15 @@ final class RuntimeHarness: Sendable {
 
     static let defaultNotify = "pager: { command: [/bin/true], timeout: 2s }"
 
+    /// - Parameter ports: where each device is reached, when not at its server (a proxy in front of it).
+    /// - Parameter extra: more top-level settings, appended (e.g. a `standby:` section).
     func siteYAML(
         suppressDelay: String, pollInterval: String, deviceSettings: [String: String] = [:],
-        alertLog: String = "state/alerts.jsonl", notify: String = RuntimeHarness.defaultNotify
+        alertLog: String = "state/alerts.jsonl", notify: String = RuntimeHarness.defaultNotify,
+        controlSocket: String = "state/control.sock", ports: [String: Int] = [:], extra: String = ""
     ) -> String {
         func port(_ name: String) -> String {
-            "\(servers[name]!.port)" + (deviceSettings[name].map { ", \($0)" } ?? "")
+            "\(ports[name] ?? servers[name]!.port)" + (deviceSettings[name].map { ", \($0)" } ?? "")
         }
         return """
             site: test-site
@@ -110,7 +113,7 @@ final class RuntimeHarness: Sendable {
             stale_after: 2s
             timeout: 300ms
             alert_log: \(alertLog)
-            control_socket: state/control.sock
+            control_socket: \(controlSocket)
             notify:
             \(notify.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             devices:
@@ -141,7 +144,7 @@ final class RuntimeHarness: Sendable {
                   - command: feed.open_feed_1
                   - delay: 200ms
                   - command: feed.open_feed_2
-
+            \(extra)
             """
     }
 
@@ -166,11 +169,13 @@ final class RuntimeHarness: Sendable {
 
     // MARK: - The daemon
 
-    /// Starts `firewatch run --config site.yaml` with `arguments` appended.
-    func start(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> DaemonProcess {
+    /// Starts `firewatch run --config site.yaml` (or `config`) with `arguments` appended.
+    func start(
+        _ arguments: [String] = [], environment: [String: String] = [:], config: String? = nil
+    ) throws -> DaemonProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try FirewatchExecutable.required())
-        process.arguments = ["run", "--config", siteFile] + arguments
+        process.arguments = ["run", "--config", config ?? siteFile] + arguments
         var env = ProcessInfo.processInfo.environment
         env["FIREWATCH_DEVICES"] = Repository.file("devices")
         env.removeValue(forKey: "NOTIFY_SOCKET")
@@ -193,7 +198,8 @@ final class RuntimeHarness: Sendable {
 
     /// Waits until the daemon answers `status` with every device polled once.
     @discardableResult
-    func waitReady(limit: Duration = .seconds(20)) async -> DaemonStatus? {
+    func waitReady(limit: Duration = .seconds(20), socket: String? = nil) async -> DaemonStatus? {
+        let socket = socket ?? self.socket
         let deadline = ContinuousClock.now + limit
         for _ in 0..<1000 {
             if let response = try? await ControlClient.send(.status, socketPath: socket, timeout: .seconds(2)),
@@ -222,7 +228,8 @@ final class RuntimeHarness: Sendable {
     }
 
     /// The daemon's status now.
-    func status() async -> DaemonStatus? {
+    func status(socket: String? = nil) async -> DaemonStatus? {
+        let socket = socket ?? self.socket
         guard let response = try? await ControlClient.send(.status, socketPath: socket, timeout: .seconds(5)),
             let data = response.data
         else { return nil }
@@ -232,24 +239,25 @@ final class RuntimeHarness: Sendable {
     // MARK: - The alert log
 
     /// Every record of the log (all files, oldest first), as parsed members.
-    func records() -> [[String: JSONValue]] {
-        ((try? AlertLogSet.discover(livePath: alertLog).readLines()) ?? []).compactMap(\.fields)
+    func records(log: String? = nil) -> [[String: JSONValue]] {
+        ((try? AlertLogSet.discover(livePath: log ?? alertLog).readLines()) ?? []).compactMap(\.fields)
     }
 
     /// Waits (at most `limit`, polling every 50 ms) until `predicate` holds for the log's records.
     @discardableResult
     func waitFor(
-        _ what: String, limit: Duration = .seconds(20), _ predicate: ([[String: JSONValue]]) -> Bool
+        _ what: String, limit: Duration = .seconds(20), log: String? = nil,
+        _ predicate: ([[String: JSONValue]]) -> Bool
     ) async -> Bool {
         let deadline = ContinuousClock.now + limit
         for _ in 0..<10_000 {
-            if predicate(records()) { return true }
+            if predicate(records(log: log)) { return true }
             if ContinuousClock.now > deadline { break }
             try? await Task.sleep(for: .milliseconds(50))
         }
         print(
             "gave up waiting for \(what); records:\n"
-                + records().map {
+                + records(log: log).map {
                     JSONWriter.serialize(.object($0.sorted { $0.key < $1.key }.map { JSONMember($0.key, $0.value) }))
                 }.joined(separator: "\n"))
         return false

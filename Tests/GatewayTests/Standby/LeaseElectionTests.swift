@@ -34,7 +34,7 @@ struct LeasePolicyTests {
     @Test("an owner whose lease was not renewed in time waits while etcd answers, acts through an etcd outage")
     func ownerLeaseRunningOut() {
         let late = owner(validFor: .milliseconds(500))
-        guard case .refused(let reason) = primary.permit(late, at: start) else {
+        guard case .deferred(let reason) = primary.permit(late, at: start) else {
             Issue.record("granted on a lease that may have lapsed")
             return
         }
@@ -55,7 +55,7 @@ struct LeasePolicyTests {
         for problem in [nil, "no etcd member answered"] {
             role.etcdProblem = problem
             for policy in [primary, secondary] {
-                #expect(policy.permit(role, at: start + .seconds(3600)) == .refused(reason: "standby: gw-a holds the site's lease (epoch 7)"))
+                #expect(policy.permit(role, at: start + .seconds(3600)) == .deferred(reason: "standby: gw-a holds the site's lease (epoch 7)"))
             }
         }
     }
@@ -67,7 +67,7 @@ struct LeasePolicyTests {
         #expect(primary.permit(role, at: start + .seconds(19)) != .granted(ActuationToken(owner: "gw-a", epoch: 0)))
         #expect(primary.permit(role, at: start + .seconds(20)) == .granted(ActuationToken(owner: "gw-a", epoch: 0)))
         #expect(primary.actsWithoutLease(role, at: start + .seconds(20)))
-        #expect(secondary.permit(role, at: start + .seconds(3600)) == .refused(reason: "standby pair: no lease yet (etcd not reached since start)"))
+        #expect(secondary.permit(role, at: start + .seconds(3600)) == .deferred(reason: "standby pair: no lease yet (etcd not reached since start)"))
         // Once etcd has answered, an unknown role is not an outage since start: nobody acts without the lease.
         role.lastContact = start + .seconds(1)
         #expect(primary.permit(role, at: start + .seconds(3600)) != .granted(ActuationToken(owner: "gw-a", epoch: 0)))

@@ -1,0 +1,154 @@
+import FireSafety
+import Logging
+import ServiceLifecycle
+import SiteConfig
+
+/// This gateway's part in a hot-standby pair (`standby:` in the site file, `firewatch run --gateway NAME`): the
+/// etcd client, the election, the rule of who writes and the gate the actuator asks. Made by `Daemon.Builder`.
+public final class StandbyPair: Sendable {
+    public let config: StandbyConfig
+    public let gateway: String
+    public let client: EtcdClient
+    public let election: LeaseElection
+    public let policy: LeasePolicy
+    public let gate: StandbyGate
+
+    /// How long a primary that has never reached etcd waits before acting alone: two TTLs, so that a standby which
+    /// did reach etcd and holds the lease has had time to show it.
+    public var unreachableGrace: Duration { policy.unreachableGrace }
+
+    /// Throws `StandbyPair.NameError` when `gateway` is not one of the pair's `peers`.
+    public init(
+        config: StandbyConfig, site: String, gateway: String, logger: Logger,
+        onChange: @escaping @Sendable (StandbyRole, StandbyRole) -> Void
+    ) throws(NameError) {
+        guard config.peers.contains(gateway) else { throw NameError(gateway: gateway, peers: config.peers) }
+        self.config = config
+        self.gateway = gateway
+        // A request to a member that does not answer gives up in a fifth of the TTL (at most a second), so the
+        // next member is tried long before the lease could lapse.
+        client = EtcdClient(endpoints: config.etcd, requestTimeout: min(config.ttl / 5, .seconds(1)))
+        election = LeaseElection(client: client, site: site, gateway: gateway, ttl: config.ttl, logger: logger, onChange: onChange)
+        policy = LeasePolicy(
+            gateway: gateway, primary: config.primary == gateway,
+            // A write starts only with a fifth of the TTL (at least a second) to spare.
+            writeGuard: max(config.ttl / 5, .seconds(1)), unreachableGrace: config.ttl * 2)
+        gate = StandbyGate(election: election, policy: policy)
+    }
+
+    /// `--gateway NAME` does not fit the site file: no such peer, missing, or given for a site without a pair.
+    public struct NameError: Error, CustomStringConvertible {
+        /// Empty when `--gateway` was not given.
+        public var gateway: String
+        /// Empty when the site has no `standby:`.
+        public var peers: [String]
+
+        public init(gateway: String, peers: [String]) {
+            self.gateway = gateway
+            self.peers = peers
+        }
+        public var description: String {
+            if peers.isEmpty {
+                return "--gateway \(gateway) is for a site with a standby: section, and this site file has none; "
+                    + "run without --gateway, or add standby: (etcd, peers) to the site file"
+            }
+            if gateway.isEmpty {
+                return "the site file has a standby: section: say which gateway of the pair this is with --gateway "
+                    + "(one of \(peers.joined(separator: ", ")))"
+            }
+            return "--gateway \(gateway) is not one of the site's standby peers (\(peers.joined(separator: ", "))); "
+                + "name this gateway as the site file's standby.peers does"
+        }
+    }
+
+    /// The election as a daemon service: it keeps the lease while the daemon runs and the steps under way finish
+    /// (it is shut down after the actuator), then hands the lease over at once by revoking it.
+    var service: some Service {
+        ClosureService { [election] in
+            do { try await cancelWhenGracefulShutdown { try await election.run() } } catch {}
+            await election.resign()
+            await self.client.shutdown()
+        }
+    }
+
+    /// What `status` shows of the pair.
+    func status(now: ContinuousClock.Instant) -> DaemonStatus.Standby {
+        let role = election.role
+        let permit = policy.permit(role, at: now)
+        var acting = false
+        if case .granted = permit { acting = true }
+        return DaemonStatus.Standby(
+            gateway: gateway, peers: config.peers, role: role.kind.rawValue, owner: role.owner, epoch: role.epoch,
+            leaseAgeSeconds: role.ownerSince.map { seconds(now - $0) },
+            leaseLeftSeconds: role.leaseValidUntil.map { max(0, seconds($0 - now)) },
+            etcd: role.etcdProblem ?? "reachable", lastContactAgeSeconds: role.lastContact.map { seconds(now - $0) },
+            acting: acting, actingWithoutLease: policy.actsWithoutLease(role, at: now))
+    }
+
+    /// The records a change of role makes: who holds the lease now, and etcd lost or back. Each says what this
+    /// gateway does about it under the pair's rule.
+    func records(from old: StandbyRole, to new: StandbyRole, site: String, at time: Timestamp) -> [AlertRecord] {
+        var records: [AlertRecord] = []
+        let me = gateway
+        if (old.etcdProblem == nil) != (new.etcdProblem == nil) {
+            if let problem = new.etcdProblem {
+                let doing: String
+                switch new.kind {
+                case .owner:
+                    doing = "\(me) holds the lease (epoch \(new.epoch)) and keeps acting without renewing it: it cannot "
+                        + "see a newer owner; the standby writes nothing"
+                case .standby:
+                    doing = "\(me) is standby and writes nothing; \(new.owner ?? "the owner") acts"
+                case .unknown:
+                    doing = policy.primary
+                        ? "\(me) holds no lease; as the pair's primary it acts alone once etcd has been unreachable "
+                            + "for \(DurationText.format(unreachableGrace)) since start"
+                        : "\(me) holds no lease and writes nothing until it gets one"
+                }
+                records.append(
+                    AlertRecord(
+                        time: time, site: site, severity: .trouble, event: .standbyEtcdLost,
+                        message: "etcd cannot be reached from \(me): \(problem); \(doing)", reason: problem))
+            } else {
+                records.append(
+                    AlertRecord(
+                        time: time, site: site, severity: .info, event: .standbyEtcdRestored,
+                        message: "etcd answers \(me) again"))
+            }
+        }
+        if old.kind != new.kind || old.owner != new.owner || old.epoch != new.epoch {
+            let message: String
+            switch new.kind {
+            case .owner:
+                message = "\(me) holds the site's lease (epoch \(new.epoch)) and acts"
+                    + (old.owner.map { $0 == me ? "" : "; it took over from \($0) (epoch \(old.epoch))" } ?? "")
+            case .standby:
+                message = new.owner.map { "\($0) holds the site's lease (epoch \(new.epoch)); \(me) is standby and writes nothing" }
+                    ?? "\(me) gave up the site's lease and writes nothing"
+            case .unknown:
+                message = "\(me) does not know who holds the site's lease"
+            }
+            // The first news of the owner after a start is information; a lease that changes hands later means a
+            // gateway stopped, lost etcd or was stalled: trouble until someone looks.
+            let first = old.kind == .unknown && old.owner == nil
+            records.append(
+                AlertRecord(
+                    time: time, site: site, severity: first ? .info : .trouble, event: .standbyOwner,
+                    from: old.owner, to: new.owner, message: message))
+        }
+        return records
+    }
+}
+
+private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+extension AlertRecord {
+    /// Stamps `owner` and `epoch` from a pair's token (no change without one).
+    mutating func fence(_ token: ActuationToken?) {
+        guard let token else { return }
+        owner = token.owner
+        epoch = token.epoch
+    }
+}
