@@ -144,6 +144,25 @@ func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
     defer { close(fd) }
+    return try bindLoopbackPort(fd)
+}
+
+/// A loopback port that refuses every connection for as long as this lives: bound, never listening, so
+/// a connect gets a reset and no other test can take the port meanwhile (a closed free port can be).
+final class RefusingPort {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TestFailure("socket: errno \(errno)") }
+        do { port = try bindLoopbackPort(fd) } catch { close(fd); throw error }
+    }
+
+    deinit { close(fd) }
+}
+
+private func bindLoopbackPort(_ fd: Int32) throws -> Int {
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = 0

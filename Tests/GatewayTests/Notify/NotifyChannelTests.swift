@@ -172,7 +172,8 @@ struct NotifyChannelTests {
     @Test("a webhook nobody listens on fails with the reason a person can act on")
     func refused() async throws {
         let log = EventLog()
-        let port = try freeLoopbackPort()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         let channel = Self.webhook("dead", port: port, path: "/hook", timeout: .seconds(1))
         let notifier = Self.notifier([channel], log: log)
         let failures = try await withRunning(notifier.run) {
@@ -182,5 +183,6 @@ struct NotifyChannelTests {
         try #require(failures.count == 1)
         #expect(failures[0].contains("connection refused"))
         #expect(failures[0].contains("127.0.0.1:\(port)/hook"))
+        withExtendedLifetime(refusing) {}
     }
 }
