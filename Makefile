@@ -35,7 +35,7 @@ build: deps
 # one at a time: two cores shared with a parallel test run would stall them. The fault campaign's test keeps both
 # cores busy on its own (two jobs), so it runs there too. The hot-standby suites run real etcd members whose
 # leases last 2 s: a starved member or gateway would lapse them, so they run there as well.
-SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests|CampaignTests)|GatewayTests\.(FaultTests|EtcdClientTests|LeaseElectionTests|PairProcessTests)|ModbusTests\.(ClientErrorTests|ModbusTapTests)
+SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests|CampaignTests)|GatewayTests\.(FaultTests|EtcdClientTests|LeaseElectionTests|SharedProgressTests|PairProcessTests)|ModbusTests\.(ClientErrorTests|ModbusTapTests)
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -45,6 +45,9 @@ final class Actuator: Service {
     let notifier: any AlertNotifier
     /// Asked before every step and every write whether this gateway may act now.
     let gate: any ActuationGate
+    /// What the other gateway of a hot-standby pair reported finished (nil for a gateway that acts alone): such a
+    /// step is not performed again here.
+    let progress: SharedProgress?
     let attempts: Int
     let logger: Logger
     private let jobs: AsyncStream<Job>
@@ -63,7 +66,8 @@ final class Actuator: Service {
 
     init(
         core: SafetyCore, clients: DeviceClients, site: LoadedSite, time: MonotonicSiteTime,
-        notifier: any AlertNotifier, gate: any ActuationGate, attempts: Int, logger: Logger
+        notifier: any AlertNotifier, gate: any ActuationGate, progress: SharedProgress? = nil, attempts: Int,
+        logger: Logger
     ) {
         self.core = core
         self.clients = clients
@@ -72,6 +76,7 @@ final class Actuator: Service {
         self.time = time
         self.notifier = notifier
         self.gate = gate
+        self.progress = progress
         self.attempts = attempts
         self.logger = logger
         (jobs, input) = AsyncStream.makeStream(of: Job.self)
@@ -194,6 +199,7 @@ final class Actuator: Service {
     /// Performs one step; nil when it was cancelled before it could finish.
     func perform(_ job: Job) async -> (StepOutcome, String)? {
         var job = job
+        if let done = finishedElsewhere(job) { return done }
         switch await gate.permit(job.request(.perform)) {
         case .granted:
             if !job.resumed, inherited.withLock({ $0.contains(job.zone) }) {
@@ -203,11 +209,15 @@ final class Actuator: Service {
         case .refused(let reason):
             return (.skipped, "\(reason): \(job.step) not performed")
         case .deferred(let reason):
-            guard let waited = await waitForPermit(job, reason: reason) else { return nil }
-            // Another gateway may have done it meanwhile: read first, write only what the devices do not show.
-            inherited.withLock { _ = $0.insert(job.zone) }
-            job.resumed = true
-            job.resumedBecause = "taken over after \(DurationText.format(waited)) waiting (\(reason))"
+            switch await waitForPermit(job, reason: reason) {
+            case .stopped: return nil
+            case .finishedElsewhere(let outcome, let detail): return (outcome, detail)
+            case .granted(let waited):
+                // Another gateway may have done it meanwhile: read first, write only what the devices do not show.
+                inherited.withLock { _ = $0.insert(job.zone) }
+                job.resumed = true
+                job.resumedBecause = "taken over after \(DurationText.format(waited)) waiting (\(reason))"
+            }
         }
         switch job.step {
         case .command(let device, let command):
@@ -240,23 +250,43 @@ final class Actuator: Service {
     /// How often a deferred step asks its gate again.
     static let deferredPoll: Duration = .milliseconds(100)
 
-    /// Waits until the gate grants `job` (this gateway became the owner); how long it waited, or nil when the step
-    /// was cancelled, shutdown began (the step is left for whoever acts next) or the gate refused outright.
-    func waitForPermit(_ job: Job, reason: String) async -> Duration? {
+    /// How a wait for the permit ended.
+    enum Waited {
+        /// This gateway may act now (it became the owner), after waiting this long.
+        case granted(Duration)
+        /// The other gateway reported the step finished: it is not performed here.
+        case finishedElsewhere(StepOutcome, String)
+        /// Cancelled, shutdown began (the step is left for whoever acts next) or the gate refused outright.
+        case stopped
+    }
+
+    /// Waits until the gate grants `job` (this gateway became the owner) or the owner reports the step finished.
+    func waitForPermit(_ job: Job, reason: String) async -> Waited {
         let started = ContinuousClock.now
         logger.info(
             "step waits: another gateway acts",
             metadata: ["zone": "\(job.zone)", "procedure": "\(job.procedure.rawValue)", "step": "\(job.index)",
                 "reason": "\(reason)"])
         while !Task.isCancelled, !stopping.withLock({ $0 }) {
-            do { try await Task.sleep(for: Self.deferredPoll) } catch { return nil }
+            do { try await Task.sleep(for: Self.deferredPoll) } catch { return .stopped }
+            if let (outcome, detail) = finishedElsewhere(job) { return .finishedElsewhere(outcome, detail) }
             switch await gate.permit(job.request(.perform)) {
-            case .granted: return ContinuousClock.now - started
-            case .refused: return nil
+            case .granted: return .granted(ContinuousClock.now - started)
+            case .refused: return .stopped
             case .deferred: continue
             }
         }
-        return nil
+        return .stopped
+    }
+
+    /// The step's outcome as the other gateway of the pair reported it, when it did: the step is not performed
+    /// here, and the zone's later commands read first (that gateway may have been further on).
+    private func finishedElsewhere(_ job: Job) -> (StepOutcome, String)? {
+        guard let finished = progress?.finishedElsewhere(zone: job.zone, procedure: job.procedure, index: job.index),
+            let outcome = StepOutcome(rawValue: finished.outcome)
+        else { return nil }
+        inherited.withLock { _ = $0.insert(job.zone) }
+        return (outcome, "\(finished.owner) did it (epoch \(finished.epoch)), not done again here: \(finished.detail)")
     }
 
     /// What proves a command took effect: its verify point, else its own register or coil read back.
@@ -392,7 +422,12 @@ final class Actuator: Service {
             case .deferred(let reason):
                 // The lease went to another gateway (or is being renewed) between two writes: wait, and once this
                 // gateway may act again, write only if the device does not already show the command done.
-                guard let waited = await waitForPermit(job, reason: reason) else { return nil }
+                let waited: Duration
+                switch await waitForPermit(job, reason: reason) {
+                case .stopped: return nil
+                case .finishedElsewhere(let outcome, let detail): return (outcome, detail)
+                case .granted(let duration): waited = duration
+                }
                 if let confirmation {
                     guard let check = await confirm(confirmation) else { return nil }
                     if check.done {

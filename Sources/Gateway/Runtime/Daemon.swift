@@ -82,19 +82,18 @@ public final class Daemon: Sendable {
                 },
                 onWritten: { members in logState.fold(members) }),
             logger: logger, onDurabilityChange: { durabilityInput.yield($0) })
-        journal = Journal(writer: writer, observer: observer, logger: logger)
         let (roleChanges, roleInput) = AsyncStream.makeStream(of: (StandbyRole, StandbyRole).self)
         self.roleChanges = roleChanges
         let standby = try Self.standbyPair(site: site, options: options) { roleInput.yield(($0, $1)) }
         self.standby = standby
+        journal = Journal(writer: writer, observer: observer, progress: standby?.progressSink, logger: logger)
         let gate = options.gate(standby: standby)
         self.gate = gate
         core = SafetyCore(site: site, time: time, journal: journal, observer: observer, gate: gate, logger: logger)
         self.notifier = notifier
         actuator = Actuator(
             core: core, clients: clients, site: site, time: time, notifier: notifier,
-            gate: gate,
-            attempts: options.commandAttempts, logger: logger)
+            gate: gate, progress: standby?.progress, attempts: options.commandAttempts, logger: logger)
         let systemd = options.systemd
         let statusSource = StatusSource(
             time: time, core: core, health: health, writer: writer, startedAt: startedAt, dryRun: options.dryRun,

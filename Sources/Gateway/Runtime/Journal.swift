@@ -35,11 +35,21 @@ final class Journal: Sendable {
     let entries: AsyncStream<JournalEntry>
     let input: AsyncStream<JournalEntry>.Continuation
     let observer: any RuntimeObserver
+    /// A hot-standby pair's shared progress: told of each record once the log has it, and waited for (it bounds
+    /// its own wait) before an entry's steps start. Nil for a gateway that acts alone.
+    let progress: ProgressSink?
     let logger: Logger
 
-    init(writer: AlertLogWriter, observer: any RuntimeObserver, logger: Logger) {
+    /// Where the records go besides the log, and what steps wait for.
+    struct ProgressSink: Sendable {
+        var logged: @Sendable (AlertRecord) -> Void
+        var beforeSteps: @Sendable () async -> Void
+    }
+
+    init(writer: AlertLogWriter, observer: any RuntimeObserver, progress: ProgressSink? = nil, logger: Logger) {
         self.writer = writer
         self.observer = observer
+        self.progress = progress
         self.logger = logger
         (entries, input) = AsyncStream.makeStream(of: JournalEntry.self)
     }
@@ -60,6 +70,9 @@ final class Journal: Sendable {
     func drain(dispatch: @Sendable (Action, _ resumed: Bool) -> Void) async {
         for await entry in entries {
             await write(entry)
+            if let progress, entry.actions.contains(where: { if case .runStep = $0 { true } else { false } }) {
+                await progress.beforeSteps()
+            }
             for action in entry.actions {
                 var resumed = false
                 if case .runStep(let zone, let procedure, let index, _) = action {
@@ -78,6 +91,7 @@ final class Journal: Sendable {
             let outcome = await writer.append(record.jsonMembers(extra: entry.extras[index] ?? []))
             let latency = ContinuousClock.now - start
             observer.recordAppended(record, fsyncLatency: latency, durable: outcome.isDurable)
+            progress?.logged(record)
             switch outcome {
             case .durable: break
             case .pending(let backlog):

@@ -50,7 +50,7 @@ public struct EtcdLease: Sendable, Hashable {
 /// a cluster with a member down still serves.
 ///
 /// Only what the standby pair needs: leases (grant, keep alive, revoke), create-if-absent (the election), put,
-/// get one key or a prefix, delete.
+/// a put or delete guarded by the owner key (shared progress), get one key or a prefix, delete.
 public final class EtcdClient: Sendable {
     public let endpoints: [String]
     /// Bound on each request to one member.
@@ -147,6 +147,27 @@ public final class EtcdClient: Sendable {
         if let lease { body["lease"] = String(lease) }
         let answer = try await call("kv/put", body)
         return Self.int64((answer["header"] as? [String: Any])?["revision"]) ?? 0
+    }
+
+    /// Puts `value` at `key`, or deletes `key` when `value` is nil, only while `guardKey` still has the create
+    /// revision `createRevision` (one transaction): how an owner writes under its epoch and a former owner cannot.
+    /// Returns whether it was done.
+    public func change(
+        _ key: String, to value: String?, whileKey guardKey: String, hasCreateRevision createRevision: Int64
+    ) async throws(EtcdError) -> Bool {
+        let key64 = Self.base64(key)
+        let operation: [String: Any] =
+            value.map { ["request_put": ["key": key64, "value": Self.base64($0)]] }
+            ?? ["request_delete_range": ["key": key64]]
+        let answer = try await call(
+            "kv/txn",
+            [
+                "compare": [
+                    ["key": Self.base64(guardKey), "target": "CREATE", "create_revision": String(createRevision)]
+                ],
+                "success": [operation],
+            ])
+        return answer["succeeded"] as? Bool == true
     }
 
     public func get(_ key: String) async throws(EtcdError) -> EtcdKeyValue? {

@@ -12,6 +12,8 @@ public final class StandbyPair: Sendable {
     public let election: LeaseElection
     public let policy: LeasePolicy
     public let gate: StandbyGate
+    /// Each zone's procedure progress, published by the owner and followed by the standby.
+    public let progress: SharedProgress
 
     /// How long a primary that has never reached etcd waits before acting alone: two TTLs, so that a standby which
     /// did reach etcd and holds the lease has had time to show it.
@@ -34,6 +36,7 @@ public final class StandbyPair: Sendable {
             // A write starts only with a fifth of the TTL (at least a second) to spare.
             writeGuard: max(config.ttl / 5, .seconds(1)), unreachableGrace: config.ttl * 2)
         gate = StandbyGate(election: election, policy: policy)
+        progress = SharedProgress(client: client, site: site, gateway: gateway, logger: logger)
     }
 
     /// `--gateway NAME` does not fit the site file: no such peer, missing, or given for a site without a pair.
@@ -65,9 +68,47 @@ public final class StandbyPair: Sendable {
     /// (it is shut down after the actuator), then hands the lease over at once by revoking it.
     var service: some Service {
         ClosureService { [election] in
-            do { try await cancelWhenGracefulShutdown { try await election.run() } } catch {}
+            do {
+                try await cancelWhenGracefulShutdown {
+                    try await withThrowingDiscardingTaskGroup { group in
+                        group.addTask { try await election.run() }
+                        group.addTask { await self.shareProgress() }
+                    }
+                }
+            } catch {}
+            // The last of the progress goes out before the lease does: the next owner continues from it.
+            await self.progress.exchange(ownerEpoch: self.ownerEpoch, follow: false)
             await election.resign()
             await self.client.shutdown()
+        }
+    }
+
+    /// The epoch this gateway publishes under: its own, while it holds the lease.
+    private var ownerEpoch: Int64? {
+        let role = election.role
+        return role.kind == .owner ? role.epoch : nil
+    }
+
+    /// What the journal tells the shared progress, and waits for before a step starts: as the owner, with etcd
+    /// answering, that what the steps before it finished is published (at most `SharedProgress.publishWait`).
+    var progressSink: Journal.ProgressSink {
+        Journal.ProgressSink(
+            logged: { [progress] in progress.logged($0) },
+            beforeSteps: { [election, progress] in
+                let role = election.role
+                guard role.kind == .owner, role.etcdProblem == nil else { return }
+                await progress.published()
+            })
+    }
+
+    /// Publishes as soon as the log has something new (checked every 10 ms) and follows the others every tick.
+    private func shareProgress() async {
+        var lastFollow = ContinuousClock.now - election.tick
+        while !Task.isCancelled {
+            let follow = ContinuousClock.now - lastFollow >= election.tick
+            if follow { lastFollow = .now }
+            await progress.exchange(ownerEpoch: ownerEpoch, follow: follow)
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { return }
         }
     }
 

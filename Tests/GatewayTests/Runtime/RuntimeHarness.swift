@@ -84,7 +84,7 @@ final class RuntimeHarness: Sendable {
         try FileManager.default.createDirectory(atPath: directory.file("state"), withIntermediateDirectories: true)
         // The failover hook of the isolate procedure: says what it was asked and leaves a mark.
         let hook = directory.file("failover")
-        try "#!/bin/sh\necho \"failover $*\"\necho \"$*\" > failover.ran\n".write(
+        try "#!/bin/sh\necho \"failover $*\"\necho \"$*\" >> failover.ran\n".write(
             toFile: hook, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: hook)
         try normal()
