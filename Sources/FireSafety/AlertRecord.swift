@@ -42,6 +42,9 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     /// This gateway of a pair cannot reach etcd (trouble), and when it can again.
     case standbyEtcdLost = "standby.etcd_lost"
     case standbyEtcdRestored = "standby.etcd_restored"
+    /// An operator command given on the other gateway of a pair was refused by this one's engine (trouble: the
+    /// two gateways no longer agree on the zone).
+    case standbyCommandRefused = "standby.command_refused"
 }
 
 /// One alert-log entry without `seq` and `prev`, which the log writer adds when it chains the line.

@@ -8,6 +8,8 @@ import Synchronization
 struct ControlHandler: Sendable {
     let core: SafetyCore
     let status: StatusSource
+    /// A hot-standby pair's relay: a command carried out here goes to the other gateway too.
+    var relay: CommandRelay? = nil
 
     func handle(_ request: ControlRequest, peer: PeerCredentials) async -> ControlResponse {
         let uid = String(peer.uid)
@@ -25,7 +27,15 @@ struct ControlHandler: Sendable {
         case .inhibit(let zone, let duration, let reason):
             command = .inhibit(zone: zone, uid: uid, duration: duration, reason: reason)
         }
-        return await Self.submit(command, user: user, to: core)
+        var response = await Self.submit(command, user: user, to: core)
+        guard response.ok, let relay else { return response }
+        do {
+            try await relay.send(command, user: user)
+            response.message += "; sent to the other gateway through etcd"
+        } catch {
+            response.message += "; NOT sent to the other gateway (etcd: \(error)) — give it there too"
+        }
+        return response
     }
 
     static func submit(_ command: OperatorCommand, user: String? = nil, to core: SafetyCore) async -> ControlResponse {

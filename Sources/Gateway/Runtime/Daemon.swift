@@ -109,7 +109,7 @@ public final class Daemon: Sendable {
                 if first { logger.notice("every device has been polled once; ready") }
                 do { try systemd.ready() } catch { logger.warning("sd_notify READY=1 failed: \(error)") }
             })
-        let handler = ControlHandler(core: core, status: statusSource)
+        let handler = ControlHandler(core: core, status: statusSource, relay: standby?.commands)
         control = try ControlServer(path: site.controlSocket, logger: logger) { request, peer in
             await handler.handle(request, peer: peer)
         }
@@ -151,7 +151,12 @@ public final class Daemon: Sendable {
         if let standby {
             // Started before the actuator and shut down after it: the lease is held until the steps under way have
             // finished, then handed over at once.
-            services.append(.init(service: standby.service, serviceName: "standby"))
+            services.append(
+                .init(
+                    service: standby.service { [core] command, user, from in
+                        await core.commandRelayed(command, user: user, from: from)
+                    },
+                    serviceName: "standby"))
             services.append(
                 .init(
                     service: ClosureService { try await quietly { await self.runStandbyNotices() } },

@@ -236,6 +236,28 @@ actor SafetyCore {
         return out
     }
 
+    /// An operator command given on the other gateway of the pair, relayed through etcd: carried out here as if
+    /// given here, and its records say where it was given. One this engine refuses is a `standby.command_refused`
+    /// record (trouble: the two gateways no longer agree on the zone, and an operator must look).
+    func commandRelayed(_ command: OperatorCommand, user: String?, from gateway: String) async {
+        let now = time.now()
+        var out = engine.command(command, user: user, at: now)
+        let given = "given on \(gateway) by uid \(command.uid)" + (user.map { " (\($0))" } ?? "")
+        for index in out.records.indices { out.records[index].message += " — \(given), relayed through etcd" }
+        if let refused = out.refused {
+            let kind = RelayedCommand(gateway: gateway, command: command, user: user).command
+            out.records.append(
+                AlertRecord(
+                    time: now, site: site.model.site, zone: command.zone, severity: .trouble,
+                    event: .standbyCommandRefused,
+                    message: "\(kind) of \(command.zone) \(given) was refused here: \(refused); the two gateways no "
+                        + "longer agree on \(command.zone) — compare `firewatch status` on both",
+                    uid: command.uid, reason: refused, user: user))
+        }
+        await emitLogged(out)
+        observeZones(after: out, at: now)
+    }
+
     /// The actuator is about to write a command step again: logs `step.retried` and returns once it is logged
     /// (fsynced, or held if the disk refuses), true when the write may go ahead; false when the step no longer
     /// runs (aborted, cancelled), and then nothing may be written.

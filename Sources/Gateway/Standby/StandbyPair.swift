@@ -14,6 +14,8 @@ public final class StandbyPair: Sendable {
     public let gate: StandbyGate
     /// Each zone's procedure progress, published by the owner and followed by the standby.
     public let progress: SharedProgress
+    /// Operator commands given on either gateway, carried to the other.
+    public let commands: CommandRelay
 
     /// How long a primary that has never reached etcd waits before acting alone: two TTLs, so that a standby which
     /// did reach etcd and holds the lease has had time to show it.
@@ -37,7 +39,11 @@ public final class StandbyPair: Sendable {
             writeGuard: max(config.ttl / 5, .seconds(1)), unreachableGrace: config.ttl * 2)
         gate = StandbyGate(election: election, policy: policy)
         progress = SharedProgress(client: client, site: site, gateway: gateway, logger: logger)
+        commands = CommandRelay(client: client, site: site, gateway: gateway, logger: logger)
+        self.logger = logger
     }
+
+    let logger: Logger
 
     /// `--gateway NAME` does not fit the site file: no such peer, missing, or given for a site without a pair.
     public struct NameError: Error, CustomStringConvertible {
@@ -65,14 +71,16 @@ public final class StandbyPair: Sendable {
     }
 
     /// The election as a daemon service: it keeps the lease while the daemon runs and the steps under way finish
-    /// (it is shut down after the actuator), then hands the lease over at once by revoking it.
-    var service: some Service {
+    /// (it is shut down after the actuator), then hands the lease over at once by revoking it. Alongside, it
+    /// shares progress and hands each command another gateway relayed to `apply` (with its user and gateway).
+    func service(apply: @escaping @Sendable (OperatorCommand, _ user: String?, _ from: String) async -> Void) -> some Service {
         ClosureService { [election] in
             do {
                 try await cancelWhenGracefulShutdown {
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { try await election.run() }
                         group.addTask { await self.shareProgress() }
+                        group.addTask { await self.receiveCommands(apply: apply) }
                     }
                 }
             } catch {}
@@ -99,6 +107,26 @@ public final class StandbyPair: Sendable {
                 guard role.kind == .owner, role.etcdProblem == nil else { return }
                 await progress.published()
             })
+    }
+
+    /// Reads the commands the other gateway relayed every `CommandRelay.interval` and applies each once.
+    private func receiveCommands(apply: @Sendable (OperatorCommand, String?, String) async -> Void) async {
+        while !Task.isCancelled {
+            do {
+                for relayed in try await commands.receive() {
+                    guard let command = relayed.operatorCommand else {
+                        logger.warning(
+                            "a relayed command of a kind this version does not know; ignored",
+                            metadata: ["command": "\(relayed.command)", "from": "\(relayed.gateway)"])
+                        continue
+                    }
+                    await apply(command, relayed.user, relayed.gateway)
+                }
+            } catch {
+                logger.debug("relayed commands not read: \(error)")
+            }
+            do { try await Task.sleep(for: CommandRelay.interval) } catch { return }
+        }
     }
 
     /// Publishes as soon as the log has something new (checked every 10 ms) and follows the others every tick.

@@ -231,4 +231,36 @@ struct PairProcessTests {
             #expect(takeover >= .seconds(Int64(PairHarness.ttl) - 1))
         }
     }
+
+    @Test("an abort given on the standby stops the owner's countdown: nothing is released; both log it with the uid")
+    func abortOnStandbyStopsTheOwner() async throws {
+        let pair = try await PairHarness(suppressDelay: "3s")
+        defer { pair.remove() }
+        let a = try pair.start("gw-a")
+        defer { Task { await a.stop() } }
+        #expect(await pair.waitRole("gw-a") { $0.role == "owner" } != nil)
+        let b = try pair.start("gw-b")
+        defer { Task { await b.stop() } }
+        #expect(await pair.waitRole("gw-b") { $0.role == "standby" && $0.owner == "gw-a" } != nil)
+
+        try pair.site.set("temp1", .input, 1, [580])
+        try pair.site.set("smoke", .input, 0, [3])
+        // The standby walks the procedure in step with the owner: it is in its own countdown too.
+        #expect(await pair.waitForRecord("gw-b", ["event": "step.started", "procedure": "suppress", "step": "1"]))
+        let abort = try pair.site.cli(["abort", "room", "--socket", pair.socket("gw-b")])
+        #expect(abort.status == 0, "\(abort.stderr)")
+        #expect(abort.stdout.contains("sent to the other gateway through etcd"), "\(abort.stdout)")
+        let uid = String(getuid())
+        #expect(
+            await pair.waitForRecord("gw-a", ["event": "operator.abort", "outcome": "accepted", "uid": uid], limit: .seconds(5)))
+        let relayed = pair.records("gw-a").first { RuntimeHarness.matches($0, ["event": "operator.abort"]) }
+        #expect(relayed?["message"]?.stringValue?.contains("given on gw-b by uid \(uid)") == true, "\(relayed ?? [:])")
+        #expect(await pair.waitForRecord("gw-a", ["event": "step.aborted", "procedure": "suppress"]))
+        #expect(await pair.waitForRecord("gw-b", ["event": "operator.abort", "outcome": "accepted", "uid": uid]))
+        // Past the end of the countdown, with room to spare: neither gateway released agent.
+        try await Task.sleep(for: .seconds(4))
+        #expect(pair.writeNames("gw-a") == ["feed.0", "feed.1"], "gw-a wrote \(pair.writeNames("gw-a"))")
+        #expect(pair.writes("gw-b").isEmpty, "gw-b wrote \(pair.writeNames("gw-b"))")
+        #expect(!pair.records("gw-a").contains { RuntimeHarness.matches($0, ["event": "standby.command_refused"]) })
+    }
 }

@@ -114,4 +114,32 @@ struct SharedProgressTests {
         #expect(republished.owner == "gw-b" && republished.epoch == new)
         #expect(republished.steps["isolate/0"]?.owner == "gw-a", "who did the step is kept")
     }
+
+    @Test("commands relayed: the other gateway's, once, in order, inhibit intact; never one put before the first read")
+    func commandsRelayed() async throws {
+        let member = try await EtcdClientTests.Member.start()
+        defer { member.end() }
+        let client = EtcdClient(endpoints: member.cluster.endpoints)
+        defer { Task { await client.shutdown() } }
+        let logger = Logger(label: "test")
+        let a = CommandRelay(client: client, site: Self.site, gateway: "gw-a", logger: logger)
+        let b = CommandRelay(client: client, site: Self.site, gateway: "gw-b", logger: logger)
+
+        // Given before gw-b first looked: history, not a command for gw-b (an old abort must not stop a new countdown).
+        try await a.send(.abort(zone: "room", uid: "1000"), user: "alice")
+        #expect(try await b.receive() == [])
+        try await a.send(.ack(zone: "room", uid: "1000"), user: "alice")
+        try await a.send(.inhibit(zone: "room", uid: "1001", duration: .seconds(90), reason: "walk test"), user: nil)
+        try await b.send(.reset(zone: "room", uid: "1002"), user: "bob")
+        let received = try await b.receive()
+        #expect(received.map(\.command) == ["ack", "inhibit"], "gw-b's own reset is not handed back to it")
+        #expect(received.map(\.gateway) == ["gw-a", "gw-a"])
+        #expect(received.first?.user == "alice")
+        #expect(received.last?.operatorCommand == .inhibit(zone: "room", uid: "1001", duration: .seconds(90), reason: "walk test"))
+        #expect(try await b.receive() == [], "each command is applied once")
+        // gw-a had not read yet: its first read is history too, gw-b's reset included.
+        #expect(try await a.receive() == [])
+        try await b.send(.enable(zone: "room", uid: "1002"), user: "bob")
+        #expect(try await a.receive().map(\.operatorCommand) == [.enable(zone: "room", uid: "1002")])
+    }
 }
