@@ -64,6 +64,29 @@ final class PairHarness: Sendable {
         try site.start(["--gateway", gateway], config: configs[gateway])
     }
 
+    /// Starts gw-a and waits until it holds the lease, then gw-b until it is standby under gw-a: both processes
+    /// and what each one's status said. Throws (having stopped what it started) when either does not get there.
+    func startPair() async throws -> (
+        a: DaemonProcess, b: DaemonProcess, owner: DaemonStatus.Standby, standby: DaemonStatus.Standby
+    ) {
+        let a = try start("gw-a")
+        guard let owner = await waitRole("gw-a", { $0.role == "owner" }) else {
+            await a.stop()
+            throw TestFailure("gw-a never became the owner")
+        }
+        let b: DaemonProcess
+        do { b = try start("gw-b") } catch {
+            await a.stop()
+            throw error
+        }
+        guard let standby = await waitRole("gw-b", { $0.role == "standby" && $0.owner == "gw-a" }) else {
+            await a.stop()
+            await b.stop()
+            throw TestFailure("gw-b never became the standby under gw-a")
+        }
+        return (a, b, owner, standby)
+    }
+
     /// Waits until `gateway` is ready and its pair status satisfies `condition`.
     func waitRole(
         _ gateway: String, limit: Duration = .seconds(20), _ condition: (DaemonStatus.Standby) -> Bool
@@ -124,12 +147,9 @@ struct PairProcessTests {
     func ownerWritesStandbyWaitsGracefulHandover() async throws {
         let pair = try await PairHarness(suppressDelay: "500ms")
         defer { pair.remove() }
-        let a = try pair.start("gw-a")
+        let (a, b, owner, standby) = try await pair.startPair()
         defer { Task { await a.stop() } }
-        let owner = try #require(await pair.waitRole("gw-a") { $0.role == "owner" })
-        let b = try pair.start("gw-b")
         defer { Task { await b.stop() } }
-        let standby = try #require(await pair.waitRole("gw-b") { $0.role == "standby" && $0.owner == "gw-a" })
         #expect(standby.epoch == owner.epoch && owner.epoch > 0)
         #expect(await pair.waitForRecord("gw-b", ["event": "standby.owner", "to": "gw-a", "owner": "gw-a"]))
         #expect(owner.leaseAgeSeconds != nil && owner.leaseLeftSeconds != nil && standby.leaseAgeSeconds == nil)
@@ -185,12 +205,9 @@ struct PairProcessTests {
     func ownerKilledDuringPreDischarge() async throws {
         let pair = try await PairHarness(suppressDelay: "4s")
         defer { pair.remove() }
-        let a = try pair.start("gw-a")
+        let (a, b, owner, _) = try await pair.startPair()
         defer { Task { await a.stop() } }
-        let owner = try #require(await pair.waitRole("gw-a") { $0.role == "owner" })
-        let b = try pair.start("gw-b")
         defer { Task { await b.stop() } }
-        #expect(await pair.waitRole("gw-b") { $0.role == "standby" && $0.owner == "gw-a" } != nil)
 
         try pair.site.set("temp1", .input, 1, [580])
         try pair.site.set("smoke", .input, 0, [3])
@@ -236,12 +253,9 @@ struct PairProcessTests {
     func abortOnStandbyStopsTheOwner() async throws {
         let pair = try await PairHarness(suppressDelay: "3s")
         defer { pair.remove() }
-        let a = try pair.start("gw-a")
+        let (a, b, _, _) = try await pair.startPair()
         defer { Task { await a.stop() } }
-        #expect(await pair.waitRole("gw-a") { $0.role == "owner" } != nil)
-        let b = try pair.start("gw-b")
         defer { Task { await b.stop() } }
-        #expect(await pair.waitRole("gw-b") { $0.role == "standby" && $0.owner == "gw-a" } != nil)
 
         try pair.site.set("temp1", .input, 1, [580])
         try pair.site.set("smoke", .input, 0, [3])

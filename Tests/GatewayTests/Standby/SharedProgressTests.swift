@@ -12,6 +12,13 @@ import Testing
 struct SharedProgressTests {
     static let site = "s"
     static let ownerKey = "/firewatch/s/owner"
+    static let logger = Logger(label: "test")
+
+    /// A started member and a client of it; the caller ends both.
+    static func etcd() async throws -> (EtcdClientTests.Member, EtcdClient) {
+        let member = try await EtcdClientTests.Member.start()
+        return (member, EtcdClient(endpoints: member.cluster.endpoints))
+    }
 
     static func record(
         _ event: AlertEvent, _ procedure: ProcedureKind, _ step: Int, owner: String = "gw-a", epoch: Int64,
@@ -37,13 +44,11 @@ struct SharedProgressTests {
 
     @Test("the owner publishes under its epoch; the other gateway trusts what finished, never a skip or a start")
     func publishedAndFollowed() async throws {
-        let member = try await EtcdClientTests.Member.start()
+        let (member, client) = try await Self.etcd()
         defer { member.end() }
-        let client = EtcdClient(endpoints: member.cluster.endpoints)
         defer { Task { await client.shutdown() } }
-        let logger = Logger(label: "test")
-        let a = SharedProgress(client: client, site: Self.site, gateway: "gw-a", logger: logger)
-        let b = SharedProgress(client: client, site: Self.site, gateway: "gw-b", logger: logger)
+        let a = SharedProgress(client: client, site: Self.site, gateway: "gw-a", logger: Self.logger)
+        let b = SharedProgress(client: client, site: Self.site, gateway: "gw-b", logger: Self.logger)
         let (epoch, _) = try await Self.own(client, as: "gw-a")
 
         a.logged(Self.record(.stepStarted, .isolate, 0, epoch: epoch))
@@ -83,13 +88,11 @@ struct SharedProgressTests {
 
     @Test("a former owner's publish is refused by etcd once the lease has a newer owner; the new one republishes")
     func fencedByEpoch() async throws {
-        let member = try await EtcdClientTests.Member.start()
+        let (member, client) = try await Self.etcd()
         defer { member.end() }
-        let client = EtcdClient(endpoints: member.cluster.endpoints)
         defer { Task { await client.shutdown() } }
-        let logger = Logger(label: "test")
-        let a = SharedProgress(client: client, site: Self.site, gateway: "gw-a", logger: logger)
-        let b = SharedProgress(client: client, site: Self.site, gateway: "gw-b", logger: logger)
+        let a = SharedProgress(client: client, site: Self.site, gateway: "gw-a", logger: Self.logger)
+        let b = SharedProgress(client: client, site: Self.site, gateway: "gw-b", logger: Self.logger)
         let (old, lease) = try await Self.own(client, as: "gw-a")
         a.logged(Self.record(.stepStarted, .isolate, 0, epoch: old))
         a.logged(Self.record(.stepSucceeded, .isolate, 0, epoch: old))
@@ -117,13 +120,11 @@ struct SharedProgressTests {
 
     @Test("commands relayed: the other gateway's, once, in order, inhibit intact; never one put before the first read")
     func commandsRelayed() async throws {
-        let member = try await EtcdClientTests.Member.start()
+        let (member, client) = try await Self.etcd()
         defer { member.end() }
-        let client = EtcdClient(endpoints: member.cluster.endpoints)
         defer { Task { await client.shutdown() } }
-        let logger = Logger(label: "test")
-        let a = CommandRelay(client: client, site: Self.site, gateway: "gw-a", logger: logger)
-        let b = CommandRelay(client: client, site: Self.site, gateway: "gw-b", logger: logger)
+        let a = CommandRelay(client: client, site: Self.site, gateway: "gw-a", logger: Self.logger)
+        let b = CommandRelay(client: client, site: Self.site, gateway: "gw-b", logger: Self.logger)
 
         // Given before gw-b first looked: history, not a command for gw-b (an old abort must not stop a new countdown).
         try await a.send(.abort(zone: "room", uid: "1000"), user: "alice")
