@@ -1,3 +1,4 @@
+import FireSafety
 import Foundation
 
 /// The site file's optional `standby:` section: a hot-standby pair of gateways coordinated through etcd.
@@ -78,7 +79,7 @@ extension SiteReader {
                     "ttl \(value.configText) is not a whole number of seconds",
                     hint: "etcd leases count whole seconds; write e.g. 10s")
             } else if value < floor {
-                let seconds = Int64((Double(floor.components.seconds) + Double(floor.components.attoseconds) / 1e18).rounded(.up))
+                let seconds = Int64(floor.secondsValue.rounded(.up))
                 ttlNode.error(
                     "ttl \(value.configText) is shorter than 3 × poll_interval (\(poll.configText)) + the longest "
                         + "command write window (\(longestWrite.configText)) = \(floor.configText)",

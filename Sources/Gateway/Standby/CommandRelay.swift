@@ -31,7 +31,7 @@ public struct RelayedCommand: Codable, Sendable, Hashable {
         case .enable: self.command = "enable"
         case .inhibit(_, _, let duration, let reason):
             self.command = "inhibit"
-            seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            seconds = duration.secondsValue
             self.reason = reason
         }
     }

@@ -148,9 +148,9 @@ public final class StandbyPair: Sendable {
         if case .granted = permit { acting = true }
         return DaemonStatus.Standby(
             gateway: gateway, peers: config.peers, role: role.kind.rawValue, owner: role.owner, epoch: role.epoch,
-            leaseAgeSeconds: role.ownerSince.map { seconds(now - $0) },
-            leaseLeftSeconds: role.leaseValidUntil.map { max(0, seconds($0 - now)) },
-            etcd: role.etcdProblem ?? "reachable", lastContactAgeSeconds: role.lastContact.map { seconds(now - $0) },
+            leaseAgeSeconds: role.ownerSince.map { (now - $0).secondsValue },
+            leaseLeftSeconds: role.leaseValidUntil.map { max(0, ($0 - now).secondsValue) },
+            etcd: role.etcdProblem ?? "reachable", lastContactAgeSeconds: role.lastContact.map { (now - $0).secondsValue },
             acting: acting, actingWithoutLease: policy.actsWithoutLease(role, at: now))
     }
 
@@ -209,9 +209,6 @@ public final class StandbyPair: Sendable {
     }
 }
 
-private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 extension AlertRecord {
     /// Stamps `owner` and `epoch` from a pair's token (no change without one).
