@@ -26,6 +26,8 @@ struct DemoCommand: AsyncParsableCommand {
     )
 
     static let environmentVariable = "FIREWATCH_EXAMPLES"
+    /// The scenario played by a hot-standby pair of real processes (`DemoCommand+Pair.swift`), not in process.
+    static let pairScenario = "gateway-failover"
 
     @Option(
         name: .long, help: "A shipped scenario (pangyo-2022, offgas-caught-early, quiet-day, …) or a scenario file.")
@@ -63,6 +65,10 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(64)
         }
         let scenario = try loadScenario(scenarioPath)
+        if scenario.name == Self.pairScenario {
+            try await runPair(site: site, scenario: scenario)
+            return
+        }
         let speed = self.speed ?? Self.defaultSpeed(for: scenario)
         let directory = try Self.makeTemporaryDirectory()
 
@@ -206,6 +212,8 @@ final class LiveView: Sendable {
     private let path: String
     private let formatter: AlertFormatter
     private let out: LinePrinter
+    /// Put before each record (`gw-a │ `) when two logs are shown side by side.
+    private let label: String
     private struct State: Sendable {
         var start: Timestamp?
         var stopRequested = false
@@ -217,10 +225,11 @@ final class LiveView: Sendable {
     private let state = Mutex(State())
     private let finished = Mutex<DispatchSemaphore?>(nil)
 
-    init(path: String, formatter: AlertFormatter, out: LinePrinter) {
+    init(path: String, formatter: AlertFormatter, out: LinePrinter, label: String = "") {
         self.path = path
         self.formatter = formatter
         self.out = out
+        self.label = label
     }
 
     /// Starts following from the beginning of the log; lines before `start` (the daemon starting up) are
@@ -299,10 +308,10 @@ final class LiveView: Sendable {
         if at < .zero {
             // Before the scenario: the daemon starting and seeing its devices for the first time.
             guard line.event?.hasPrefix("daemon.") == true else { return }
-            out.print("   start   \(formatter.format(line))")
+            out.print("   start   \(label)\(formatter.format(line))")
             return
         }
-        out.print("\(ScenarioSummary.offset(at))  \(Self.withoutDate(formatter.format(line)))")
+        out.print("\(ScenarioSummary.offset(at))  \(label)\(Self.withoutDate(formatter.format(line)))")
     }
 
     /// The formatter's local date and time mean little on a compressed clock; the scenario offset replaces them.

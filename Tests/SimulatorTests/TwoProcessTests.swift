@@ -88,6 +88,40 @@ struct TwoProcessTests {
         }
     }
 
+    @Test("firewatch demo --scenario gateway-failover: owner killed mid-countdown, the standby releases once and cuts power")
+    func pairDemo() async throws {
+        let folder = try TemporaryDirectory(prefix: "fw-pair")
+        defer { folder.remove() }
+        var environment = ProcessInfo.processInfo.environment
+        environment["TMPDIR"] = folder.path
+        environment["NO_COLOR"] = "1"
+        let demo = try Self.start(
+            ["demo", "--scenario", "gateway-failover"], environment: environment, output: folder.path + "/demo.out")
+        defer { if demo.isRunning { demo.terminate() } }
+        #expect(await Self.waitForExit(demo, seconds: 300), "the demo did not finish")
+        let output = (try? String(contentsOfFile: folder.path + "/demo.out", encoding: .utf8)) ?? ""
+        #expect(demo.terminationStatus == 0, "\(output)")
+        #expect(output.contains("All 10 expectations hold."), "\(output)")
+        #expect(output.contains("Nothing was written twice"), "\(output)")
+        #expect(output.contains("━━ gw-a killed (kill -9), 10s into the pre-discharge"), "\(output)")
+        let lines = output.split(separator: "\n").map(String.init)
+        let gwB = try #require(lines.firstIndex { $0.hasPrefix("  gw-b  standby, followed every step through etcd; owner at") })
+        let gwBWrote = lines[gwB + 1]
+        #expect(gwBWrote.contains("panel-a.release") && gwBWrote.contains("feed-a.open_feed_2"), "\(gwBWrote)")
+        let gwAWrote = try #require(lines.first { $0.hasPrefix("        wrote:") })
+        #expect(gwAWrote.contains("feed-a.stop_hvac") && !gwAWrote.contains("panel-a"), "\(gwAWrote)")
+        // What is left: each gateway's alert log, nothing else (etcd's data, site copies and sockets are gone).
+        let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != "demo.out" }
+        #expect(left.count == 1 && left[0].hasPrefix("firewatch-demo-"), "\(left)")
+        if let directory = left.first {
+            let root = folder.path + "/" + directory
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["gw-a", "gw-b"])
+            for gateway in ["gw-a", "gw-b"] {
+                #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/" + gateway) == ["alerts.jsonl"])
+            }
+        }
+    }
+
     /// The example site with its own free ports, its state in `folder`, and no metrics listener; `stale_after` is
     /// 2 s of real time at 20x, as in process (ScenarioRun.staleFloor), so a busy machine's stall is no site-wide
     /// sensor failure (lost devices are still caught by their request timeouts).

@@ -127,18 +127,21 @@ public struct ProcessCampaignRun: Sendable {
     /// Whether the daemon answers `status` with every device polled, within 30 s.
     private func ready(_ daemon: Process) async -> Bool {
         for _ in 0..<600 where daemon.isRunning {
-            if let response = try? await ControlClient.send(
-                .status, socketPath: directory + "/control.sock", timeout: .seconds(2)),
-                let data = response.data, let status = DaemonStatus(json: data), status.ready
-            {
-                return true
-            }
+            if let status = await Self.status(socket: directory + "/control.sock"), status.ready { return true }
             try? await Task.sleep(for: .milliseconds(50))
         }
         return false
     }
 
-    private static func start(
+    /// What the daemon on `socket` says about itself, or nil if it does not answer within 2 s.
+    static func status(socket: String) async -> DaemonStatus? {
+        guard let response = try? await ControlClient.send(.status, socketPath: socket, timeout: .seconds(2)),
+            let data = response.data
+        else { return nil }
+        return DaemonStatus(json: data)
+    }
+
+    static func start(
         _ executable: String, _ arguments: [String], environment: [String: String], output: OutputFile
     ) throws -> Process {
         let process = Process()
@@ -152,7 +155,7 @@ public struct ProcessCampaignRun: Sendable {
         return process
     }
 
-    private static func exited(_ process: Process, within limit: Duration) async -> Bool {
+    static func exited(_ process: Process, within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while process.isRunning, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
@@ -178,7 +181,7 @@ public struct ProcessRunError: Error, CustomStringConvertible {
 }
 
 /// Output of the processes of one run, shared by the daemons that follow each other (appended, never truncated).
-private final class OutputFile: Sendable {
+final class OutputFile: Sendable {
     let handle: FileHandle
 
     init(_ path: String) throws {
@@ -203,8 +206,12 @@ public struct SiteCopy: Sendable {
         self.speed = speed
     }
 
-    /// Writes the copy at `copy` with its alert log and control socket in `folder` (which must exist).
-    public func write(to copy: String, state folder: String) throws {
+    /// Writes the copy at `copy` with its alert log and control socket in `folder` (which must exist). Devices named
+    /// in `ports` get that port (a simulator already serving them); the others share free ones as they shared
+    /// theirs. `adding` sets top-level sections (a `standby:` for one gateway of a pair).
+    public func write(
+        to copy: String, state folder: String, ports served: [String: Int] = [:], adding: [String: Node] = [:]
+    ) throws {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         guard case .mapping(var root)? = try Yams.compose(yaml: text) else {
             throw ProcessRunError("\(path) is not a mapping")
@@ -213,7 +220,9 @@ public struct SiteCopy: Sendable {
             let ports = Set(devices.compactMap { $0.value["port"]?.int })
             let free = Dictionary(uniqueKeysWithValues: zip(ports.sorted(), try LoopbackPorts.free(ports.count)))
             for (name, device) in devices {
-                guard case .mapping(var fields) = device, let port = fields["port"]?.int, let to = free[port] else {
+                guard case .mapping(var fields) = device, let port = fields["port"]?.int,
+                    let to = name.string.flatMap({ served[$0] }) ?? free[port]
+                else {
                     continue
                 }
                 fields["port"] = Node(String(to))
@@ -227,6 +236,7 @@ public struct SiteCopy: Sendable {
         let floor = ProcessCampaignRun.staleFloor * speed
         let stale = root["stale_after"]?.string.flatMap { DurationText.parse($0) } ?? .zero
         if stale < floor { root["stale_after"] = Node(DurationText.format(floor)) }
+        for (key, node) in adding { root[key] = node }
         try Yams.serialize(node: .mapping(root)).write(toFile: copy, atomically: true, encoding: .utf8)
         let source = (path as NSString).deletingLastPathComponent
         let base = source.isEmpty ? "." : source

@@ -21,23 +21,28 @@ final class PairHarness: Sendable {
     let configs: [String: String]
     /// Per gateway, the port of its `metrics:` address.
     let metricsPorts: [String: Int]
+    /// The gateways that reach etcd through a proxy the test can cut (the others reach the member directly).
+    let proxies: [String: LoopbackProxy]
     static let devices = ["gas", "temp1", "temp2", "smoke", "panel", "feed"]
     /// 3 × 150 ms polls + the panel's 5 s release verify window = 5.45 s: the shortest lease `check` allows is 6 s.
     static let ttl = 6
 
-    init(suppressDelay: String) async throws {
+    init(suppressDelay: String, proxied: Set<String> = []) async throws {
         site = try RuntimeHarness(suppressDelay: suppressDelay, pollInterval: "150ms")
         etcd = try await EtcdClientTests.Member.start()
         var taps: [String: [String: ModbusTap]] = [:]
         var configs: [String: String] = [:]
         var metricsPorts: [String: Int] = [:]
-        let standby = """
-            standby:
-              etcd: [\(etcd.cluster.endpoints.joined(separator: ", "))]
-              ttl: \(Self.ttl)s
-              peers: [gw-a, gw-b]
-            """
+        var proxies: [String: LoopbackProxy] = [:]
+        for gateway in proxied { proxies[gateway] = try LoopbackProxy(target: etcd.cluster.members[0].clientPort) }
         for gateway in gateways {
+            let endpoints = proxies[gateway].map { ["http://127.0.0.1:\($0.port)"] } ?? etcd.cluster.endpoints
+            let standby = """
+                standby:
+                  etcd: [\(endpoints.joined(separator: ", "))]
+                  ttl: \(Self.ttl)s
+                  peers: [gw-a, gw-b]
+                """
             var mine: [String: ModbusTap] = [:]
             for device in Self.devices { mine[device] = try ModbusTap(target: site.servers[device]!.port) }
             taps[gateway] = mine
@@ -55,6 +60,7 @@ final class PairHarness: Sendable {
         self.taps = taps
         self.configs = configs
         self.metricsPorts = metricsPorts
+        self.proxies = proxies
     }
 
     func socket(_ gateway: String) -> String { site.directory.file("state-\(gateway)/control.sock") }
@@ -136,6 +142,7 @@ final class PairHarness: Sendable {
 
     func remove() {
         for tap in taps.values.flatMap(\.values) { tap.close() }
+        for proxy in proxies.values { proxy.close() }
         etcd.end()
         site.remove()
     }
@@ -276,5 +283,124 @@ struct PairProcessTests {
         #expect(pair.writeNames("gw-a") == ["feed.0", "feed.1"], "gw-a wrote \(pair.writeNames("gw-a"))")
         #expect(pair.writes("gw-b").isEmpty, "gw-b wrote \(pair.writeNames("gw-b"))")
         #expect(!pair.records("gw-a").contains { RuntimeHarness.matches($0, ["event": "standby.command_refused"]) })
+    }
+
+    /// `gateway`'s step records that it acted on itself (not the ones it followed from the other gateway, nor delays).
+    private static func acted(_ records: [[String: JSONValue]], by gateway: String) -> [[String: JSONValue]] {
+        records.filter {
+            RuntimeHarness.matches($0, ["event": "step.succeeded", "owner": gateway])
+                && $0["detail"]?.stringValue != "delay elapsed"
+        }
+    }
+
+    @Test("owner cut from etcd by a proxy, not from the devices: both act, never under one epoch; healed, it steps down")
+    func ownerPartitionedFromEtcd() async throws {
+        let pair = try await PairHarness(suppressDelay: "500ms", proxied: ["gw-a"])
+        defer { pair.remove() }
+        let (a, b, owner, _) = try await pair.startPair()
+        defer { Task { await a.stop() } }
+        defer { Task { await b.stop() } }
+        let first = owner.epoch
+
+        pair.proxies["gw-a"]!.cut()
+        #expect(await pair.waitForRecord("gw-a", ["event": "standby.etcd_lost", "owner": "gw-a", "epoch": "\(first)"]))
+        // By the policy it keeps acting: it cannot tell etcd down from itself cut off, and sees no newer owner.
+        let cutOff = try #require(await pair.waitRole("gw-a") { $0.actingWithoutLease })
+        #expect(cutOff.role == "owner" && cutOff.acting && cutOff.etcd != "reachable")
+        // The standby takes the lapsed lease under a newer epoch.
+        let took = try #require(
+            await pair.waitRole("gw-b", limit: .seconds(Int64(PairHarness.ttl) * 3)) { $0.role == "owner" })
+        #expect(took.epoch > first && took.owner == "gw-b" && !took.actingWithoutLease)
+        #expect(await pair.waitForRecord("gw-b", ["event": "standby.owner", "from": "gw-a", "to": "gw-b"]))
+        #expect(pair.writes("gw-a").isEmpty && pair.writes("gw-b").isEmpty, "a write before any incident")
+
+        // A fire while the cut lasts: both gateways see it and both act, each under its own epoch (the README's row).
+        try pair.site.set("temp1", .input, 1, [580])
+        try pair.site.set("smoke", .input, 0, [3])
+        for gateway in pair.gateways {
+            #expect(
+                await pair.waitForRecord(
+                    gateway, ["event": "step.succeeded", "procedure": "power_cut", "step": "2", "owner": gateway],
+                    limit: .seconds(40)))
+        }
+        let sequence = ["feed.0", "feed.1", "panel.0", "feed.2", "feed.3"]
+        #expect(pair.writeNames("gw-a") == sequence, "gw-a wrote \(pair.writeNames("gw-a"))")
+        #expect(Set(pair.writeNames("gw-b")).isSubset(of: sequence), "gw-b wrote \(pair.writeNames("gw-b"))")
+        let epochsA = Set(Self.acted(pair.records("gw-a"), by: "gw-a").compactMap { $0["epoch"]?.intValue })
+        let epochsB = Set(Self.acted(pair.records("gw-b"), by: "gw-b").compactMap { $0["epoch"]?.intValue })
+        #expect(epochsA == [Int(first)], "gw-a acted under \(epochsA)")
+        #expect(epochsB == [Int(took.epoch)], "gw-b acted under \(epochsB)")
+        #expect(epochsA.isDisjoint(with: epochsB), "two writers under one epoch")
+
+        // Healed: the former owner learns of the newer one, steps down, and writes nothing more.
+        pair.proxies["gw-a"]!.restore()
+        let down = try #require(
+            await pair.waitRole("gw-a") { $0.role == "standby" && $0.owner == "gw-b" && $0.epoch == took.epoch })
+        #expect(!down.acting && !down.actingWithoutLease && down.etcd == "reachable")
+        #expect(await pair.waitForRecord("gw-a", ["event": "standby.etcd_restored"]))
+        #expect(
+            await pair.waitForRecord("gw-a", ["event": "standby.owner", "to": "gw-b"]),
+            "\(pair.records("gw-a").filter { $0["event"]?.stringValue?.hasPrefix("standby.") == true })")
+        let written = pair.writes("gw-a").count
+        try await Task.sleep(for: .seconds(1))
+        #expect(pair.writes("gw-a").count == written, "the former owner wrote after it saw the newer owner")
+        #expect(try await pair.pairMetrics("gw-a") == ("standby", Double(took.epoch)))
+    }
+
+    @Test("etcd stopped under both daemons: the owner watches and acts on without a lease, the standby never acts")
+    func etcdStoppedUnderThePair() async throws {
+        let pair = try await PairHarness(suppressDelay: "500ms")
+        defer { pair.remove() }
+        let (a, b, owner, _) = try await pair.startPair()
+        defer { Task { await a.stop() } }
+        defer { Task { await b.stop() } }
+
+        let stopped = ContinuousClock.now
+        pair.etcd.cluster.stopAll()
+        for gateway in pair.gateways {
+            #expect(await pair.waitForRecord(gateway, ["event": "standby.etcd_lost"]))
+        }
+        let acting = try #require(await pair.waitRole("gw-a") { $0.actingWithoutLease })
+        #expect(acting.role == "owner" && acting.epoch == owner.epoch)
+        let waiting = try #require(await pair.waitRole("gw-b") { $0.etcd != "reachable" })
+        #expect(waiting.role == "standby" && !waiting.acting)
+
+        // A fire during the outage is handled, by the owner alone.
+        try pair.site.set("temp1", .input, 1, [580])
+        try pair.site.set("smoke", .input, 0, [3])
+        #expect(
+            await pair.waitForRecord(
+                "gw-a", ["event": "step.succeeded", "procedure": "power_cut", "step": "2", "owner": "gw-a"],
+                limit: .seconds(40)))
+        #expect(pair.writeNames("gw-a") == ["feed.0", "feed.1", "panel.0", "feed.2", "feed.3"])
+        // The standby watched (it decided the same steps) and, without a lease, never acted — past twice the TTL.
+        // (It stays at the first step it cannot see the owner finish: etcd carries the owner's progress.)
+        #expect(await pair.waitForRecord("gw-b", ["event": "step.started", "procedure": "suppress", "step": "1"]))
+        let pastTwoTTLs = stopped + .seconds(Int64(PairHarness.ttl) * 2)
+        if ContinuousClock.now < pastTwoTTLs { try await Task.sleep(until: pastTwoTTLs) }
+        #expect(pair.writes("gw-b").isEmpty, "the standby wrote without a lease: \(pair.writeNames("gw-b"))")
+        #expect(await pair.waitRole("gw-b", limit: .zero) { $0.role == "standby" } != nil)
+
+        // etcd back: both say so, and exactly one owns, named by the other; nothing was released twice.
+        try pair.etcd.cluster.start("m1")
+        try await pair.etcd.cluster.waitUntilServing()
+        for gateway in pair.gateways {
+            #expect(await pair.waitForRecord(gateway, ["event": "standby.etcd_restored"]))
+        }
+        var settled = false
+        for _ in 0..<100 {
+            if let a = await pair.waitRole("gw-a", limit: .zero, { _ in true }),
+                let b = await pair.waitRole("gw-b", limit: .zero, { _ in true }),
+                [a.role, b.role].sorted() == ["owner", "standby"], a.epoch == b.epoch, a.etcd == "reachable",
+                b.etcd == "reachable"
+            {
+                settled = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(settled, "the pair did not settle on one owner after etcd came back")
+        let releases = (pair.writes("gw-a") + pair.writes("gw-b")).filter { $0.device == "panel" && $0.write.address == 0 }
+        #expect(releases.count == 1)
     }
 }
