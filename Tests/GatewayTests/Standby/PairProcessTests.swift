@@ -267,7 +267,10 @@ struct PairProcessTests {
         try pair.site.set("temp1", .input, 1, [580])
         try pair.site.set("smoke", .input, 0, [3])
         // The standby walks the procedure in step with the owner: it is in its own countdown too.
-        #expect(await pair.waitForRecord("gw-b", ["event": "step.started", "procedure": "suppress", "step": "1"]))
+        let standbySteps = { pair.records("gw-b").filter { $0["event"]?.stringValue?.hasPrefix("step.") == true } }
+        #expect(
+            await pair.waitForRecord("gw-b", ["event": "step.started", "procedure": "suppress", "step": "1"]),
+            "the standby's steps: \(standbySteps().map { "\($0["event"]?.stringValue ?? "") \($0["procedure"]?.stringValue ?? "") \($0["step"].map { "\($0)" } ?? "")" })")
         let abort = try pair.site.cli(["abort", "room", "--socket", pair.socket("gw-b")])
         #expect(abort.status == 0, "\(abort.stderr)")
         #expect(abort.stdout.contains("sent to the other gateway through etcd"), "\(abort.stdout)")
@@ -374,8 +377,11 @@ struct PairProcessTests {
                 limit: .seconds(40)))
         #expect(pair.writeNames("gw-a") == ["feed.0", "feed.1", "panel.0", "feed.2", "feed.3"])
         // The standby watched (it decided the same steps) and, without a lease, never acted — past twice the TTL.
-        // (It stays at the first step it cannot see the owner finish: etcd carries the owner's progress.)
-        #expect(await pair.waitForRecord("gw-b", ["event": "step.started", "procedure": "suppress", "step": "1"]))
+        // It stays at the first step it cannot see the owner finish (etcd carries the owner's progress), so a
+        // gateway that never saw a step done never does it behind the owner's back.
+        #expect(await pair.waitForRecord("gw-b", ["event": "step.started", "procedure": "isolate", "step": "0"]))
+        #expect(
+            !pair.records("gw-b").contains { $0["event"]?.stringValue == "step.started" && $0["procedure"]?.stringValue != "isolate" })
         let pastTwoTTLs = stopped + .seconds(Int64(PairHarness.ttl) * 2)
         if ContinuousClock.now < pastTwoTTLs { try await Task.sleep(until: pastTwoTTLs) }
         #expect(pair.writes("gw-b").isEmpty, "the standby wrote without a lease: \(pair.writeNames("gw-b"))")
