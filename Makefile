@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 APT_PACKAGES := libmodbus-dev mbpoll faketime prometheus systemd etcd-server etcd-client
 
-.PHONY: build test deps clean demo run
+.PHONY: build test deps clean demo demo-standby run
 
 # Install libmodbus-dev (and mbpoll, used by the interop tests, faketime, whose libfaketime the clock-step
 # fault test preloads, prometheus for promtool, which tests the shipped alert rules, and systemd for
@@ -49,6 +49,11 @@ clean:
 demo: deps
 	$(SWIFT) build
 	.build/debug/firewatch demo
+
+# The hot-standby pair (README "Hot-standby pair"): etcd, the simulator and two daemons; the owner is killed mid-fire.
+demo-standby: deps
+	$(SWIFT) build
+	.build/debug/firewatch demo --scenario gateway-failover
 
 # The daemon on examples/site.yaml against a simulator of it (real time). Ctrl-C stops both.
 run: deps

@@ -54,6 +54,7 @@ extension DemoCommand {
                                 + "standby, both polling every device — the scenario starts now.")
                         for view in views { view.start(at: host.start) }
                     },
+                    onEnd: { for view in views { view.stop() } },
                     say: { line in out.print("━━ \(line)") })
             }
             group.addTask {

@@ -69,38 +69,37 @@ struct TwoProcessTests {
     func demo() async throws {
         let folder = try TemporaryDirectory(prefix: "fw-sim")
         defer { folder.remove() }
+        let (output, left) = try await Self.playDemo(["--scenario", "quiet-day", "--speed", "30"], in: folder, seconds: 120)
+        #expect(output.contains("All 10 expectations hold."), "\(output)")
+        if let left {
+            let files = try FileManager.default.contentsOfDirectory(atPath: left)
+            #expect(files == ["alerts.jsonl"], "left behind: \(files)")
+        }
+    }
+
+    /// Runs `firewatch demo ARGUMENTS` with its temporary folder in `folder` and no colour; expects exit 0 and
+    /// exactly one folder left behind. Returns what it printed and that folder.
+    static func playDemo(_ arguments: [String], in folder: TemporaryDirectory, seconds: Double) async throws
+        -> (output: String, left: String?)
+    {
         var environment = ProcessInfo.processInfo.environment
         environment["TMPDIR"] = folder.path
         environment["NO_COLOR"] = "1"
-        let demo = try Self.start(
-            ["demo", "--scenario", "quiet-day", "--speed", "30"], environment: environment,
-            output: folder.path + "/demo.out")
+        let demo = try start(["demo"] + arguments, environment: environment, output: folder.path + "/demo.out")
         defer { if demo.isRunning { demo.terminate() } }
-        #expect(await Self.waitForExit(demo, seconds: 120), "the demo did not finish")
+        #expect(await waitForExit(demo, seconds: seconds), "the demo did not finish")
         let output = (try? String(contentsOfFile: folder.path + "/demo.out", encoding: .utf8)) ?? ""
         #expect(demo.terminationStatus == 0, "\(output)")
-        #expect(output.contains("All 10 expectations hold."), "\(output)")
         let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != "demo.out" }
         #expect(left.count == 1 && left[0].hasPrefix("firewatch-demo-"), "\(left)")
-        if let directory = left.first {
-            let files = try FileManager.default.contentsOfDirectory(atPath: folder.path + "/" + directory)
-            #expect(files == ["alerts.jsonl"], "left behind: \(files)")
-        }
+        return (output, left.first.map { folder.path + "/" + $0 })
     }
 
     @Test("firewatch demo --scenario gateway-failover: owner killed mid-countdown, the standby releases once and cuts power")
     func pairDemo() async throws {
         let folder = try TemporaryDirectory(prefix: "fw-pair")
         defer { folder.remove() }
-        var environment = ProcessInfo.processInfo.environment
-        environment["TMPDIR"] = folder.path
-        environment["NO_COLOR"] = "1"
-        let demo = try Self.start(
-            ["demo", "--scenario", "gateway-failover"], environment: environment, output: folder.path + "/demo.out")
-        defer { if demo.isRunning { demo.terminate() } }
-        #expect(await Self.waitForExit(demo, seconds: 300), "the demo did not finish")
-        let output = (try? String(contentsOfFile: folder.path + "/demo.out", encoding: .utf8)) ?? ""
-        #expect(demo.terminationStatus == 0, "\(output)")
+        let (output, left) = try await Self.playDemo(["--scenario", "gateway-failover"], in: folder, seconds: 300)
         #expect(output.contains("All 10 expectations hold."), "\(output)")
         #expect(output.contains("Nothing was written twice"), "\(output)")
         #expect(output.contains("━━ gw-a killed (kill -9), 10s into the pre-discharge"), "\(output)")
@@ -111,10 +110,7 @@ struct TwoProcessTests {
         let gwAWrote = try #require(lines.first { $0.hasPrefix("        wrote:") })
         #expect(gwAWrote.contains("feed-a.stop_hvac") && !gwAWrote.contains("panel-a"), "\(gwAWrote)")
         // What is left: each gateway's alert log, nothing else (etcd's data, site copies and sockets are gone).
-        let left = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0 != "demo.out" }
-        #expect(left.count == 1 && left[0].hasPrefix("firewatch-demo-"), "\(left)")
-        if let directory = left.first {
-            let root = folder.path + "/" + directory
+        if let root = left {
             #expect(try FileManager.default.contentsOfDirectory(atPath: root).sorted() == ["gw-a", "gw-b"])
             for gateway in ["gw-a", "gw-b"] {
                 #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/" + gateway) == ["alerts.jsonl"])

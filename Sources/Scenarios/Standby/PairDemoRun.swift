@@ -46,10 +46,12 @@ public struct PairDemoRun: Sendable {
     /// - Parameters:
     ///   - onEvent: the simulator's events as they happen.
     ///   - onStart: when both gateways are up (gw-a owner, gw-b standby) and the scenario starts.
+    ///   - onEnd: when the scenario's time is up, before the gateways are stopped (what a stopping daemon logs —
+    ///     its devices going stale once it stops polling — is not part of the story).
     ///   - say: one line about the pair as it happens (the kill, the takeover).
     public func run(
         onEvent: (@Sendable (HostEvent) -> Void)? = nil, onStart: (@Sendable (SimulatorHost) -> Void)? = nil,
-        say: @escaping @Sendable (String) -> Void = { _ in }
+        onEnd: (@Sendable () -> Void)? = nil, say: @escaping @Sendable (String) -> Void = { _ in }
     ) async throws -> PairDemoReport {
         guard let zone = site.model.zones.first(where: { zone in Self.countdown(in: zone) != nil }) else {
             throw ProcessRunError("\(site.file): no zone has an abortable delay in `suppress` to kill the owner in")
@@ -123,6 +125,7 @@ public struct PairDemoRun: Sendable {
             }
         }
         await played.value
+        onEnd?()
         for process in processes.values where process.isRunning { process.terminate() }
         for process in processes.values { _ = await ProcessCampaignRun.exited(process, within: .seconds(30)) }
 
@@ -132,13 +135,13 @@ public struct PairDemoRun: Sendable {
         }
         let start = host.start
         let end = start + scenario.duration
-        let observations =
-            Observation.fromAlertLog(records["gw-b"]!.filter { $0.time >= start && $0.time <= end }, since: start)
+        let during = records["gw-b"]!.filter { $0.time >= start && $0.time <= end }
+        let observations = Observation.fromAlertLog(during, since: start)
             + host.observations
         let evaluator = ExpectationEvaluator(escalation: ZoneState.allCases.map(\.rawValue))
         let report = ScenarioReport(
             scenario: scenario, start: start, speed: 1, realDuration: ContinuousClock.now - began,
-            ran: min(host.elapsed, scenario.duration), records: records["gw-b"]!, events: host.events,
+            ran: min(host.elapsed, scenario.duration), records: during, events: host.events,
             writes: host.writes.filter { $0.at <= scenario.duration }, observations: observations,
             results: scenario.evaluate(observations, with: evaluator),
             zones: site.model.zones.compactMap { host.zone($0.name) }, devices: host.devices, notifications: [],
