@@ -15,7 +15,9 @@ struct ReadCommand: AsyncParsableCommand {
             P is a profile file (ending in .yaml) or kind/name, looked up in ./devices/ and then in
             FireWatch's own devices/ folder (\(ProfileLocator.environmentVariable) overrides where that is).
             Prints each point's name, raw registers in hex, decoded value, unit and validity; a value
-            outside the profile's range is shown as invalid. Exit codes: 0 every point read, 1 some
+            outside the profile's range is shown as invalid. --all-orders adds, under every 32-bit point,
+            its registers decoded in all four word orders (the profile's marked, those inside the point's
+            range noted), to pick `word_order` by looking. Exit codes: 0 every point read, 1 some
             requests failed, 64 usage, 69 device unreachable, 78 bad profile.
             """
     )
@@ -34,6 +36,9 @@ struct ReadCommand: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Print JSON instead of a table.")
     var json = false
+
+    @Flag(name: .long, help: "Show every 32-bit point decoded in all four word orders (ABCD, CDAB, BADC, DCBA).")
+    var allOrders = false
 
     func validate() throws {
         guard HostPort(parsing: endpoint) != nil else {
@@ -65,15 +70,10 @@ struct ReadCommand: AsyncParsableCommand {
             printError("error: \(target) unit \(unit) is unreachable: \(result.failures[0].error)")
             throw ExitCode(69)
         }
-        if json {
-            print(
-                Report(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result).json()
-            )
-        } else {
-            print(
-                Report(target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result)
-                    .table())
-        }
+        let report = Report(
+            target: target, unit: unit, profilePath: path, profile: deviceProfile, result: result,
+            allOrders: allOrders)
+        print(json ? report.json() : report.table())
         for failure in result.failures { printError("error: \(failure.request): \(failure.error)") }
         if result.unreachable { throw ExitCode(69) }
         if !result.failures.isEmpty { throw ExitCode(1) }
@@ -115,6 +115,30 @@ extension ReadCommand {
         let profilePath: String
         let profile: DeviceProfile
         let result: DeviceReadResult
+        var allOrders = false
+
+        /// A 32-bit point's registers in each word order, scaled as the profile scales them (nil: not decodable).
+        static func everyOrder(_ raw: [UInt16], _ point: PointSpec) -> [(order: WordOrder, value: Double?)]? {
+            guard point.type.width == 2, raw.count == 2 else { return nil }
+            return WordOrder.allCases.map { order in
+                let number = try? Codec.decodeRaw(raw[...], as: point.type, order: order)
+                let value = number.map { Codec.scaled($0, scale: point.scale, offset: point.offset) }
+                return (order, value.flatMap { $0.isFinite ? $0 : nil })  // a float32's NaN or ∞ is no reading
+            }
+        }
+
+        /// `word orders: ABCD 1234.5 (profile, in range) · CDAB …` under a 32-bit point's row.
+        static func ordersLine(_ raw: [UInt16], _ point: PointSpec) -> String? {
+            guard let orders = everyOrder(raw, point) else { return nil }
+            let shown = orders.map { order, value -> String in
+                var notes: [String] = []
+                if order == point.wordOrder { notes.append("profile") }
+                if let value, let range = point.range, range.contains(value) { notes.append("in range") }
+                let text = value.map { Value.number($0).description } ?? "not a number"
+                return "\(order.rawValue) \(text)" + (notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))")
+            }
+            return "  word orders: " + shown.joined(separator: " · ")
+        }
 
         func hex(_ raw: [UInt16], table: Table) -> String {
             if table.isBits { return raw.map(String.init).joined(separator: " ") }
@@ -146,10 +170,17 @@ extension ReadCommand {
                     point.name, point.table.rawValue, String(point.address), hex(reading.raw, table: point.table),
                     shown(reading, point), point.unit ?? "", reading.validity.description,
                 ])
+                if allOrders, let line = Self.ordersLine(reading.raw, point) { rows.append([line]) }
             }
-            let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            let widths = (0..<rows[0].count).map { column in
+                rows.filter { $0.count > 1 }.map { $0[column].count }.max() ?? 0
+            }
             var lines = ["\(profile.name) at \(target) unit \(unit) (profile \(profilePath))"]
             for row in rows {
+                if row.count == 1 {
+                    lines.append(row[0])
+                    continue
+                }
                 lines.append(
                     zip(row, widths).map { $0.0 + String(repeating: " ", count: $0.1 - $0.0.count) }.joined(
                         separator: "  "
@@ -172,6 +203,8 @@ extension ReadCommand {
             var unit: String?
             var valid: Bool
             var validity: String
+            /// With --all-orders, a 32-bit point's value in each word order (null: not a number).
+            var orders: [String: Double?]?
         }
 
         enum JSONValue: Encodable {
@@ -208,7 +241,11 @@ extension ReadCommand {
                 return JSONPoint(
                     name: point.name, table: point.table.rawValue, address: point.address, type: point.type.rawValue,
                     raw: reading.raw, value: value, bits: point.type == .bits ? reading.bits : nil, unit: point.unit,
-                    valid: reading.isValid, validity: reading.validity.description)
+                    valid: reading.isValid, validity: reading.validity.description,
+                    orders: allOrders
+                        ? Self.everyOrder(reading.raw, point).map {
+                            Dictionary(uniqueKeysWithValues: $0.map { ($0.order.rawValue, $0.value) })
+                        } : nil)
             }
             let report = JSONReport(
                 device: target.description, unit: unit, profile: profilePath, points: points,

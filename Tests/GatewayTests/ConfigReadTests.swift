@@ -162,6 +162,73 @@ struct ConfigReadTests {
         #expect(byName["uint32_CDAB"]?["value"] as? Double == 4_000_000_001)
     }
 
+    @Test("`firewatch read --all-orders --json`: each 32-bit point in all four word orders, each one its registers' decoding")
+    func executableAllOrdersJSON() throws {
+        let path = try writeTemporaryProfile(everyTypeProfile, name: "every.yaml")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let server = try everyTypeServer()
+        defer { server.stop() }
+        let (status, stdout, stderr) = try configRunFirewatch([
+            "read", "127.0.0.1:\(server.port)", "--profile", path, "--json", "--all-orders",
+        ])
+        #expect(status == 0, "\(stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]
+        let points = try #require(object?["points"] as? [[String: Any]])
+        let byName = Dictionary(uniqueKeysWithValues: points.map { ($0["name"] as! String, $0) })
+        #expect(byName["i16"]?["orders"] == nil, "a 16-bit point has no word order")
+        var checked = 0
+        for order in WordOrder.allCases {
+            for (type, value) in everyTypeValues {
+                let point = try #require(byName["\(type.rawValue)_\(order.rawValue)"])
+                let raw = try #require(point["raw"] as? [Int]).map(UInt16.init)
+                let orders = try #require(point["orders"] as? [String: Any])
+                #expect(Set(orders.keys) == Set(WordOrder.allCases.map(\.rawValue)))
+                // The profile's own order gives the value served; every order's value encodes back to the registers.
+                #expect(orders[order.rawValue] as? Double == value)
+                for other in WordOrder.allCases {
+                    guard let decoded = orders[other.rawValue] as? Double else {
+                        #expect(type == .float32, "\(other) of \(point["name"]!) is not a number")
+                        continue
+                    }
+                    #expect(try Codec.encode(decoded, as: type, order: other) == raw, "\(other) of \(point["name"]!)")
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked >= 40)
+    }
+
+    @Test("`firewatch read --all-orders`: a line of four decodings under a 32-bit point, the profile's and in-range ones marked")
+    func executableAllOrdersTable() throws {
+        // 230.5 V sent high word last (CDAB) to a profile that says ABCD: only CDAB lands in the range.
+        let path = try writeTemporaryProfile(
+            """
+            name: Meter
+            source: "test fixture"
+            points:
+              volts: { table: input, address: 0, type: float32, word_order: ABCD, unit: V, range: [1, 1000] }
+              status: { table: input, address: 2, type: uint16 }
+
+            """, name: "meter.yaml")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let server = try Server()
+        defer { server.stop() }
+        try server.set(.input, address: 0, values: Codec.encode(230.5, as: .float32, order: .cdab) + [7])
+        let (status, stdout, stderr) = try configRunFirewatch([
+            "read", "127.0.0.1:\(server.port)", "--profile", path, "--all-orders",
+        ])
+        #expect(status == 0, "\(stderr)")
+        let lines = stdout.split(separator: "\n").map(String.init)
+        let volts = try #require(lines.firstIndex { $0.hasPrefix("volts") })
+        #expect(lines[volts].contains("0x8000 0x4366") && lines[volts].contains("invalid"), "\(lines[volts])")
+        let orders = lines[volts + 1]
+        #expect(orders.hasPrefix("  word orders: ABCD "), "\(stdout)")
+        #expect(orders.contains("CDAB 230.5 (in range)"), "\(orders)")
+        #expect(orders.contains("(profile)") && !orders.contains("(profile, in range)"), "\(orders)")
+        #expect(orders.components(separatedBy: "in range").count == 2, "only CDAB is in range: \(orders)")
+        #expect(lines[volts + 2].hasPrefix("status"), "a 16-bit point has no orders line: \(stdout)")
+    }
+
     @Test(
         "`firewatch read` prints a table with hex registers, above range as trouble and below range as invalid")
     func executableTable() throws {
