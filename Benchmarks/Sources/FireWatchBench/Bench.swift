@@ -4,7 +4,7 @@
 enum Bench {
     static func main() async throws {
         let arguments = CommandLine.arguments
-        guard arguments.count >= 2 else { die("usage: fw-bench all|serve|client|alertlog|engine … (see README.md)") }
+        guard arguments.count >= 2 else { die("usage: fw-bench all|serve|client|alertlog|engine|takeover … (see README.md)") }
         let options = Options(arguments.dropFirst(2))
         do {
             try await run(arguments[1], options)
@@ -21,6 +21,7 @@ enum Bench {
         case "engine": EngineBench.run(options)
         case "sites": try SiteFiles.check(options)
         case "month": try await MonthBench.run(options)
+        case "takeover": try await TakeoverBench.run(options)
         case "all": try await Orchestrator(options).run()
         default: die("unknown verb \(verb)")
         }

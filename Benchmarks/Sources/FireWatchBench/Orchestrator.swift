@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Options: `--work DIR` (scratch files), `--c-client PATH`, `--python PATH` (the venv's interpreter),
 /// `--py-client PATH`, `--firewatch PATH` (release build of the daemon), `--reps N`, `--seconds S` (per run),
-/// `--out PATH` (results.md), `--command TEXT` (what was typed, for the record).
+/// `--out PATH` (results.md), `--command TEXT` (what was typed, for the record), `--trials N` (takeovers, 20).
 struct Orchestrator {
     let options: Options
     let work: String
@@ -30,6 +30,7 @@ struct Orchestrator {
         if wants("poll") { sections.append(try pollSection()) }
         if wants("alertlog") { sections.append(try alertLogSection()) }
         sections.append(contentsOf: try extraSections())
+        if wants("takeover") { sections.append(await takeoverSection()) }
         let elapsed = Date().timeIntervalSince(started)
         let document = header(started: started, elapsed: elapsed) + "\n" + sections.joined(separator: "\n")
         print("\n" + sections.joined(separator: "\n"))
@@ -37,7 +38,8 @@ struct Orchestrator {
         log("wrote \(options.string("out")) (\(Int(elapsed)) s)")
     }
 
-    /// `--only poll,engine,…` runs some sections (poll, alertlog, engine, latency, scale, startup, campaign, month);
+    /// `--only poll,engine,…` runs some sections (poll, alertlog, engine, latency, scale, startup, campaign, month,
+    /// takeover);
     /// default all.
     func wants(_ section: String) -> Bool {
         guard options.has("only") else { return true }
