@@ -34,6 +34,9 @@ extension EngineCheckpoint.Zone {
         if let latched { members.append(JSONMember("latched", .string(latched.description))) }
         members.append(JSONMember("trouble", .bool(trouble)))
         members.append(JSONMember("acknowledged", .bool(acknowledged)))
+        if let unacknowledgedSince {
+            members.append(JSONMember("unacknowledged_since", .string(unacknowledgedSince.description)))
+        }
         if let inhibitedUntil { members.append(JSONMember("inhibited_until", .string(inhibitedUntil.description))) }
         if let inhibitReason { members.append(JSONMember("inhibit_reason", .string(inhibitReason))) }
         if abortedBySwitch { members.append(JSONMember("aborted_by_switch", .bool(true))) }
@@ -57,6 +60,7 @@ extension EngineCheckpoint.Zone {
         latched = json["latched"]?.stringValue.flatMap(Level.init(name:))
         trouble = json["trouble"]?.boolValue ?? false
         acknowledged = json["acknowledged"]?.boolValue ?? false
+        unacknowledgedSince = json["unacknowledged_since"]?.stringValue.flatMap(Timestamp.init(iso8601:))
         inhibitedUntil = json["inhibited_until"]?.stringValue.flatMap(Timestamp.init(iso8601:))
         inhibitReason = json["inhibit_reason"]?.stringValue
         abortedBySwitch = json["aborted_by_switch"]?.boolValue ?? false

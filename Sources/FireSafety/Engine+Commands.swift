@@ -25,6 +25,7 @@ extension Engine {
         case .ack:
             out.records.append(operatorRecord(zone, command, refused: nil, at: now, user: user))
             zones[zone].acknowledged = true
+            zones[zone].unacknowledgedSince = nil
         case .reset:
             out.records.append(operatorRecord(zone, command, refused: nil, at: now, user: user))
             zones[zone].latched = nil
@@ -32,6 +33,7 @@ extension Engine {
             zones[zone].suppress = .idle
             zones[zone].powerCut = .idle
             zones[zone].acknowledged = false
+            zones[zone].unacknowledgedSince = nil
             zones[zone].abortedBySwitch = false
             activeSteps[zone] = [:]
             syncState(zone, because: .reset(uid: who), at: now, into: &out)

@@ -1,9 +1,9 @@
 extension Engine {
     /// Rebuilds an engine after a restart by folding the alert log, oldest record first.
     public static func restore(
-        model: SiteModel, from records: [AlertRecord], at now: Timestamp, renotifyEvery: Duration = .seconds(300)
+        model: SiteModel, from records: [AlertRecord], at now: Timestamp
     ) -> (Engine, Output) {
-        restore(model: model, from: EngineCheckpoint(folding: records), at: now, renotifyEvery: renotifyEvery)
+        restore(model: model, from: EngineCheckpoint(folding: records), at: now)
     }
 
     /// Rebuilds an engine after a restart from the state the alert log holds.
@@ -20,9 +20,9 @@ extension Engine {
     /// - a procedure stopped between steps goes on after its last finished step, found the same way.
     /// Zones the model does not have are ignored.
     public static func restore(
-        model: SiteModel, from state: EngineCheckpoint, at now: Timestamp, renotifyEvery: Duration = .seconds(300)
+        model: SiteModel, from state: EngineCheckpoint, at now: Timestamp
     ) -> (Engine, Output) {
-        var engine = Engine(model: model, renotifyEvery: renotifyEvery)
+        var engine = Engine(model: model)
         var out = Output()
         for device in engine.devices.indices where state.lostDevices.contains(engine.devices[device].name) {
             engine.devices[device].lost = true
@@ -44,6 +44,7 @@ extension Engine {
         zones[zone].reported = saved.state
         zones[zone].trouble = saved.trouble
         zones[zone].acknowledged = saved.acknowledged
+        zones[zone].unacknowledgedSince = saved.acknowledged ? nil : saved.unacknowledgedSince
         zones[zone].inhibitedUntil = saved.inhibitedUntil
         inhibitReasons[zone] = saved.inhibitReason
         for signal in zones[zone].signals {
@@ -171,7 +172,7 @@ extension Engine {
     /// started — takes the new configuration at once. Returns the zones whose procedure keeps older steps, for the
     /// `daemon.config_reloaded` record. Source values are not carried: the first evaluation judges fresh readings.
     public func reloaded(with newModel: SiteModel) -> (engine: Engine, waiting: [String]) {
-        var engine = Engine(model: newModel, renotifyEvery: renotifyEvery)
+        var engine = Engine(model: newModel)
         var waiting: [String] = []
         for device in engine.devices.indices {
             if let old = devices.first(where: { $0.name == engine.devices[device].name }) {
@@ -191,7 +192,10 @@ extension Engine {
             engine.zones[zone].trouble = carried.trouble
             engine.zones[zone].inhibitedUntil = carried.inhibitedUntil
             engine.zones[zone].acknowledged = carried.acknowledged
+            engine.zones[zone].unacknowledgedSince = carried.unacknowledgedSince
             engine.zones[zone].lastNotified = carried.lastNotified
+            engine.zones[zone].quiet = carried.quiet
+            engine.zones[zone].quietFlushAt = carried.quietFlushAt
             engine.zones[zone].abortedAt = carried.abortedAt
             engine.zones[zone].abortedBySwitch = carried.abortedBySwitch
             engine.inhibitReasons[zone] = inhibitReasons[old]

@@ -56,19 +56,8 @@ extension Engine {
         syncState(zone, because: .signals, at: now, into: &out)
         followAbortSwitches(zone, at: now, into: &out)
         advancePlan(zone, at: now, into: &out)
-        if zones[zone].reported >= .isolating, !zones[zone].acknowledged, let last = zones[zone].lastNotified,
-            now >= last + renotifyEvery
-        {
-            var reminder = zoneRecord(
-                zone, severity: zones[zone].reported.severity, from: zones[zone].reported.rawValue,
-                to: zones[zone].reported.rawValue,
-                message: "reminder (not acknowledged): \(model.zones[zone].name) is \(zones[zone].reported.rawValue)"
-                    + causeSuffix(zone) + " — `firewatch ack \(model.zones[zone].name)` silences this",
-                at: now)
-            reminder.level = zones[zone].latched
-            out.actions.append(.notify(reminder))
-            zones[zone].lastNotified = now
-        }
+        remind(zone, at: now, into: &out)
+        flushQuiet(zone, at: now, into: &out)
         notifyNew(zone, from: firstRecord, at: now, into: &out)
     }
 
@@ -117,7 +106,12 @@ extension Engine {
         let to = zones[zone].derived
         guard from != to else { return }
         zones[zone].reported = to
-        if to > from { zones[zone].acknowledged = false }
+        if to > from {
+            if zones[zone].acknowledged || zones[zone].unacknowledgedSince == nil {
+                zones[zone].unacknowledgedSince = now
+            }
+            zones[zone].acknowledged = false
+        }
         out.records.append(stateRecord(zone, from: from, to: to, because: because, at: now))
     }
 
@@ -208,40 +202,5 @@ extension Engine {
         } else {
             zones[zone].setPhase(running.procedure, .running(next: next))
         }
-    }
-
-    /// Queues notifications for the records this call produced for the zone that people must hear about.
-    mutating func notifyNew(_ zone: Int, from first: Int, at now: Timestamp, into out: inout Output) {
-        guard first < out.records.count else { return }
-        let batch = out.records[first...]
-        let escalated = batch.contains { $0.event == .zoneState && isEscalation($0) }
-        var sent = false
-        for record in batch where record.zone == model.zones[zone].name {
-            let notify: Bool
-            switch record.event {
-            case .zoneState:
-                notify = isEscalation(record) || record.to == "trouble" || record.severity == .fire
-            case .signalLevel:
-                let from = record.from.flatMap(SignalCondition.init(rawValue:)) ?? .normal
-                let to = record.to.flatMap(SignalCondition.init(rawValue:)) ?? .normal
-                notify = to == .trouble || (!escalated && to != .trouble && to.severity > from.severity)
-            case .stepFailed, .operatorInhibit, .operatorAbort:
-                notify = record.outcome != "refused"
-            default:
-                notify = false
-            }
-            if notify {
-                out.actions.append(.notify(record))
-                sent = true
-            }
-        }
-        if sent { zones[zone].lastNotified = now }
-    }
-
-    func isEscalation(_ record: AlertRecord) -> Bool {
-        guard let from = record.from.flatMap(ZoneState.init(rawValue:)),
-            let to = record.to.flatMap(ZoneState.init(rawValue:))
-        else { return false }
-        return to > from
     }
 }

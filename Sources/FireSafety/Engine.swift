@@ -31,8 +31,8 @@
 ///   zone not acknowledged is reminded every `renotifyEvery`; `ack` silences reminders until the next escalation.
 public struct Engine: Sendable {
     public let model: SiteModel
-    /// How often an unacknowledged latched zone is re-notified (`Action.notify` reminders).
-    public let renotifyEvery: Duration
+    /// How often an unacknowledged latched zone is re-notified (`Action.notify` reminders); nil: never.
+    public var renotifyEvery: Duration? { model.remindEvery }
 
     var sources: [SourceState]
     /// Parallel to `sources`.
@@ -60,9 +60,8 @@ public struct Engine: Sendable {
     var suspectDevices: [Int] = []
 
     /// Builds the engine's tables once, so the evaluation cycle never touches a string-keyed dictionary.
-    public init(model: SiteModel, renotifyEvery: Duration = .seconds(300)) {
+    public init(model: SiteModel) {
         self.model = model
-        self.renotifyEvery = renotifyEvery
         var sources: [SourceState] = []
         var slotBySource: [SourceRef: Int] = [:]
         var devices: [DeviceState] = []
@@ -478,9 +477,10 @@ public struct Engine: Sendable {
         for zone in zones {
             consider(zone.running?.delayEnds)
             consider(zone.inhibitedUntil)
-            if zone.reported >= .isolating, !zone.acknowledged, let last = zone.lastNotified {
-                consider(last + renotifyEvery)
+            if zone.reported >= .isolating, !zone.acknowledged, let last = zone.lastNotified, let every = renotifyEvery {
+                consider(last + every)
             }
+            consider(zone.quietFlushAt)
         }
         return earliest
     }
@@ -654,7 +654,13 @@ struct ZoneRuntime: Sendable {
     var trouble = false
     var inhibitedUntil: Timestamp?
     var acknowledged = false
+    /// Since when the zone's escalations have gone unacknowledged (the first escalation after an `ack` or a reset).
+    var unacknowledgedSince: Timestamp?
     var lastNotified: Timestamp?
+    /// By `Severity.rawValue`: the notification quiet period (`SiteModel.quietPeriod`).
+    var quiet = [QuietWindow](repeating: QuietWindow(), count: Severity.allCases.count)
+    /// The earliest end of a quiet period that holds records back (a summary is due then).
+    var quietFlushAt: Timestamp?
     /// The suppress step an accepted abort stopped at: where `resume` goes on.
     var abortedAt = 0
     /// The abort came from a panel's abort switch, so letting the switch go resumes it.

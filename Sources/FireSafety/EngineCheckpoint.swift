@@ -36,6 +36,8 @@ public struct EngineCheckpoint: Sendable, Hashable {
         public var state: ZoneState
         public var trouble: Bool
         public var acknowledged: Bool
+        /// The first escalation since the last `ack` or reset: reminders say how long it has gone unacknowledged.
+        public var unacknowledgedSince: Timestamp?
         public var inhibitedUntil: Timestamp?
         public var inhibitReason: String?
         public var isolate: Progress
@@ -154,7 +156,10 @@ extension EngineCheckpoint.Zone {
             if record.from == "trouble" { trouble = false }
             if record.to == "trouble" { trouble = true }
             guard let to = record.to.flatMap(ZoneState.init(rawValue:)) else { return }
-            if let from = record.from.flatMap(ZoneState.init(rawValue:)), to > from { acknowledged = false }
+            if let from = record.from.flatMap(ZoneState.init(rawValue:)), to > from {
+                if acknowledged || unacknowledgedSince == nil { unacknowledgedSince = record.time }
+                acknowledged = false
+            }
             state = to
             switch to {
             case .isolated:
@@ -209,9 +214,11 @@ extension EngineCheckpoint.Zone {
             suppress = .init()
             powerCut = .init()
             acknowledged = false
+            unacknowledgedSince = nil
             abortedBySwitch = false
         case .operatorAck:
             acknowledged = true
+            unacknowledgedSince = nil
         case .operatorInhibit:
             inhibitedUntil = record.until
             inhibitReason = record.reason

@@ -11,12 +11,25 @@ public struct SiteModel: Sendable, Hashable {
     public var staleAfter: Duration
     /// Zones in the order the configuration lists them.
     public var zones: [ZoneSpec]
+    /// `remind_every`: how often a latched zone nobody has acknowledged is notified again; nil is off (`0`).
+    public var remindEvery: Duration?
+    /// `quiet_period`: per zone and severity, at most one notification per period; what a flapping signal sends
+    /// meanwhile is held and summed up when the period ends. `.zero` is off. Never applies at `fire`.
+    public var quietPeriod: Duration
 
-    public init(site: String, pollInterval: Duration, staleAfter: Duration, zones: [ZoneSpec]) {
+    public static let defaultRemindEvery = Duration.seconds(300)
+    public static let defaultQuietPeriod = Duration.seconds(60)
+
+    public init(
+        site: String, pollInterval: Duration, staleAfter: Duration, zones: [ZoneSpec],
+        remindEvery: Duration? = SiteModel.defaultRemindEvery, quietPeriod: Duration = SiteModel.defaultQuietPeriod
+    ) {
         self.site = site
         self.pollInterval = pollInterval
         self.staleAfter = staleAfter
         self.zones = zones
+        self.remindEvery = remindEvery
+        self.quietPeriod = quietPeriod
     }
 }
 

@@ -154,6 +154,15 @@ func spoken(_ duration: Duration) -> String {
     return "\(Value.number(Double(nanos / 1_000_000) / 1000).description) s"
 }
 
+/// An elapsed time in whole seconds as people say it: "45 s", "5 min 12 s", "2 h 3 min".
+func spokenElapsed(_ duration: Duration) -> String {
+    let seconds = max(0, duration.nanosecondCount / 1_000_000_000)
+    let (hours, minutes, rest) = (seconds / 3600, seconds % 3600 / 60, seconds % 60)
+    if hours > 0 { return minutes == 0 ? "\(hours) h" : "\(hours) h \(minutes) min" }
+    if minutes > 0 { return rest == 0 ? "\(minutes) min" : "\(minutes) min \(rest) s" }
+    return "\(rest) s"
+}
+
 private func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
     var (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
     if remainder < 0 {

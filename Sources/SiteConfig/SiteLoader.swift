@@ -24,7 +24,7 @@ public struct SiteLoader: Sendable {
     static let siteFields = [
         "site", "poll_interval", "stale_after", "timeout", "max_gap", "alert_log", "alert_log_max_size",
         "alert_log_keep", "control_socket", "metrics",
-        "profile_path", "notify", "devices", "zones", "standby",
+        "profile_path", "notify", "remind_every", "quiet_period", "devices", "zones", "standby",
     ]
     static let deviceFields = ["profile", "host", "port", "unit", "poll_interval", "timeout", "max_gap", "simulate"]
     static let channelFields = ["webhook", "command", "timeout"]
@@ -178,7 +178,8 @@ struct SiteReader {
                 if let zone = readZone(name, value) { zones.append(zone) }
             }
         }
-        let model = SiteModel(site: site, pollInterval: poll, staleAfter: staleAfter, zones: zones)
+        var model = SiteModel(site: site, pollInterval: poll, staleAfter: staleAfter, zones: zones)
+        readNotificationTiming(fields, poll: poll, into: &model)
         var standby: StandbyConfig?
         if let node = fields["standby"] {
             standby = readStandby(node, poll: poll, longestWrite: longestWrite(in: zones))
@@ -205,6 +206,36 @@ struct SiteReader {
             }
         }
         return longest
+    }
+
+    /// `remind_every` (0 = off, else at least one poll interval) and `quiet_period` (0 = off, at most 15 min).
+    func readNotificationTiming(_ fields: Fields, poll: Duration, into model: inout SiteModel) {
+        if let node = fields["remind_every"], let value = durationOrZero(node) {
+            if value == .zero {
+                model.remindEvery = nil
+            } else if value < poll {
+                node.error(
+                    "remind_every (\(value.configText)) is shorter than the poll interval (\(poll.configText))",
+                    hint: "use e.g. 5m (the default), or 0 to send no reminders")
+            } else {
+                model.remindEvery = value
+            }
+        }
+        if let node = fields["quiet_period"], let value = durationOrZero(node) {
+            if value > .seconds(900) {
+                node.error(
+                    "quiet_period (\(value.configText)) is longer than 15m: a real change would wait that long to be sent",
+                    hint: "use e.g. 1m (the default), or 0 to send every change")
+            } else {
+                model.quietPeriod = value
+            }
+        }
+    }
+
+    /// A duration where `0` means "off".
+    func durationOrZero(_ node: Located) -> Duration? {
+        if node.scalarText?.trimmingCharacters(in: .whitespaces) == "0" { return .zero }
+        return node.duration()
     }
 
     func positiveDuration(_ node: Located?) -> Duration? {

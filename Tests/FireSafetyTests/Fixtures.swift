@@ -88,7 +88,7 @@ extension Rig {
 }
 
 struct Rig {
-    var engine = Engine(model: Site.model, renotifyEvery: .seconds(300))
+    var engine = Engine(model: Site.model)
     var now = Timestamp(seconds: 1_790_000_000)
     var values = Site.normalValues("a").merging(Site.normalValues("b")) { a, _ in a }
     var log: [AlertRecord] = []

@@ -14,7 +14,7 @@ enum SwitchSite {
 
     static func rig() -> Rig {
         var rig = Rig()
-        rig.engine = Engine(model: model, renotifyEvery: .seconds(300))
+        rig.engine = Engine(model: model)
         rig.set("panel-a.abort_switch", .flag(false))
         rig.tick()
         return rig

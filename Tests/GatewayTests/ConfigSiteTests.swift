@@ -128,6 +128,22 @@ struct ConfigSiteTests {
         #expect(ByteSizeText.format(16 << 20) == "16MiB" && ByteSizeText.format(1500) == "1500")
     }
 
+    @Test("remind_every and quiet_period default to 5m and 1m; 0 turns either off")
+    func notificationTiming() throws {
+        let defaults = try ConfigSiteFixture(site: configBaseSite).load().get()
+        #expect(defaults.model.remindEvery == .seconds(300) && defaults.model.quietPeriod == .seconds(60))
+        let set = try ConfigSiteFixture(
+            site: configBaseSite.editedConfig(
+                "alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nremind_every: 10m\nquiet_period: 30s\n")
+        ).load().get()
+        #expect(set.model.remindEvery == .seconds(600) && set.model.quietPeriod == .seconds(30))
+        let off = try ConfigSiteFixture(
+            site: configBaseSite.editedConfig(
+                "alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nremind_every: 0\nquiet_period: 0\n")
+        ).load().get()
+        #expect(off.model.remindEvery == nil && off.model.quietPeriod == .zero)
+    }
+
     @Test("shipped profiles are found from FIREWATCH_DEVICES, an installed prefix, or the checkout")
     func shippedLocation() throws {
         #expect(

@@ -38,6 +38,14 @@ let siteRules: [SiteRule] = [
         [("alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nalert_log_keep: 0\n")],
         at: "alert_log_keep", field: "alert_log_keep", ["outside 1…1000", "rotated files"]),
     SiteRule(
+        "reminders come no faster than the polls",
+        [("alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nremind_every: 500ms\n")],
+        at: "remind_every", field: "remind_every", ["shorter than the poll interval", "0 to send no reminders"]),
+    SiteRule(
+        "a quiet period of more than 15 minutes would hide a real change",
+        [("alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nquiet_period: 1h\n")],
+        at: "quiet_period", field: "quiet_period", ["longer than 15m", "0 to send every change"]),
+    SiteRule(
         "unknown field suggests the right one", [("poll_interval: 1s", "pol_interval: 1s")], at: "pol_interval",
         field: "pol_interval", ["unknown field", "did you mean 'poll_interval'"]),
     SiteRule(
