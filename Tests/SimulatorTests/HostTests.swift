@@ -207,7 +207,7 @@ struct HostTests {
         } catch {
             let text = error.description
             #expect(text.contains("the simulator serves only 127.0.0.0/8; device ups-a has host 10.0.1.11"), "\(text)")
-            #expect(text.contains("site.yaml:17: devices.ups-a.host"), "\(text)")
+            #expect(text.contains("site.yaml:19: devices.ups-a.host"), "\(text)")
         }
     }
 }

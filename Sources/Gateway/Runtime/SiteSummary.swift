@@ -39,6 +39,11 @@ public enum SiteSummary {
             }
             out.append("  \(pad(channel.name, channelWidth))  \(target) (timeout \(channel.timeout.configText))")
         }
+        let reminders = site.model.remindEvery.map { "every \($0.configText) until acknowledged" } ?? "off"
+        let quiet = site.model.quietPeriod
+        out.append(
+            "  reminders \(reminders); quiet period "
+                + (quiet == .zero ? "off (every change is sent)" : "\(quiet.configText) per zone and severity (never at fire)"))
 
         out.append("devices:")
         let deviceWidth = site.devices.map(\.name.count).max() ?? 0

@@ -47,6 +47,39 @@ struct OperatorEndToEndTests {
         }
     }
 
+    @Test("reminders of an unacknowledged alarm reach a real webhook, say for how long, and stop after ack")
+    func remindersUntilAck() async throws {
+        let log = EventLog()
+        try await withReceiver(["/hook": .respond(200)], log: log) { port in
+            let site = try RuntimeHarness(
+                notify: """
+                    ops: { webhook: "http://127.0.0.1:\(port)/hook", timeout: 2s }
+                    \(RuntimeHarness.defaultNotify)
+                    """, extra: "remind_every: 1s")
+            defer { site.remove() }
+            let daemon = try site.start()
+            #expect(await site.waitReady() != nil)
+            try site.set("gas", .input, 0, [1])  // off-gas: alarm, the zone isolates
+            var heard: [String] = []
+            for _ in 0..<400 where heard.count < 2 {
+                try await Task.sleep(for: .milliseconds(50))
+                heard = log.matching("/hook ").filter { $0.contains("reminder: room") }
+            }
+            #expect(heard.count >= 2)
+            #expect(heard.first?.contains("unacknowledged for ") == true)
+            #expect(heard.first?.contains("`firewatch ack room` silences this") == true)
+            #expect(try site.cli(["ack", "room", "--socket", site.socket]).status == 0)
+            #expect(await site.waitForRecord(["event": "operator.ack"]))
+            let atAck = log.matching("/hook ").filter { $0.contains("reminder: room") }.count
+            // Three reminder intervals with nothing new: an acknowledged zone is not reminded.
+            try await Task.sleep(for: .seconds(3))
+            #expect(log.matching("/hook ").filter { $0.contains("reminder: room") }.count == atAck)
+            // Reminders are notifications only: the alert log has the alarm and the ack, no reminder lines.
+            #expect(!site.records().contains { $0["message"]?.stringValue?.hasPrefix("reminder") == true })
+            await daemon.stop()
+        }
+    }
+
     @Test("abort and resume over the real control socket: the countdown restarts in full, logged with the user")
     func resumeOverTheSocket() async throws {
         let site = try RuntimeHarness(suppressDelay: "60s")

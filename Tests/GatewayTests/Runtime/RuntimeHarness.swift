@@ -52,9 +52,10 @@ final class RuntimeHarness: Sendable {
     /// - Parameter deviceSettings: extra settings per device, e.g. `["smoke": "poll_interval: 3s"]`.
     /// - Parameter alertLog: the `alert_log:` setting, relative to the site's folder.
     /// - Parameter notify: the `notify:` channels, one `name: { … }` per line.
+    /// - Parameter extra: more top-level settings (e.g. `remind_every: 1s`).
     init(
         suppressDelay: String = "1s", pollInterval: String = "150ms", deviceSettings: [String: String] = [:],
-        alertLog: String = "state/alerts.jsonl", notify: String = RuntimeHarness.defaultNotify
+        alertLog: String = "state/alerts.jsonl", notify: String = RuntimeHarness.defaultNotify, extra: String = ""
     ) throws {
         directory = try TemporaryDirectory()
         var servers: [String: Server] = [:]
@@ -90,7 +91,7 @@ final class RuntimeHarness: Sendable {
         try normal()
         try siteYAML(
             suppressDelay: suppressDelay, pollInterval: pollInterval, deviceSettings: deviceSettings,
-            alertLog: alertLog, notify: notify
+            alertLog: alertLog, notify: notify, extra: extra
         )
         .write(toFile: siteFile, atomically: true, encoding: .utf8)
     }
