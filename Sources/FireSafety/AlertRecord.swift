@@ -18,6 +18,8 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     /// A command's write is about to be tried again (logged before each further attempt).
     case stepRetried = "step.retried"
     case notifyFailed = "notify.failed"
+    /// An operator asked for a test message on the channels (`firewatch notify test`): logged before it is sent.
+    case notifyTest = "notify.test"
     case operatorAck = "operator.ack"
     case operatorReset = "operator.reset"
     case operatorAbort = "operator.abort"

@@ -28,11 +28,11 @@ struct ControlSocketOptions: ParsableArguments {
 
     /// Sends `request`, prints the answer's message (or the failure) and exits as CONTRACT.md says: 69 when the
     /// daemon is not running, 1 when it refused.
-    func send(_ request: ControlRequest) async throws -> ControlResponse {
+    func send(_ request: ControlRequest, timeout: Duration = .seconds(10)) async throws -> ControlResponse {
         let path = try path()
         let response: ControlResponse
         do {
-            response = try await ControlClient.send(request, socketPath: path)
+            response = try await ControlClient.send(request, socketPath: path, timeout: timeout)
         } catch {
             stderrLine("firewatch: \(error.message)")
             throw ExitCode(error.exitCode)
@@ -147,4 +147,46 @@ struct EnableCommand: AsyncParsableCommand {
     @Argument(help: "The zone.") var zone: String
     @OptionGroup var socket: ControlSocketOptions
     func run() async throws { print(try await socket.send(.enable(zone: zone)).message) }
+}
+
+/// `firewatch notify test [CHANNEL]`.
+struct NotifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notify", abstract: "Work with the running daemon's notification channels.",
+        subcommands: [NotifyTestCommand.self])
+}
+
+struct NotifyTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Ask the running daemon to send a TEST message on each channel (or one) and say which got through.",
+        discussion: """
+            The daemon logs `notify.test` with your uid, then sends it once on each channel, behind what is queued \
+            there, and prints per channel `delivered` or why not. A channel that fails is also a `notify.failed` \
+            (trouble), sent on the other channels. Exit codes: 0 every channel delivered, 1 any failed or an \
+            unknown channel, 69 the daemon is not running.
+            """)
+
+    @Argument(help: "One channel of the site's `notify:`; every channel when omitted.")
+    var channel: String?
+
+    @OptionGroup var socket: ControlSocketOptions
+
+    func run() async throws {
+        let path = try socket.path()
+        let response: ControlResponse
+        do {
+            // Each channel may take its whole timeout (and what is queued ahead of the test).
+            response = try await ControlClient.send(.notifyTest(channel: channel), socketPath: path, timeout: .seconds(120))
+        } catch {
+            stderrLine("firewatch: \(error.message)")
+            throw ExitCode(error.exitCode)
+        }
+        guard response.ok || response.error == "not_delivered" else {
+            stderrLine("firewatch: notify test refused: \(response.message)")
+            throw ExitCode(1)
+        }
+        print(response.message)
+        if !response.ok { throw ExitCode(1) }
+    }
 }

@@ -20,6 +20,8 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
     case inhibit(zone: String, duration: Duration, reason: String)
     /// End an inhibit early.
     case enable(zone: String)
+    /// Send a test message on one channel (or every one) and answer, per channel, delivered or why not.
+    case notifyTest(channel: String?)
 
     /// The longest inhibit accepted: an inhibit outliving a shift is a forgotten one. Re-inhibit to extend.
     public static let maxInhibit: Duration = .seconds(7 * 24 * 3600)
@@ -38,13 +40,14 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
         case .resume: "resume"
         case .inhibit: "inhibit"
         case .enable: "enable"
+        case .notifyTest: "notify_test"
         }
     }
 
     /// The zone the request is about, if any.
     public var zone: String? {
         switch self {
-        case .status: nil
+        case .status, .notifyTest: nil
         case .ack(let z), .reset(let z), .abort(let z), .resume(let z), .enable(let z), .inhibit(let z, _, _): z
         }
     }
@@ -57,6 +60,7 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
             members.append(JSONMember("for", .string(DurationText.format(duration))))
             members.append(JSONMember("reason", .string(reason)))
         }
+        if case .notifyTest(let channel?) = self { members.append(JSONMember("channel", .string(channel))) }
         return .object(members)
     }
 
@@ -90,6 +94,12 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
         case "abort": return .abort(zone: try zone(in: value, cmd))
         case "resume": return .resume(zone: try zone(in: value, cmd))
         case "enable": return .enable(zone: try zone(in: value, cmd))
+        case "notify_test":
+            guard let channel = value["channel"] else { return .notifyTest(channel: nil) }
+            guard let name = channel.stringValue, !name.isEmpty, name.count <= maxZoneLength else {
+                throw ControlRequestError(.badField, #"field "channel" must be a channel name from the site's notify:"#)
+            }
+            return .notifyTest(channel: name)
         case "inhibit":
             let zone = try zone(in: value, cmd)
             guard let text = value["for"] else {
@@ -116,7 +126,7 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
         }
     }
 
-    private static let commands = "status, ack, reset, abort, resume, inhibit, enable"
+    private static let commands = "status, ack, reset, abort, resume, inhibit, enable, notify_test"
 
     private static func zone(in value: JSONValue, _ cmd: String) throws(ControlRequestError) -> String {
         guard let field = value["zone"] else {

@@ -128,19 +128,65 @@ public final class ChannelNotifier: AlertNotifier {
             }
             if isNew { newLanesInput.yield(lane) }
             state.withLock { $0.statistics[channel.name, default: ChannelStatistics()].queued += 1 }
-            switch lane.input.yield(Item(record: record, channel: channel)) {
-            case .enqueued:
-                break
-            case .dropped(let oldest):
-                fail(
-                    channel.name, oldest.record,
-                    reason: "queue full (\(options.queueCapacity) waiting): dropped for a newer record; "
-                        + "the channel is too slow or down", dropped: true)
-            case .terminated:
-                fail(channel.name, record, reason: "the notifier is shutting down; record not sent", dropped: false)
-            @unknown default:
-                break
+            enqueue(Item(record: record, channel: channel), on: lane)
+        }
+    }
+
+    private func enqueue(_ item: Item, on lane: Lane) {
+        switch lane.input.yield(item) {
+        case .enqueued:
+            break
+        case .dropped(let oldest):
+            let why = "queue full (\(options.queueCapacity) waiting): dropped for a newer record; the channel is too slow or down"
+            oldest.reply?(why)
+            fail(lane.name, oldest.record, reason: why, dropped: true)
+        case .terminated:
+            let why = "the notifier is shutting down; record not sent"
+            item.reply?(why)
+            fail(lane.name, item.record, reason: why, dropped: false)
+        @unknown default:
+            break
+        }
+    }
+
+    public func test(_ record: AlertRecord, on channels: [NotifyChannel]) async -> [(channel: String, failure: String?)] {
+        await withTaskGroup(of: (Int, String?).self) { group in
+            for (index, channel) in channels.enumerated() {
+                group.addTask { (index, await self.test(record, on: channel)) }
             }
+            var results = [String?](repeating: nil, count: channels.count)
+            for await (index, failure) in group { results[index] = failure }
+            return zip(channels, results).map { ($0.name, $1) }
+        }
+    }
+
+    /// One channel's test: queued behind what waits there, one attempt, answered when it is delivered or fails.
+    private func test(_ record: AlertRecord, on channel: NotifyChannel) async -> String? {
+        let (answers, answer) = AsyncStream.makeStream(of: String?.self, bufferingPolicy: .bufferingNewest(1))
+        let reply: @Sendable (String?) -> Void = { failure in
+            answer.yield(failure)
+            answer.finish()
+        }
+        let (lane, isNew) = state.withLock { s -> (Lane?, Bool) in
+            if s.closed { return (nil, false) }
+            if let lane = s.lanes[channel.name] { return (lane, false) }
+            let lane = Lane(name: channel.name, capacity: options.queueCapacity)
+            s.lanes[channel.name] = lane
+            return (lane, true)
+        }
+        guard let lane else { return "the notifier is shutting down; not sent" }
+        if isNew { newLanesInput.yield(lane) }
+        state.withLock { $0.statistics[channel.name, default: ChannelStatistics()].queued += 1 }
+        enqueue(Item(record: record, channel: channel, attempts: 1, reply: reply), on: lane)
+        // Bounded: what waits ahead of it, then one attempt within the channel's timeout.
+        let limit = channel.timeout * (options.queueCapacity + 2) + options.commandKillGrace
+        do {
+            return try await withTimeout(limit) { () -> String? in
+                for await failure in answers { return failure }
+                return "not answered (the notifier stopped)"
+            }
+        } catch {
+            return "no answer within \(DurationText.format(limit))"
         }
     }
 
@@ -204,6 +250,7 @@ public final class ChannelNotifier: AlertNotifier {
                 s.statistics[lane.name, default: ChannelStatistics()].queued -= 1
                 if failure == nil { s.statistics[lane.name, default: ChannelStatistics()].delivered += 1 }
             }
+            item.reply?(failure)
             if let failure {
                 fail(lane.name, item.record, reason: failure, dropped: false)
             } else {
@@ -217,13 +264,17 @@ public final class ChannelNotifier: AlertNotifier {
         let body = NotificationPayload.bytes(of: item.record)
         switch item.channel.target {
         case .webhook(let url):
-            return await post(body, to: url, timeout: item.channel.timeout, client: client)
+            return await post(
+                body, to: url, timeout: item.channel.timeout, attempts: item.attempts ?? options.webhookAttempts,
+                client: client)
         case .command(let argv):
             return await runCommand(argv, stdin: body, timeout: item.channel.timeout)
         }
     }
 
-    private func post(_ body: [UInt8], to url: URL, timeout: Duration, client: HTTPClient) async -> String? {
+    private func post(
+        _ body: [UInt8], to url: URL, timeout: Duration, attempts: Int, client: HTTPClient
+    ) async -> String? {
         let request = {
             var request = HTTPClientRequest(url: url.absoluteString)
             request.method = .POST
@@ -234,7 +285,7 @@ public final class ChannelNotifier: AlertNotifier {
         }()
         var why = ""
         var backoff = options.retryBackoff
-        for attempt in 1...options.webhookAttempts {
+        for attempt in 1...attempts {
             do {
                 // The client's own deadline fires first and says why (a refused connection is retried by its
                 // pool until then); the outer bound only catches an answer whose body never ends.
@@ -256,12 +307,12 @@ public final class ChannelNotifier: AlertNotifier {
                 let text = "\(error)"
                 why = text.contains("Connection refused") ? "connection refused (is the receiver running?)" : text
             }
-            if attempt < options.webhookAttempts {
+            if attempt < attempts {
                 do { try await Task.sleep(for: backoff) } catch { return "cancelled" }
                 backoff *= 2
             }
         }
-        let tries = options.webhookAttempts == 1 ? "1 attempt" : "\(options.webhookAttempts) attempts"
+        let tries = attempts == 1 ? "1 attempt" : "\(attempts) attempts"
         return "POST \(url.absoluteString): \(why) (\(tries))"
     }
 
@@ -333,6 +384,10 @@ private final class Lane: Sendable {
 private struct Item: Sendable {
     var record: AlertRecord
     var channel: NotifyChannel
+    /// Webhook tries; nil: `Options.webhookAttempts`.
+    var attempts: Int? = nil
+    /// Told the outcome (nil: delivered), for `test`.
+    var reply: (@Sendable (String?) -> Void)? = nil
 }
 
 private struct Failure: Sendable {

@@ -25,6 +25,12 @@ public final class RecordingNotifier: AlertNotifier {
         state.withLock { $0.append(sent) }
     }
 
+    /// Records the test and says it was not sent: nothing leaves this notifier.
+    public func test(_ record: AlertRecord, on channels: [NotifyChannel]) async -> [(channel: String, failure: String?)] {
+        send(record, to: channels)
+        return channels.map { ($0.name, "not sent: this daemon records notifications instead (demo or scenario run)") }
+    }
+
     public func run() async throws {
         // Nothing is queued, so there is nothing to deliver: wait for the daemon's shutdown.
         do { try await gracefulShutdown() } catch is CancellationError { return }

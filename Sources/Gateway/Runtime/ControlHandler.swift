@@ -10,6 +10,8 @@ struct ControlHandler: Sendable {
     let status: StatusSource
     /// A hot-standby pair's relay: a command carried out here goes to the other gateway too.
     var relay: CommandRelay? = nil
+    /// For `notify test`.
+    var notifier: (any AlertNotifier)? = nil
 
     func handle(_ request: ControlRequest, peer: PeerCredentials) async -> ControlResponse {
         let uid = String(peer.uid)
@@ -26,6 +28,8 @@ struct ControlHandler: Sendable {
         case .enable(let zone): command = .enable(zone: zone, uid: uid)
         case .inhibit(let zone, let duration, let reason):
             command = .inhibit(zone: zone, uid: uid, duration: duration, reason: reason)
+        case .notifyTest(let channel):
+            return await testChannels(channel, uid: uid, user: user)
         }
         var response = await Self.submit(command, user: user, to: core)
         guard response.ok, let relay else { return response }
@@ -36,6 +40,40 @@ struct ControlHandler: Sendable {
             response.message += "; NOT sent to the other gateway (etcd: \(error)) — give it there too"
         }
         return response
+    }
+
+    /// `notify test`: logs `notify.test`, then sends it on the channel (or each) and answers per channel. Exit 1
+    /// (`ok: false`, error `not_delivered`) when any failed; each failure is also a `notify.failed`.
+    func testChannels(_ name: String?, uid: String, user: String?) async -> ControlResponse {
+        let all = await core.site.notify
+        var channels = all
+        if let name {
+            channels = all.filter { $0.name == name }
+            guard !channels.isEmpty else {
+                let known = all.isEmpty ? "the site has no notify: channels" : "channels are " + all.map(\.name).joined(separator: ", ")
+                return .failure("unknown_channel", "no channel named \(name); \(known)")
+            }
+        }
+        guard let notifier, !channels.isEmpty else {
+            return .failure("no_channels", "the site has no notify: channels; add one to its site file")
+        }
+        let record = await core.notificationTest(channels: channels.map(\.name), uid: uid, user: user)
+        let results = await notifier.test(record, on: channels)
+        let failed = results.filter { $0.failure != nil }.count
+        var lines: [String] = []
+        var members: [JSONMember] = []
+        for (channel, failure) in results {
+            lines.append("\(channel): " + (failure.map { "NOT delivered: \($0)" } ?? "delivered"))
+            members.append(JSONMember(channel, failure.map { .string($0) } ?? .null))
+        }
+        let text = lines.joined(separator: "\n")
+        guard failed == 0 else {
+            var response = ControlResponse.failure(
+                "not_delivered", "\(failed) of \(results.count) channel\(results.count == 1 ? "" : "s") failed\n" + text)
+            response.data = .object(members)
+            return response
+        }
+        return .success(text, data: .object(members))
     }
 
     static func submit(_ command: OperatorCommand, user: String? = nil, to core: SafetyCore) async -> ControlResponse {

@@ -109,7 +109,8 @@ public final class Daemon: Sendable {
                 if first { logger.notice("every device has been polled once; ready") }
                 do { try systemd.ready() } catch { logger.warning("sd_notify READY=1 failed: \(error)") }
             })
-        let handler = ControlHandler(core: core, status: statusSource, relay: standby?.commands)
+        let handler = ControlHandler(
+            core: core, status: statusSource, relay: standby?.commands, notifier: notifier)
         control = try ControlServer(path: site.controlSocket, logger: logger) { request, peer in
             await handler.handle(request, peer: peer)
         }

@@ -51,4 +51,7 @@ public struct NoRuntimeObserver: RuntimeObserver {
 public protocol AlertNotifier: Service {
     /// Queues `record` for each of `channels`.
     func send(_ record: AlertRecord, to channels: [NotifyChannel])
+    /// Delivers `record` on each channel (one attempt, behind what is queued there) and says, per channel in the
+    /// order given, nil when delivered or why not. A failure is also reported like any other (`notify.failed`).
+    func test(_ record: AlertRecord, on channels: [NotifyChannel]) async -> [(channel: String, failure: String?)]
 }

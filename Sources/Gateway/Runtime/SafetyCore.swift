@@ -313,6 +313,20 @@ actor SafetyCore {
         return stamped
     }
 
+    /// Logs an operator's `notify test` before the test is sent; returns the record to send, stamped.
+    func notificationTest(channels: [String], uid: String, user: String?) async -> AlertRecord {
+        let who = user.map { "\($0) (uid \(uid))" } ?? "uid \(uid)"
+        let record = AlertRecord(
+            time: time.now(), site: site.model.site, severity: .info, event: .notifyTest,
+            message: "TEST from firewatch at \(site.model.site), asked by \(who) on "
+                + "\(channels.joined(separator: ", ")): the channel works; no action needed",
+            uid: uid, user: user)
+        await emitLogged(Output(records: [record], nextDeadline: timerDeadline))
+        var stamped = record
+        time.stamp(&stamped)
+        return stamped
+    }
+
     /// The alert log stopped or started taking records again: logged (held in memory until the disk takes it)
     /// and sent on every channel, since the people who must know are not reading the log.
     func logDurabilityChanged(_ change: LogDurabilityChange) {

@@ -316,6 +316,7 @@ struct ControlRequestTests {
         let requests: [ControlRequest] = [
             .status, .ack(zone: "a"), .reset(zone: "b"), .abort(zone: "c"), .enable(zone: "d"),
             .inhibit(zone: "battery-room-a", duration: .seconds(5400), reason: "maintenance \"A\""),
+            .notifyTest(channel: nil), .notifyTest(channel: "pager"),
         ]
         for request in requests {
             #expect(try ControlRequest.parse(line: Array(request.jsonLine.utf8)) == request)
@@ -361,6 +362,15 @@ struct ResumeRequestTests {
             _ = try ControlRequest.parse(line: Array(#"{"cmd":"resum"}"#.utf8))
         } catch {
             #expect(error.message.contains("resume"))
+        }
+    }
+
+    @Test("notify_test names one channel or none; a channel that is not a name is refused")
+    func notifyTestParses() throws {
+        #expect(ControlRequest.notifyTest(channel: "ops").jsonLine == #"{"cmd":"notify_test","channel":"ops"}"#)
+        #expect(try ControlRequest.parse(line: Array(#"{"cmd":"notify_test"}"#.utf8)) == .notifyTest(channel: nil))
+        #expect(throws: ControlRequestError.self) {
+            try ControlRequest.parse(line: Array(#"{"cmd":"notify_test","channel":7}"#.utf8))
         }
     }
 

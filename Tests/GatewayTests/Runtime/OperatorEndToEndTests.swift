@@ -80,6 +80,40 @@ struct OperatorEndToEndTests {
         }
     }
 
+    @Test("notify test: a TEST message on each channel, delivered or why not, logged with the uid; exit 1 on a failure")
+    func notifyTest() async throws {
+        let log = EventLog()
+        let dead = try RefusingPort()
+        let deadPort = dead.port
+        defer { withExtendedLifetime(dead) {} }
+        try await withReceiver(["/hook": .respond(200)], log: log) { port in
+            let site = try RuntimeHarness(
+                notify: """
+                    ops: { webhook: "http://127.0.0.1:\(port)/hook", timeout: 2s }
+                    dead: { webhook: "http://127.0.0.1:\(deadPort)/hook", timeout: 1s }
+                    \(RuntimeHarness.defaultNotify)
+                    """)
+            defer { site.remove() }
+            let daemon = try site.start()
+            #expect(await site.waitReady() != nil)
+            let all = try site.cli(["notify", "test", "--socket", site.socket])
+            #expect(all.status == 1, "\(all.stdout) \(all.stderr)")
+            #expect(all.stdout.contains("1 of 3 channels failed"))
+            #expect(all.stdout.contains("ops: delivered") && all.stdout.contains("pager: delivered"))
+            #expect(all.stdout.contains("dead: NOT delivered: POST http://127.0.0.1:\(deadPort)/hook"))
+            #expect(log.matching("/hook ").contains { $0.contains("\"notify.test\"") && $0.contains("TEST from firewatch") })
+            let one = try site.cli(["notify", "test", "ops", "--socket", site.socket])
+            #expect(one.status == 0 && one.stdout == "ops: delivered\n", "\(one.stdout) \(one.stderr)")
+            let unknown = try site.cli(["notify", "test", "nope", "--socket", site.socket])
+            #expect(unknown.status == 1 && unknown.stderr.contains("no channel named nope; channels are ops, dead, pager"))
+            // Logged before sent, with the uid; the dead channel's failure is trouble like any other.
+            #expect(await site.waitForRecord(["event": "notify.failed"]))
+            let tests = site.records().filter { RuntimeHarness.matches($0, ["event": "notify.test"]) }
+            #expect(tests.count == 2 && tests.allSatisfy { $0["uid"]?.stringValue == String(getuid()) })
+            await daemon.stop()
+        }
+    }
+
     @Test("abort and resume over the real control socket: the countdown restarts in full, logged with the user")
     func resumeOverTheSocket() async throws {
         let site = try RuntimeHarness(suppressDelay: "60s")
