@@ -318,8 +318,8 @@ actor SafetyCore {
         let who = user.map { "\($0) (uid \(uid))" } ?? "uid \(uid)"
         let record = AlertRecord(
             time: time.now(), site: site.model.site, severity: .info, event: .notifyTest,
-            message: "TEST from firewatch at \(site.model.site), asked by \(who) on "
-                + "\(channels.joined(separator: ", ")): the channel works; no action needed",
+            message: "TEST from firewatch at \(site.model.site), asked by \(who), on "
+                + "\(channels.joined(separator: ", ")): whoever reads this on a channel, it works; no action needed",
             uid: uid, user: user)
         await emitLogged(Output(records: [record], nextDeadline: timerDeadline))
         var stamped = record
