@@ -115,21 +115,26 @@ public final class ChannelNotifier: AlertNotifier {
 
     public func send(_ record: AlertRecord, to channels: [NotifyChannel]) {
         for channel in channels {
-            let (lane, isNew) = state.withLock { s -> (Lane?, Bool) in
-                if s.closed { return (nil, false) }
-                if let lane = s.lanes[channel.name] { return (lane, false) }
-                let lane = Lane(name: channel.name, capacity: options.queueCapacity)
-                s.lanes[channel.name] = lane
-                return (lane, true)
-            }
-            guard let lane else {
+            guard let lane = lane(for: channel) else {
                 fail(channel.name, record, reason: "the notifier is shutting down; record not sent", dropped: false)
                 continue
             }
-            if isNew { newLanesInput.yield(lane) }
-            state.withLock { $0.statistics[channel.name, default: ChannelStatistics()].queued += 1 }
             enqueue(Item(record: record, channel: channel), on: lane)
         }
+    }
+
+    /// The channel's lane (started on first use), counting one more record queued on it; nil once closed.
+    private func lane(for channel: NotifyChannel) -> Lane? {
+        let (lane, isNew) = state.withLock { s -> (Lane?, Bool) in
+            if s.closed { return (nil, false) }
+            s.statistics[channel.name, default: ChannelStatistics()].queued += 1
+            if let lane = s.lanes[channel.name] { return (lane, false) }
+            let lane = Lane(name: channel.name, capacity: options.queueCapacity)
+            s.lanes[channel.name] = lane
+            return (lane, true)
+        }
+        if let lane, isNew { newLanesInput.yield(lane) }
+        return lane
     }
 
     private func enqueue(_ item: Item, on lane: Lane) {
@@ -167,16 +172,7 @@ public final class ChannelNotifier: AlertNotifier {
             answer.yield(failure)
             answer.finish()
         }
-        let (lane, isNew) = state.withLock { s -> (Lane?, Bool) in
-            if s.closed { return (nil, false) }
-            if let lane = s.lanes[channel.name] { return (lane, false) }
-            let lane = Lane(name: channel.name, capacity: options.queueCapacity)
-            s.lanes[channel.name] = lane
-            return (lane, true)
-        }
-        guard let lane else { return "the notifier is shutting down; not sent" }
-        if isNew { newLanesInput.yield(lane) }
-        state.withLock { $0.statistics[channel.name, default: ChannelStatistics()].queued += 1 }
+        guard let lane = lane(for: channel) else { return "the notifier is shutting down; not sent" }
         enqueue(Item(record: record, channel: channel, attempts: 1, reply: reply), on: lane)
         // Bounded: what waits ahead of it, then one attempt within the channel's timeout.
         let limit = channel.timeout * (options.queueCapacity + 2) + options.commandKillGrace
