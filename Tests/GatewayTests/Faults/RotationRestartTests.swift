@@ -40,7 +40,8 @@ extension FaultTests {
             }
             try #require(latched, "room-a is not latched at alarm with its cause gone\n\(site.logText)")
             let latchSeq = try #require(
-                site.records(["event": "zone.state", "zone": "room-a"]).first?["seq"]?.intValue)
+                site.records(["event": "zone.state", "zone": "room-a"], sinceStart: 0).first?["seq"]?.intValue,
+                "no zone.state of room-a on disk\n\(site.logText)")
 
             // Acks (each one an operator.ack record, and nothing else) until no kept file holds anything from before
             // the latch (bounded: 400 requests).
