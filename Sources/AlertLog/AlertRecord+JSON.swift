@@ -36,6 +36,7 @@ extension AlertRecord {
         add("detail", detail)
         add("owner", owner)
         if let epoch { members.append(JSONMember("epoch", .int(Int(epoch)))) }
+        if test { members.append(JSONMember("test", .bool(true))) }
         let own = Set(members.map(\.key))
         members += extra.filter { !own.contains($0.key) }
         return members
@@ -58,6 +59,7 @@ extension AlertRecord {
             reason: text("reason"), outcome: text("outcome"), detail: text("detail"), user: text("user"))
         owner = text("owner")
         epoch = fields["epoch"]?.intValue.map(Int64.init)
+        test = fields["test"]?.boolValue ?? false
     }
 
     /// Every record of the log at `path` (all rotated files, oldest first) the engine can fold; lines that are

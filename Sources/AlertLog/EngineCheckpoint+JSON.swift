@@ -39,6 +39,10 @@ extension EngineCheckpoint.Zone {
         }
         if let inhibitedUntil { members.append(JSONMember("inhibited_until", .string(inhibitedUntil.description))) }
         if let inhibitReason { members.append(JSONMember("inhibit_reason", .string(inhibitReason))) }
+        if let testUntil { members.append(JSONMember("test_until", .string(testUntil.description))) }
+        if let testReason { members.append(JSONMember("test_reason", .string(testReason))) }
+        if let testUid { members.append(JSONMember("test_uid", .string(testUid))) }
+        if let testUser { members.append(JSONMember("test_user", .string(testUser))) }
         if abortedBySwitch { members.append(JSONMember("aborted_by_switch", .bool(true))) }
         var procedures: [JSONMember] = []
         for kind in ProcedureKind.allCases where self[kind] != EngineCheckpoint.Progress() {
@@ -63,6 +67,10 @@ extension EngineCheckpoint.Zone {
         unacknowledgedSince = json["unacknowledged_since"]?.stringValue.flatMap(Timestamp.init(iso8601:))
         inhibitedUntil = json["inhibited_until"]?.stringValue.flatMap(Timestamp.init(iso8601:))
         inhibitReason = json["inhibit_reason"]?.stringValue
+        testUntil = json["test_until"]?.stringValue.flatMap(Timestamp.init(iso8601:))
+        testReason = json["test_reason"]?.stringValue
+        testUid = json["test_uid"]?.stringValue
+        testUser = json["test_user"]?.stringValue
         abortedBySwitch = json["aborted_by_switch"]?.boolValue ?? false
         for kind in ProcedureKind.allCases {
             guard let value = json["procedures"]?[kind.rawValue] else { continue }

@@ -27,6 +27,12 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     case operatorEnable = "operator.enable"
     /// An accepted abort taken back (by `firewatch resume`, or a panel's abort switch let go).
     case operatorResume = "operator.resume"
+    /// A walk test of the zone started (`firewatch test ZONE --for 1h --reason …`): detection and notifications go
+    /// on, marked test, and nothing of the zone's procedures runs until it ends.
+    case operatorTest = "operator.test"
+    /// A walk test ended by an operator (`firewatch test ZONE --end`); at its deadline it ends with a `zone.state`
+    /// record from `test`.
+    case operatorTestEnd = "operator.test_end"
     case logRotated = "log.rotated"
     /// The writer found the live file's last line torn (a stop mid-write), cut it off and quoted it.
     case logTruncated = "log.truncated"
@@ -106,6 +112,9 @@ public struct AlertRecord: Sendable, Hashable {
     /// JSON `epoch`: that lease's epoch (the revision that created its owner key; 0 for a primary acting alone
     /// because etcd was never reached). A newer owner always has a higher epoch.
     public var epoch: Int64?
+    /// JSON `test`: `true` on every record of a zone in a walk test (present only then); its `uid` is then the
+    /// technician's who started the test.
+    public var test = false
 
     public init(
         time: Timestamp, site: String, zone: String? = nil, severity: Severity, event: AlertEvent,

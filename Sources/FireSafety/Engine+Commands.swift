@@ -17,6 +17,7 @@ extension Engine {
         if let reason = refusal(of: command, zone: zone, at: now) {
             out.refused = reason
             out.records.append(operatorRecord(zone, command, refused: reason, at: now, user: user))
+            markWalkTests(&out, from: (0, 0))
             out.nextDeadline = nextDeadline()
             return out
         }
@@ -28,14 +29,7 @@ extension Engine {
             zones[zone].unacknowledgedSince = nil
         case .reset:
             out.records.append(operatorRecord(zone, command, refused: nil, at: now, user: user))
-            zones[zone].latched = nil
-            zones[zone].isolate = .idle
-            zones[zone].suppress = .idle
-            zones[zone].powerCut = .idle
-            zones[zone].acknowledged = false
-            zones[zone].unacknowledgedSince = nil
-            zones[zone].abortedBySwitch = false
-            activeSteps[zone] = [:]
+            clearLatches(zone)
             syncState(zone, because: .reset(uid: who), at: now, into: &out)
         case .abort:
             abortSuppression(
@@ -55,14 +49,22 @@ extension Engine {
             zones[zone].inhibitedUntil = nil
             inhibitReasons[zone] = nil
             advancePlan(zone, at: now, into: &out)
+        case .test(_, _, let duration, let reason):
+            startWalkTest(zone, command, duration: duration, reason: reason, user: user, at: now, into: &out)
+        case .endTest:
+            endWalkTest(zone, operatorRecord(zone, command, refused: nil, at: now, user: user), at: now, into: &out)
+            // Judged afresh at once: a signal still at alarm latches now, for real.
+            evaluateZone(zone, at: now, into: &out)
         }
         notifyNew(zone, from: firstRecord, at: now, into: &out)
+        markWalkTests(&out, from: (firstRecord, 0))
         out.nextDeadline = nextDeadline()
         return out
     }
 
     /// Why a command cannot be applied now, or nil.
     func refusal(of command: OperatorCommand, zone: Int, at now: Timestamp) -> String? {
+        if let refusal = walkTestRefusal(of: command, zone: zone) { return refusal }
         let runtime = zones[zone]
         let name = model.zones[zone].name
         switch command {
@@ -134,6 +136,27 @@ extension Engine {
         case .enable:
             if !runtime.inhibited(at: now) {
                 return "\(name) is not inhibited"
+            }
+        case .test(_, _, let duration, _):
+            if duration <= .zero {
+                return "a walk test needs a positive duration (for example --for 1h)"
+            }
+            // Extending a test under way is fine; starting one needs a zone with nothing latched or under way.
+            if runtime.testUntil != nil { return nil }
+            if runtime.inhibited(at: now) {
+                return "\(name) is inhibited; `firewatch enable \(name)` first (a walk test holds actuation itself)"
+            }
+            if let latched = runtime.latched {
+                return "\(name) has \(latched) latched (it is \(runtime.reported.rawValue)); a walk test starts on a "
+                    + "zone with nothing latched — deal with it and `firewatch reset \(name)` first"
+            }
+            for kind in ProcedureKind.allCases where runtime.phase(kind) != .idle {
+                return "\(kind.rawValue) of \(name) is \(runtime.phase(kind) == .aborted ? "aborted" : "under way"); "
+                    + "a walk test starts on a zone with nothing under way — `firewatch reset \(name)` first"
+            }
+        case .endTest:
+            if runtime.testUntil == nil {
+                return "\(name) is not in a walk test"
             }
         }
         return nil

@@ -3,7 +3,8 @@
 ///
 /// The alert log always keeps every record: these rules decide only what is *sent*.
 /// - Sent: zone escalations, trouble, a signal rising a level (when the zone did not escalate with it), failed
-///   steps, aborts and inhibits; a latched zone nobody acknowledged is reminded every `remind_every`.
+///   steps, aborts, inhibits and walk tests starting and ending; a latched zone nobody acknowledged is reminded
+///   every `remind_every`. Records of a zone in a walk test are sent like any other, marked `test`.
 /// - Quiet period: per zone and severity, one notification opens a `quiet_period`; signal and trouble changes
 ///   of that severity during it are held, and when it ends the newest of them is sent with the count of the rest
 ///   ("4 more changes"). Never held: anything at `fire`, a zone reaching `isolating` or beyond (a decision,
@@ -29,12 +30,13 @@ extension Engine {
             let notify: Bool
             switch record.event {
             case .zoneState:
-                notify = isEscalation(record) || record.to == "trouble" || record.severity == .fire
+                notify =
+                    isEscalation(record) || record.to == "trouble" || record.from == "test" || record.severity == .fire
             case .signalLevel:
                 let from = record.from.flatMap(SignalCondition.init(rawValue:)) ?? .normal
                 let to = record.to.flatMap(SignalCondition.init(rawValue:)) ?? .normal
                 notify = to == .trouble || (!escalated && to != .trouble && to.severity > from.severity)
-            case .stepFailed, .operatorInhibit, .operatorAbort:
+            case .stepFailed, .operatorInhibit, .operatorAbort, .operatorTest, .operatorTestEnd:
                 notify = record.outcome != "refused"
             default:
                 notify = false

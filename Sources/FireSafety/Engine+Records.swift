@@ -161,6 +161,9 @@ extension Engine {
         case .reset(let uid):
             severity = .info
             message = "\(name) reset by \(uid) — now \(to.rawValue)"
+        case .testEnded:
+            severity = .info
+            message = "\(name) \(from.rawValue) → \(to.rawValue) — the walk test's latch is cleared"
         }
         var record = zoneRecord(
             zone, severity: severity, from: from.rawValue, to: to.rawValue, message: message, at: now)
@@ -252,12 +255,28 @@ extension Engine {
         case .enable:
             event = .operatorEnable
             verb = "re-enabled actuation in"
+        case .test(_, _, _, let why):
+            event = .operatorTest
+            verb = "started a walk test of"
+            // A zone in test cannot act: it is trouble, and people must hear of it.
+            severity = refused == nil ? .trouble : .info
+            reason = refused ?? why
+        case .endTest:
+            event = .operatorTestEnd
+            verb = "ended the walk test of"
+            severity = refused == nil ? .trouble : .info
         }
         let who = operatorName(uid: command.uid, user: user)
+        let attempt: String
+        switch command {
+        case .test: attempt = "start a walk test of"
+        case .endTest: attempt = "end the walk test of"
+        default: attempt = String(event.rawValue.dropFirst("operator.".count))
+        }
         var message = "\(who) \(verb) \(name)"
         if let refused {
             message =
-                "refused: \(who) tried to \(event.rawValue.dropFirst("operator.".count)) \(name) — \(refused)"
+                "refused: \(who) tried to \(attempt) \(name) — \(refused)"
         } else if case .inhibit(_, _, let duration, let why) = command, let until {
             message += " for \(spoken(duration)) until \(until) (\(why)) — detection and alerts go on"
         }
@@ -372,7 +391,9 @@ extension Engine {
 
     func consequence(_ zone: Int, _ state: ZoneState) -> String {
         let runtime = zones[zone]
-        let held = runtime.inhibitedUntil.map { "zone inhibited until \($0) (\(inhibitReasons[zone] ?? "no reason"))" }
+        let held =
+            runtime.testUntil.map { "TEST — walk test until \($0), nothing runs" }
+            ?? runtime.inhibitedUntil.map { "zone inhibited until \($0) (\(inhibitReasons[zone] ?? "no reason"))" }
         switch state {
         case .normal:
             return "back to normal"

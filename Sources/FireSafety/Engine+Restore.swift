@@ -8,7 +8,7 @@ extension Engine {
 
     /// Rebuilds an engine after a restart from the state the alert log holds.
     ///
-    /// Restores latched states, plan progress, inhibits (with expiry), aborts, acknowledgements, the zone trouble
+    /// Restores latched states, plan progress, inhibits and walk tests (with expiry), aborts, acknowledgements, the zone trouble
     /// overlay and the last logged level of every signal. Source values are not restored: the first `evaluate`
     /// judges fresh readings. Procedure progress is matched to `model` by step identity (`step_text`), never by
     /// index:
@@ -33,8 +33,10 @@ extension Engine {
         }
         for zone in engine.zones.indices {
             engine.expireInhibit(zone, at: now, into: &out)
+            engine.expireWalkTest(zone, at: now, into: &out)
             engine.advancePlan(zone, at: now, into: &out)
         }
+        engine.markWalkTests(&out, from: (0, 0))
         out.nextDeadline = engine.nextDeadline()
         return (engine, out)
     }
@@ -47,6 +49,10 @@ extension Engine {
         zones[zone].unacknowledgedSince = saved.acknowledged ? nil : saved.unacknowledgedSince
         zones[zone].inhibitedUntil = saved.inhibitedUntil
         inhibitReasons[zone] = saved.inhibitReason
+        if let until = saved.testUntil {
+            zones[zone].testUntil = until
+            walkTests[zone] = WalkTest(uid: saved.testUid ?? "", user: saved.testUser, reason: saved.testReason ?? "")
+        }
         for signal in zones[zone].signals {
             if let condition = saved.signals[signalSpecs[signal].name] { signals[signal].condition = condition }
         }
@@ -199,6 +205,8 @@ extension Engine {
             engine.zones[zone].abortedAt = carried.abortedAt
             engine.zones[zone].abortedBySwitch = carried.abortedBySwitch
             engine.inhibitReasons[zone] = inhibitReasons[old]
+            engine.zones[zone].testUntil = carried.testUntil
+            engine.walkTests[zone] = walkTests[old]
             var keeps = false
             for kind in ProcedureKind.allCases {
                 switch carried.phase(kind) {

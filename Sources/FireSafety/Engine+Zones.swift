@@ -7,11 +7,14 @@ enum Because: Sendable {
     case resume(uid: String)
     case abortSwitch(SourceRef)
     case abortSwitchReleased(SourceRef)
+    /// A walk test ended: its latch is cleared.
+    case testEnded
 }
 
 extension Engine {
     /// Votes the zone's signals, updates latches and overlays, logs changes and advances the plan.
     mutating func evaluateZone(_ zone: Int, at now: Timestamp, into out: inout Output) {
+        expireWalkTest(zone, at: now, into: &out)
         let firstRecord = out.records.count
         var alert = false
         var alarm = false
@@ -118,7 +121,7 @@ extension Engine {
     /// Runs the zone's plan as far as it can go now: finishes elapsed delays, starts the next step.
     ///
     /// Procedures run one at a time in tier order (isolate, suppress, power_cut), so steps of a zone never
-    /// interleave; an inhibit holds any procedure that has not started a step.
+    /// interleave; an inhibit or a walk test holds any procedure that has not started a step.
     mutating func advancePlan(_ zone: Int, at now: Timestamp, into out: inout Output) {
         // Each pass finishes or starts one step; the bound is the total number of steps plus procedures.
         let bound = steps(zone, .isolate).count + steps(zone, .suppress).count + steps(zone, .powerCut).count + 4
@@ -128,7 +131,7 @@ extension Engine {
                 finishStep(zone, running, outcome: .succeeded, detail: "delay elapsed", at: now, into: &out)
                 continue
             }
-            if zones[zone].inhibited(at: now) { return }
+            if zones[zone].inhibited(at: now) || zones[zone].testUntil != nil { return }
             guard let kind = nextProcedure(zone) else { return }
             startNextStep(zone, kind, at: now, into: &out)
         }

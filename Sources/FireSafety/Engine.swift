@@ -46,6 +46,8 @@ public struct Engine: Sendable {
     /// Specs by signal index, beside `signals` so the hot array holds plain values only.
     var signalSpecs: [SignalSpec]
     var inhibitReasons: [String?]
+    /// Per zone: the walk test under way, if any (its deadline is `ZoneRuntime.testUntil`).
+    var walkTests: [WalkTest?]
     /// Per zone: the steps of a procedure that was under way when a reload changed them; it finishes on these.
     var activeSteps: [[ProcedureKind: [Step]]]
     /// The slot of the reading at each position of the previous `evaluate(_:at:)` call (-1: unknown).
@@ -157,6 +159,7 @@ public struct Engine: Sendable {
         self.zoneIndexByName = zoneIndexByName
         self.signalSpecs = model.zones.flatMap(\.signals)
         self.inhibitReasons = Array(repeating: nil, count: model.zones.count)
+        self.walkTests = Array(repeating: nil, count: model.zones.count)
         self.activeSteps = Array(repeating: [:], count: model.zones.count)
         self.abortSwitches = abortSwitches
     }
@@ -213,6 +216,7 @@ public struct Engine: Sendable {
         }
         settlePolls(into: &out)
         cycle(at: now, into: &out)
+        markWalkTests(&out, from: (0, 0))
         return out
     }
 
@@ -226,6 +230,7 @@ public struct Engine: Sendable {
         }
         settlePolls(into: &out)
         cycle(at: now, into: &out)
+        markWalkTests(&out, from: (0, 0))
         return out
     }
 
@@ -243,8 +248,10 @@ public struct Engine: Sendable {
     func zoneStatus(_ index: Int) -> ZoneStatus {
         let zone = zones[index]
         return ZoneStatus(
-            name: model.zones[index].name, state: zone.reported, latched: zone.latched, trouble: zone.trouble,
-            inhibitedUntil: zone.inhibitedUntil, inhibitReason: inhibitReasons[index],
+            name: model.zones[index].name, state: zone.reported, latched: zone.latched,
+            trouble: zone.trouble || zone.testUntil != nil, inhibitedUntil: zone.inhibitedUntil,
+            inhibitReason: inhibitReasons[index], testUntil: zone.testUntil, testReason: walkTests[index]?.reason,
+            testBy: walkTests[index].map { operatorName(uid: $0.uid, user: $0.user) },
             acknowledged: zone.acknowledged, isolate: zone.isolate, suppress: zone.suppress,
             powerCut: zone.powerCut, running: zone.running,
             signals: zone.signals.map {
@@ -477,6 +484,7 @@ public struct Engine: Sendable {
         for zone in zones {
             consider(zone.running?.delayEnds)
             consider(zone.inhibitedUntil)
+            consider(zone.testUntil)
             if zone.reported >= .isolating, !zone.acknowledged, let last = zone.lastNotified, let every = renotifyEvery {
                 consider(last + every)
             }
@@ -653,6 +661,8 @@ struct ZoneRuntime: Sendable {
     var reported: ZoneState = .normal
     var trouble = false
     var inhibitedUntil: Timestamp?
+    /// A walk test's deadline while one runs: the zone's procedures are held (`Engine.walkTests` has who and why).
+    var testUntil: Timestamp?
     var acknowledged = false
     /// Since when the zone's escalations have gone unacknowledged (the first escalation after an `ack` or a reset).
     var unacknowledgedSince: Timestamp?

@@ -40,6 +40,11 @@ public struct EngineCheckpoint: Sendable, Hashable {
         public var unacknowledgedSince: Timestamp?
         public var inhibitedUntil: Timestamp?
         public var inhibitReason: String?
+        /// A walk test under way: its deadline, reason and who started it (`uid`, `user`).
+        public var testUntil: Timestamp?
+        public var testReason: String?
+        public var testUid: String?
+        public var testUser: String?
         public var isolate: Progress
         public var suppress: Progress
         public var powerCut: Progress
@@ -154,6 +159,7 @@ extension EngineCheckpoint.Zone {
                 inhibitReason = nil
             }
             if record.from == "trouble" { trouble = false }
+            if record.from == "test" { endTest() }
             if record.to == "trouble" { trouble = true }
             guard let to = record.to.flatMap(ZoneState.init(rawValue:)) else { return }
             if let from = record.from.flatMap(ZoneState.init(rawValue:)), to > from {
@@ -209,13 +215,14 @@ extension EngineCheckpoint.Zone {
             abortedBySwitch = false
         case .operatorReset:
             // The `zone.state` line that follows says the same; this holds if a crash cut it off.
-            latched = nil
-            isolate = .init()
-            suppress = .init()
-            powerCut = .init()
-            acknowledged = false
-            unacknowledgedSince = nil
-            abortedBySwitch = false
+            clearLatches()
+        case .operatorTest:
+            testUntil = record.until
+            testReason = record.reason
+            testUid = record.uid
+            testUser = record.user
+        case .operatorTestEnd:
+            endTest()
         case .operatorAck:
             acknowledged = true
             unacknowledgedSince = nil
@@ -228,5 +235,24 @@ extension EngineCheckpoint.Zone {
         default:
             break
         }
+    }
+
+    /// A reset, or the end of a walk test: nothing latched, no procedure under way.
+    mutating func clearLatches() {
+        latched = nil
+        isolate = .init()
+        suppress = .init()
+        powerCut = .init()
+        acknowledged = false
+        unacknowledgedSince = nil
+        abortedBySwitch = false
+    }
+
+    mutating func endTest() {
+        testUntil = nil
+        testReason = nil
+        testUid = nil
+        testUser = nil
+        clearLatches()
     }
 }

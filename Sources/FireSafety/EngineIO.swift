@@ -114,6 +114,11 @@ public struct ZoneStatus: Sendable, Hashable {
     /// Overlay: actuation is held until this time.
     public var inhibitedUntil: Timestamp?
     public var inhibitReason: String?
+    /// Overlay: a walk test runs until this time (nothing of the zone's procedures runs; records carry `test`).
+    public var testUntil: Timestamp? = nil
+    public var testReason: String? = nil
+    /// Who started the walk test, as records name an operator (`root (uid 0)`).
+    public var testBy: String? = nil
     /// Overlay: an operator silenced re-notification of the current state.
     public var acknowledged: Bool
     public var isolate: ProcedurePhase
@@ -139,11 +144,16 @@ public enum OperatorCommand: Sendable, Hashable {
     case inhibit(zone: String, uid: String, duration: Duration, reason: String)
     /// End an inhibit early; held procedures start if their tier is still latched.
     case enable(zone: String, uid: String)
+    /// Start a walk test for `duration` (re-issued: a new deadline and reason): detection, records and
+    /// notifications go on, marked test; no step of the zone's procedures runs; the zone is trouble meanwhile.
+    case test(zone: String, uid: String, duration: Duration, reason: String)
+    /// End a walk test before its deadline; what it latched is cleared and the zone judges its readings afresh.
+    case endTest(zone: String, uid: String)
 
     public var zone: String {
         switch self {
         case .ack(let zone, _), .reset(let zone, _), .abort(let zone, _), .resume(let zone, _),
-            .inhibit(let zone, _, _, _), .enable(let zone, _):
+            .inhibit(let zone, _, _, _), .enable(let zone, _), .test(let zone, _, _, _), .endTest(let zone, _):
             return zone
         }
     }
@@ -151,7 +161,7 @@ public enum OperatorCommand: Sendable, Hashable {
     public var uid: String {
         switch self {
         case .ack(_, let uid), .reset(_, let uid), .abort(_, let uid), .resume(_, let uid),
-            .inhibit(_, let uid, _, _), .enable(_, let uid):
+            .inhibit(_, let uid, _, _), .enable(_, let uid), .test(_, let uid, _, _), .endTest(_, let uid):
             return uid
         }
     }

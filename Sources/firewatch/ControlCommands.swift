@@ -149,6 +149,51 @@ struct EnableCommand: AsyncParsableCommand {
     func run() async throws { print(try await socket.send(.enable(zone: zone)).message) }
 }
 
+/// `firewatch test ZONE --for 1h --reason TEXT`, `firewatch test ZONE --end`.
+struct WalkTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Walk-test a zone: detection and notifications go on, marked TEST; nothing is written and no step runs.",
+        discussion: """
+            While a zone is in test its signals are judged as usual, every record carries "test": true and your \
+            uid, and every notification starts with TEST; no step of its procedures runs, so nothing is written \
+            to any device and no `run` step runs. The zone is trouble meanwhile; other zones are not affected. \
+            The test ends by itself at the deadline, or with --end: what it latched is cleared and the zone \
+            judges its readings afresh (a signal still at alarm then acts, as any alarm). Refused while the zone \
+            has anything latched or under way. Exit codes: 0 ok, 1 refused, 69 the daemon is not running.
+            """)
+    @Argument(help: "The zone.") var zone: String
+    @Option(name: .customLong("for"), help: ArgumentHelp("How long: 30m, 1h (at most 8h; test again to extend).", valueName: "duration"))
+    var duration: String?
+    @Option(help: "What the test is for; recorded in the alert log.") var reason: String?
+    @Flag(help: "End the zone's walk test now.") var end = false
+    @OptionGroup var socket: ControlSocketOptions
+
+    func validate() throws {
+        if end {
+            guard duration == nil, reason == nil else { throw ValidationError("--end takes no --for or --reason") }
+            return
+        }
+        guard let duration else { throw ValidationError("say how long with --for (e.g. --for 1h), or end a test with --end") }
+        guard let parsed = DurationText.parse(duration), parsed > .zero else {
+            throw ValidationError("--for must be a duration like 30m or 1h, not '\(duration)'")
+        }
+        guard parsed <= ControlRequest.maxTest else { throw ValidationError("--for is at most 8h; test again to extend") }
+        guard let reason, !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--reason must say what the walk test is for")
+        }
+    }
+
+    func run() async throws {
+        if end {
+            print(try await socket.send(.endTest(zone: zone)).message)
+            return
+        }
+        let parsed = duration.flatMap { DurationText.parse($0) } ?? .zero
+        print(try await socket.send(.test(zone: zone, duration: parsed, reason: reason ?? "")).message)
+    }
+}
+
 /// `firewatch notify test [CHANNEL]`.
 struct NotifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

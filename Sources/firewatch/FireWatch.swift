@@ -15,7 +15,7 @@ struct FireWatch: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, CheckCommand.self, ReadCommand.self, AlertsCommand.self, StatusCommand.self,
             AckCommand.self, ResetCommand.self, AbortCommand.self, ResumeCommand.self, InhibitCommand.self,
-            EnableCommand.self, NotifyCommand.self,
+            EnableCommand.self, WalkTestCommand.self, NotifyCommand.self,
             SimulateCommand.self, DemoCommand.self, CampaignCommand.self,
         ]
     )

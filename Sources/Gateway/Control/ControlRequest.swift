@@ -3,7 +3,8 @@ import Foundation
 import SiteConfig
 
 /// One operator request on the control socket: `{"cmd":"status"}`, `{"cmd":"ack","zone":"battery-room-a"}`,
-/// `{"cmd":"inhibit","zone":"…","for":"2h","reason":"…"}`, … (one JSON object per line).
+/// `{"cmd":"inhibit","zone":"…","for":"2h","reason":"…"}`, `{"cmd":"test","zone":"…","for":"1h","reason":"…"}`,
+/// `{"cmd":"test_end","zone":"…"}`, … (one JSON object per line).
 ///
 /// Members a request does not use are ignored, so newer clients can add fields.
 public enum ControlRequest: Sendable, Equatable, Hashable {
@@ -20,11 +21,18 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
     case inhibit(zone: String, duration: Duration, reason: String)
     /// End an inhibit early.
     case enable(zone: String)
+    /// Start (or extend) a walk test of a zone for `duration`: detection and notifications go on, marked test;
+    /// nothing is written and no step runs in the zone until it ends.
+    case test(zone: String, duration: Duration, reason: String)
+    /// End a zone's walk test before its deadline.
+    case endTest(zone: String)
     /// Send a test message on one channel (or every one) and answer, per channel, delivered or why not.
     case notifyTest(channel: String?)
 
     /// The longest inhibit accepted: an inhibit outliving a shift is a forgotten one. Re-inhibit to extend.
     public static let maxInhibit: Duration = .seconds(7 * 24 * 3600)
+    /// The longest walk test accepted: a shift. A zone left in test cannot act; re-issue to extend.
+    public static let maxTest: Duration = .seconds(8 * 3600)
     /// The longest request line accepted (bytes, without `\n`).
     public static let maxLineBytes = 65_536
     /// Longest zone name accepted.
@@ -40,6 +48,8 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
         case .resume: "resume"
         case .inhibit: "inhibit"
         case .enable: "enable"
+        case .test: "test"
+        case .endTest: "test_end"
         case .notifyTest: "notify_test"
         }
     }
@@ -48,7 +58,9 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
     public var zone: String? {
         switch self {
         case .status, .notifyTest: nil
-        case .ack(let z), .reset(let z), .abort(let z), .resume(let z), .enable(let z), .inhibit(let z, _, _): z
+        case .ack(let z), .reset(let z), .abort(let z), .resume(let z), .enable(let z), .inhibit(let z, _, _),
+            .test(let z, _, _), .endTest(let z):
+            z
         }
     }
 
@@ -56,9 +68,12 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
     public var json: JSONValue {
         var members = [JSONMember("cmd", .string(command))]
         if let zone { members.append(JSONMember("zone", .string(zone))) }
-        if case .inhibit(_, let duration, let reason) = self {
+        switch self {
+        case .inhibit(_, let duration, let reason), .test(_, let duration, let reason):
             members.append(JSONMember("for", .string(DurationText.format(duration))))
             members.append(JSONMember("reason", .string(reason)))
+        default:
+            break
         }
         if case .notifyTest(let channel?) = self { members.append(JSONMember("channel", .string(channel))) }
         return .object(members)
@@ -102,31 +117,48 @@ public enum ControlRequest: Sendable, Equatable, Hashable {
             return .notifyTest(channel: name)
         case "inhibit":
             let zone = try zone(in: value, cmd)
-            guard let text = value["for"] else {
-                throw ControlRequestError(.missingField, #"field "for" is missing: how long to inhibit, e.g. "2h""#)
-            }
-            guard let forText = text.stringValue, let duration = DurationText.parse(forText) else {
-                throw ControlRequestError(
-                    .badField,
-                    #"field "for" must be a duration like "30m", "2h" or "1d", not \#(JSONWriter.serialize(text))"#)
-            }
-            guard duration > .zero, duration <= maxInhibit else {
-                throw ControlRequestError(
-                    .badField, #"field "for" must be more than 0 and at most 7d (re-inhibit to extend)"#)
-            }
-            guard let reason = value["reason"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines),
-                !reason.isEmpty
-            else {
-                throw ControlRequestError(
-                    .missingField, #"field "reason" is missing or empty: say why the zone is inhibited"#)
-            }
-            return .inhibit(zone: zone, duration: duration, reason: reason)
+            let duration = try duration(in: value, what: "inhibit", "2h", max: maxInhibit, "7d", extend: "re-inhibit")
+            return .inhibit(zone: zone, duration: duration, reason: try reason(in: value, "why the zone is inhibited"))
+        case "test":
+            let zone = try zone(in: value, cmd)
+            let duration = try duration(in: value, what: "test", "1h", max: maxTest, "8h", extend: "test again")
+            return .test(zone: zone, duration: duration, reason: try reason(in: value, "what the walk test is for"))
+        case "test_end": return .endTest(zone: try zone(in: value, cmd))
         default:
             throw ControlRequestError(.unknownCommand, #"unknown cmd "\#(cmd)"; one of: \#(commands)"#)
         }
     }
 
-    private static let commands = "status, ack, reset, abort, resume, inhibit, enable, notify_test"
+    private static let commands = "status, ack, reset, abort, resume, inhibit, enable, test, test_end, notify_test"
+
+    /// The `for` member: a duration more than 0 and at most `max`.
+    private static func duration(
+        in value: JSONValue, what: String, _ example: String, max: Duration, _ maxText: String, extend: String
+    ) throws(ControlRequestError) -> Duration {
+        guard let text = value["for"] else {
+            throw ControlRequestError(.missingField, #"field "for" is missing: how long to \#(what), e.g. "\#(example)""#)
+        }
+        guard let forText = text.stringValue, let duration = DurationText.parse(forText) else {
+            throw ControlRequestError(
+                .badField,
+                #"field "for" must be a duration like "30m", "2h" or "1d", not \#(JSONWriter.serialize(text))"#)
+        }
+        guard duration > .zero, duration <= max else {
+            throw ControlRequestError(
+                .badField, #"field "for" must be more than 0 and at most \#(maxText) (\#(extend) to extend)"#)
+        }
+        return duration
+    }
+
+    /// The `reason` member, trimmed and not empty.
+    private static func reason(in value: JSONValue, _ what: String) throws(ControlRequestError) -> String {
+        guard let reason = value["reason"]?.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines),
+            !reason.isEmpty
+        else {
+            throw ControlRequestError(.missingField, #"field "reason" is missing or empty: say \#(what)"#)
+        }
+        return reason
+    }
 
     private static func zone(in value: JSONValue, _ cmd: String) throws(ControlRequestError) -> String {
         guard let field = value["zone"] else {

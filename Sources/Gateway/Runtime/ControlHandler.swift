@@ -28,6 +28,9 @@ struct ControlHandler: Sendable {
         case .enable(let zone): command = .enable(zone: zone, uid: uid)
         case .inhibit(let zone, let duration, let reason):
             command = .inhibit(zone: zone, uid: uid, duration: duration, reason: reason)
+        case .test(let zone, let duration, let reason):
+            command = .test(zone: zone, uid: uid, duration: duration, reason: reason)
+        case .endTest(let zone): command = .endTest(zone: zone, uid: uid)
         case .notifyTest(let channel):
             return await testChannels(channel, uid: uid, user: user)
         }
@@ -96,6 +99,16 @@ struct ControlHandler: Sendable {
         case .inhibit(_, _, let duration, let reason):
             return .success("\(zone) inhibited for \(DurationText.format(duration)) (\(reason))")
         case .enable: return .success("\(zone) enabled; actuation is armed again")
+        case .test(_, _, let duration, let reason):
+            return .success(
+                "\(zone) is in a walk test for \(DurationText.format(duration)) (\(reason)): its records and "
+                    + "notifications are marked TEST, nothing is written and no step runs there; it ends by itself "
+                    + "then, or with `firewatch test \(zone) --end`")
+        case .endTest:
+            let state = out.records.last { $0.event == .zoneState }?.to.map { ", now \($0)" } ?? ""
+            return .success(
+                "walk test of \(zone) ended\(state); what it latched is cleared and actuation is armed again "
+                    + "(a signal still at alarm acts now, as any alarm)")
         }
     }
 

@@ -16,6 +16,11 @@ public struct DaemonStatus: Sendable, Codable, Hashable {
         /// ISO 8601, while inhibited.
         public var inhibitedUntil: String?
         public var inhibitReason: String?
+        /// ISO 8601, while a walk test runs (`firewatch test`): nothing of the zone's procedures runs until then.
+        public var testUntil: String? = nil
+        public var testReason: String? = nil
+        /// Who started it, as records name an operator (`root (uid 0)`).
+        public var testBy: String? = nil
         /// Signals that are not normal: `offgas: alarm`, `temperature: trouble (degraded)`.
         public var causes: [String]
         /// `idle`, `running step N`, `done` or `aborted`, per procedure.
@@ -110,8 +115,10 @@ extension DaemonStatus {
             if n > 0 { counts.append((state, n)) }
         }
         let trouble = zones.filter(\.trouble).count
+        let testing = zones.filter { $0.testUntil != nil }.count
         var parts = counts.map { "\($0.1) \($0.0.rawValue)" }
         if trouble > 0 { parts.append("\(trouble) in trouble") }
+        if testing > 0 { parts.append("\(testing) in walk test") }
         return "\(zones.count) zone\(zones.count == 1 ? "" : "s"): \(parts.joined(separator: ", ")); "
             + "\(devicesUp)/\(devices) devices up"
     }
@@ -152,6 +159,11 @@ extension DaemonStatus {
             if zone.trouble { overlays.append("TROUBLE") }
             if let until = zone.inhibitedUntil {
                 overlays.append("inhibited until \(until)" + (zone.inhibitReason.map { " (\($0))" } ?? ""))
+            }
+            if let until = zone.testUntil {
+                overlays.append(
+                    "WALK TEST until \(until)" + (zone.testReason.map { " (\($0)" + (zone.testBy.map { ", \($0)" } ?? "") + ")" } ?? "")
+                        + ": nothing runs")
             }
             if zone.acknowledged { overlays.append("acknowledged") }
             lines.append(

@@ -87,7 +87,8 @@ final class StatusSource: Sendable {
         return DaemonStatus.Zone(
             name: zone.name, state: zone.state.rawValue, latched: zone.latched?.description, trouble: zone.trouble,
             acknowledged: zone.acknowledged, inhibitedUntil: zone.inhibitedUntil.map(time.wall)?.description,
-            inhibitReason: zone.inhibitReason, causes: causes, isolate: phase(zone.isolate),
+            inhibitReason: zone.inhibitReason, testUntil: zone.testUntil.map(time.wall)?.description,
+            testReason: zone.testReason, testBy: zone.testBy, causes: causes, isolate: phase(zone.isolate),
             suppress: phase(zone.suppress), powerCut: phase(zone.powerCut), running: running)
     }
 }

@@ -8,13 +8,13 @@ import Synchronization
 public struct RelayedCommand: Codable, Sendable, Hashable {
     /// The gateway it was given on.
     public var gateway: String
-    /// `ack`, `reset`, `abort`, `resume`, `inhibit` or `enable`.
+    /// `ack`, `reset`, `abort`, `resume`, `inhibit`, `enable`, `test` or `test_end`.
     public var command: String
     public var zone: String
     /// The uid of the control socket's peer, and its name when known.
     public var uid: String
     public var user: String?
-    /// `inhibit` only.
+    /// `inhibit` and `test` only.
     public var seconds: Double?
     public var reason: String?
 
@@ -33,6 +33,11 @@ public struct RelayedCommand: Codable, Sendable, Hashable {
             self.command = "inhibit"
             seconds = duration.secondsValue
             self.reason = reason
+        case .test(_, _, let duration, let reason):
+            self.command = "test"
+            seconds = duration.secondsValue
+            self.reason = reason
+        case .endTest: self.command = "test_end"
         }
     }
 
@@ -47,6 +52,10 @@ public struct RelayedCommand: Codable, Sendable, Hashable {
         case "inhibit":
             guard let seconds, let reason else { return nil }
             return .inhibit(zone: zone, uid: uid, duration: .milliseconds(Int64(seconds * 1000)), reason: reason)
+        case "test":
+            guard let seconds, let reason else { return nil }
+            return .test(zone: zone, uid: uid, duration: .milliseconds(Int64(seconds * 1000)), reason: reason)
+        case "test_end": return .endTest(zone: zone, uid: uid)
         default: return nil
         }
     }
