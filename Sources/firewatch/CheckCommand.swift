@@ -1,4 +1,6 @@
+import AlertLog
 import ArgumentParser
+import FireSafety
 import Foundation
 import Gateway
 import SiteConfig
@@ -26,6 +28,7 @@ struct CheckCommand: ParsableCommand {
         do {
             let site = try loader.load(path: config)
             print(SiteSummary.render(site))
+            print(Self.heldZones(logAt: site.alertLog, zones: site.model.zones.map(\.name)))
             print("ok: \(config) is valid")
         } catch {
             for problem in error.errors { printError(problem.description) }
@@ -34,6 +37,37 @@ struct CheckCommand: ParsableCommand {
             )
             throw ExitCode(78)
         }
+    }
+}
+
+extension CheckCommand {
+    /// The zones the alert log says are in a walk test or inhibited now: what a restart of the daemon keeps.
+    static func heldZones(logAt path: String, zones: [String]) -> String {
+        guard FileManager.default.fileExists(atPath: path) else {
+            return "alert log \(path): none yet, so no zone is in a walk test or inhibited"
+        }
+        let state: EngineCheckpoint
+        do {
+            state = try LogRecovery.read(logAt: path).state
+        } catch {
+            return "alert log \(path): cannot read it (\(error)), so walk tests and inhibits are not shown"
+        }
+        let now = SystemSiteClock().now()
+        var lines: [String] = []
+        for zone in state.zones where zones.contains(zone.name) {
+            if let until = zone.testUntil, until > now {
+                var by = ""
+                if let uid = zone.testUid { by = " by " + (zone.testUser.map { "\($0) (uid \(uid))" } ?? "uid \(uid)") }
+                lines.append(
+                    "  \(zone.name): WALK TEST until \(until) (\(zone.testReason ?? "no reason")\(by)) — nothing runs there")
+            }
+            if let until = zone.inhibitedUntil, until > now {
+                lines.append("  \(zone.name): inhibited until \(until) (\(zone.inhibitReason ?? "no reason"))")
+            }
+        }
+        guard !lines.isEmpty else { return "alert log \(path): no zone is in a walk test or inhibited" }
+        return "alert log \(path): held zones (they stay so across a restart until their end):\n"
+            + lines.joined(separator: "\n")
     }
 }
 

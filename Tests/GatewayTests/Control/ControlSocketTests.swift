@@ -374,6 +374,30 @@ struct ResumeRequestTests {
         }
     }
 
+    @Test("test and test_end parse; a walk test needs a duration up to 8h and a reason")
+    func walkTestParses() throws {
+        let start = ControlRequest.test(zone: "room", duration: .seconds(3600), reason: "walk")
+        #expect(start.jsonLine == #"{"cmd":"test","zone":"room","for":"1h","reason":"walk"}"#)
+        #expect(try ControlRequest.parse(line: Array(start.jsonLine.utf8)) == start)
+        #expect(try ControlRequest.parse(line: Array(#"{"cmd":"test_end","zone":"room"}"#.utf8)) == .endTest(zone: "room"))
+        func error(_ line: String) -> String? {
+            do {
+                _ = try ControlRequest.parse(line: Array(line.utf8))
+                return nil
+            } catch { return error.message }
+        }
+        #expect(error(#"{"cmd":"test","zone":"room","reason":"walk"}"#)?.contains("how long to test") == true)
+        #expect(error(#"{"cmd":"test","zone":"room","for":"9h","reason":"walk"}"#)?.contains("at most 8h") == true)
+        #expect(error(#"{"cmd":"test","zone":"room","for":"1h"}"#)?.contains("what the walk test is for") == true)
+        #expect(error(#"{"cmd":"test_end"}"#)?.contains(#"field "zone" is missing"#) == true)
+        // A relayed walk test reaches the other gateway's engine whole.
+        let relayed = RelayedCommand(
+            gateway: "gw-a", command: .test(zone: "room", uid: "0", duration: .seconds(1800), reason: "walk"), user: "root")
+        #expect(relayed.operatorCommand == .test(zone: "room", uid: "0", duration: .seconds(1800), reason: "walk"))
+        #expect(RelayedCommand(gateway: "gw-a", command: .endTest(zone: "room", uid: "0"), user: nil).operatorCommand
+            == .endTest(zone: "room", uid: "0"))
+    }
+
     @Test("a uid is named from the passwd database; an unknown one is not")
     func userNames() {
         #expect(UserName.of(uid: 0) == "root")

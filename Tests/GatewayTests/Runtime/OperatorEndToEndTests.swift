@@ -184,4 +184,63 @@ struct OperatorEndToEndTests {
         #expect(site.writes(to: "feed").filter { $0.address == 0 }.count == 1 + retried.count)
         #expect(retried.first?["detail"]?.stringValue?.hasPrefix("attempt 2 of 3; the last one: read back") == true)
     }
+
+    @Test("walk test: a fire in a zone in test is detected, logged and notified as TEST, and nothing is written or run")
+    func walkTest() async throws {
+        let log = EventLog()
+        try await withReceiver(["/hook": .respond(200)], log: log) { port in
+            let site = try RuntimeHarness(
+                notify: """
+                    ops: { webhook: "http://127.0.0.1:\(port)/hook", timeout: 2s }
+                    \(RuntimeHarness.defaultNotify)
+                    """)
+            defer { site.remove() }
+            let daemon = try site.start()
+            #expect(await site.waitReady() != nil)
+            let bad = try site.cli(["test", "room", "--socket", site.socket])
+            #expect(bad.status != 0 && bad.stderr.contains("say how long with --for"), "\(bad.stderr)")
+            let start = try site.cli(["test", "room", "--for", "1h", "--reason", "quarterly walk test", "--socket", site.socket])
+            #expect(start.status == 0 && start.stdout.contains("room is in a walk test for 1h"), "\(start.stdout) \(start.stderr)")
+            let status = try site.cli(["status", "--socket", site.socket])
+            #expect(status.stdout.contains("WALK TEST until") && status.stdout.contains("1 in walk test"), "\(status.stdout)")
+            #expect(await site.status()?.zones.first?.trouble == true, "a zone in test is trouble")
+            let check = try site.cli(["check", "--config", site.siteFile])
+            #expect(check.stdout.contains("room: WALK TEST until") && check.stdout.contains("quarterly walk test"), "\(check.stdout)")
+
+            // Fire on temperature and smoke, with off-gas: the double knock that would release agent.
+            try site.set("gas", .input, 0, [1])
+            try site.set("temp1", .input, 1, [580])
+            try site.set("smoke", .input, 0, [3])
+            #expect(await site.waitForRecord(["event": "zone.state", "to": "suppressing"]))
+            #expect(await site.waitForPolls(10), "the daemon keeps polling")
+            #expect(site.writes(to: "feed").isEmpty && site.writes(to: "panel").isEmpty, "nothing is written")
+            #expect(!FileManager.default.fileExists(atPath: site.directory.file("failover.ran")), "no run step runs")
+            let zoneRecords = site.records().filter { $0["zone"]?.stringValue == "room" }
+            #expect(!zoneRecords.contains { $0["event"]?.stringValue == "step.started" })
+            let signals = zoneRecords.filter { $0["event"]?.stringValue == "signal.level" }
+            #expect(signals.count >= 3 && signals.allSatisfy { $0["test"] == .bool(true) && $0["uid"] != nil })
+            var heard: [String] = []
+            for _ in 0..<400 {
+                heard = log.matching("/hook ").filter { $0.contains("\"suppressing\"") }
+                if !heard.isEmpty { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(heard.first?.contains("TEST — ") == true && heard.first?.contains("\"test\":true") == true)
+
+            // Back to normal, then the end: the test's latch is cleared, the zone is normal and armed again.
+            try site.normal()
+            #expect(await site.waitFor("signals back to normal") { records in
+                records.last { $0["event"]?.stringValue == "signal.level" && $0["signal"]?.stringValue == "smoke" }?["to"]
+                    == .string("normal")
+            })
+            let end = try site.cli(["test", "room", "--end", "--socket", site.socket])
+            #expect(end.status == 0 && end.stdout.contains("walk test of room ended, now normal"), "\(end.stdout) \(end.stderr)")
+            #expect(await site.waitForRecord(["event": "operator.test_end", "outcome": "accepted"]))
+            #expect(await site.status()?.zones.first.map { $0.state == "normal" && $0.testUntil == nil } == true)
+            let again = try site.cli(["test", "room", "--end", "--socket", site.socket])
+            #expect(again.status == 1 && again.stderr.contains("room is not in a walk test"))
+            #expect(site.writes(to: "feed").isEmpty && site.writes(to: "panel").isEmpty)
+            await daemon.stop()
+        }
+    }
 }
