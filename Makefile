@@ -1,14 +1,15 @@
 # FireWatch — build, test, run. `make test` installs what it needs on a fresh Debian machine.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libmodbus-dev mbpoll faketime prometheus systemd etcd-server etcd-client
+APT_PACKAGES := libmodbus-dev mbpoll faketime prometheus systemd etcd-server etcd-client chromium
 
 .PHONY: build test deps clean demo demo-standby run
 
 # Install libmodbus-dev (and mbpoll, used by the interop tests, faketime, whose libfaketime the clock-step
 # fault test preloads, prometheus for promtool, which tests the shipped alert rules, and systemd for
-# systemd-analyze, which verifies the unit file, and etcd-server/etcd-client, whose members the hot-standby
-# tests start on loopback ports) when missing. Tests that need them fail when they are absent.
+# systemd-analyze, which verifies the unit file, etcd-server/etcd-client, whose members the hot-standby
+# tests start on loopback ports, and chromium, the headless browser the annunciator page's test renders the page in)
+# when missing. Tests that need them fail when they are absent.
 deps:
 	@missing=""; \
 	pkg-config --exists libmodbus 2>/dev/null || missing="$$missing libmodbus-dev"; \
@@ -18,6 +19,7 @@ deps:
 	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
 	command -v etcdctl >/dev/null 2>&1 || missing="$$missing etcd-client"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config $$missing"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -34,8 +36,9 @@ build: deps
 # tests run a simulator and a daemon as real processes for a minute each, so they run after the other suites and
 # one at a time: two cores shared with a parallel test run would stall them. The fault campaign's test keeps both
 # cores busy on its own (two jobs), so it runs there too. The hot-standby suites run real etcd members whose
-# leases last 2 s: a starved member or gateway would lapse them, so they run there as well.
-SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests|CampaignTests)|GatewayTests\.(FaultTests|EtcdClientTests|LeaseElectionTests|SharedProgressTests|PairProcessTests)|ModbusTests\.(ClientErrorTests|ModbusTapTests)
+# leases last 2 s: a starved member or gateway would lapse them, so they run there as well. So does the annunciator
+# page's browser test: headless Chromium beside a daemon takes both cores for a few seconds.
+SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests|CampaignTests)|GatewayTests\.(FaultTests|EtcdClientTests|LeaseElectionTests|SharedProgressTests|PairProcessTests|AnnunciatorBrowserTests)|ModbusTests\.(ClientErrorTests|ModbusTapTests)
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -33,6 +33,11 @@ public struct ScenarioRun: Sendable {
     /// Overrides the site's `alert_log_max_size` (bytes) and `alert_log_keep`, so a long run rotates its log.
     public var alertLogMaxBytes: Int?
     public var alertLogKeep: Int?
+    /// Where the run's daemon serves its metrics listener (the annunciator page, `/status`, `/metrics`); port 0
+    /// picks a free one, which a restarted daemon binds again. Nil (the default): no listener, as `isolated` says.
+    public var metrics: HostPort?
+    /// Told the metrics listener's bound address each time a daemon of the run binds it.
+    public var onMetricsListening: (@Sendable (HostPort) async -> Void)?
 
     public init(
         site: LoadedSite, scenario: Scenario, speed: Double, directory: String, seed: UInt64 = 1,
@@ -97,12 +102,23 @@ public struct ScenarioRun: Sendable {
         let notifier = RecordingNotifier()
         let options = DaemonOptions(
             clock: daemonClock, logger: logger, systemd: SystemdNotifier(environment: [:]), handleSignals: false)
-        // The site's channels are not called (no pager goes off for a rehearsal) and it has no metrics listener.
+        // The site's channels are not called (no pager goes off for a rehearsal) and it has no metrics listener
+        // but the one `metrics` asks for.
         let isolated = self.isolated
+        let listener = MetricsListener(metrics)
+        let onMetricsListening = self.onMetricsListening
         let makeDaemon: @Sendable (LoadedSite) throws -> Daemon = { site in
             var builder = Daemon.Builder(site: host.rewrite(isolated(site)), options: options)
             builder.notifier = notifier
-            builder.observer = NoRuntimeObserver()
+            if let address = listener.address {
+                builder.site.metrics = address
+                builder.onMetricsListening = { bound in
+                    listener.address = bound
+                    await onMetricsListening?(bound)
+                }
+            } else {
+                builder.observer = NoRuntimeObserver()
+            }
             return try builder.build()
         }
         let daemons = DaemonSlot(try makeDaemon(site), site: site)
@@ -347,6 +363,21 @@ final class DaemonSlot: Sendable {
             defer { state.restarting = false }
             return state.restarting
         }
+    }
+}
+
+/// Where a run's metrics listener is: as asked until the first daemon binds it, then the bound address, so that a
+/// restarted daemon serves the page where the first one did.
+final class MetricsListener: Sendable {
+    private let value: Mutex<HostPort?>
+
+    init(_ address: HostPort?) {
+        value = Mutex(address)
+    }
+
+    var address: HostPort? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }
 

@@ -7,6 +7,7 @@ import Logging
 import Simulator
 import Synchronization
 import Scenarios
+import SiteConfig
 
 /// `firewatch demo`: the simulator, the daemon and a live alert view in one process, on the bundled site.
 struct DemoCommand: AsyncParsableCommand {
@@ -78,7 +79,15 @@ struct DemoCommand: AsyncParsableCommand {
         let view = LiveView(path: directory + "/alerts.jsonl", formatter: AlertFormatter(colour: colour), out: out)
         var logger = Logger(label: "firewatch")
         logger.logLevel = .error
-        let run = ScenarioRun(site: site, scenario: scenario, speed: speed, directory: directory, logger: logger)
+        var configured = ScenarioRun(site: site, scenario: scenario, speed: speed, directory: directory, logger: logger)
+        let keep = self.keep
+        // With --keep the daemon also serves the annunciator page, on a free loopback port (known once it binds).
+        let page = PageAddress()
+        if keep {
+            configured.metrics = HostPort(host: "127.0.0.1", port: 0)
+            configured.onMetricsListening = { bound in page.set(bound) }
+        }
+        let run = configured
         out.print("FireWatch demo: \(scenario.name) on \(site.file)")
         out.print("  \(scenario.description.trimmingCharacters(in: .whitespacesAndNewlines))")
         out.print(
@@ -86,7 +95,6 @@ struct DemoCommand: AsyncParsableCommand {
                 + "alert log and control socket in \(directory)")
         out.print("")
 
-        let keep = self.keep
         let summarised = SummaryMark()
         let signals = TerminationSignals()
         let report = try await withThrowingTaskGroup(of: ScenarioReport?.self, returning: ScenarioReport?.self) {
@@ -99,6 +107,7 @@ struct DemoCommand: AsyncParsableCommand {
                             "Simulator serves \(host.devices.count) devices on 127.0.0.1 (ports "
                                 + "\(host.devices.map(\.port).min() ?? 0)…\(host.devices.map(\.port).max() ?? 0)); "
                                 + "every device polled once — the scenario starts now.")
+                        if let url = page.url { out.print("Annunciator page (read only): \(url)") }
                         view.start(at: host.start)
                     },
                     afterScenario: { report in
@@ -110,7 +119,8 @@ struct DemoCommand: AsyncParsableCommand {
                             out.print("")
                             out.print(
                                 "Still running (--keep): `firewatch status --socket \(directory)/control.sock`, "
-                                    + "`firewatch alerts -f --log \(directory)/alerts.jsonl`; Ctrl-C stops.")
+                                    + "`firewatch alerts -f --log \(directory)/alerts.jsonl`, the annunciator page "
+                                    + (page.url ?? "(its listener did not start)") + "; Ctrl-C stops.")
                             view.resume()
                             await signals.wait()
                             view.stop()
@@ -194,6 +204,13 @@ struct DemoCommand: AsyncParsableCommand {
             try? fm.removeItem(atPath: directory + "/" + name)
         }
     }
+}
+
+/// The demo daemon's metrics listener, once bound: where `--keep` says the annunciator page is.
+private final class PageAddress: Sendable {
+    private let bound = Mutex<HostPort?>(nil)
+    func set(_ address: HostPort) { bound.withLock { $0 = address } }
+    var url: String? { bound.withLock { $0 }.map { "http://\($0.host):\($0.port)/" } }
 }
 
 /// Whether the summary was printed while the run was still up (a class: the run's callbacks share it).

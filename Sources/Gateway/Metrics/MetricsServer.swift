@@ -9,8 +9,10 @@ import Synchronization
 
 /// The daemon's HTTP face for people and Prometheus, on the site's `metrics:` address.
 ///
+/// - `GET /`: the annunciator page (`AnnunciatorPage`), one read-only HTML document that polls the two below.
 /// - `GET /metrics`: the registry in the Prometheus text exposition format (0.0.4).
 /// - `GET /status`: JSON from the `status` closure (the daemon's `DaemonStatus`).
+/// - `GET /records`: a JSON array from the `records` closure (the last alert-log records, newest last).
 /// - `GET /healthz`: `200 ok` while the `health` closure says polls make progress, else `503` with the reason.
 ///
 /// A `Service`: run it in the daemon's `ServiceGroup`; it stops on graceful shutdown or cancellation. It binds
@@ -19,6 +21,7 @@ public struct MetricsServer: Service {
     private let address: HostPort
     private let registry: PrometheusCollectorRegistry
     private let status: @Sendable () async throws -> [UInt8]
+    private let records: @Sendable () async -> [JSONValue]
     private let health: @Sendable () async -> Health
     private let onListening: @Sendable (HostPort) async -> Void
     private let logger: Logger
@@ -30,15 +33,17 @@ public struct MetricsServer: Service {
     ///   - status: what `/status` serves, encoded with `JSONEncoder`: snake_case keys (as the control socket's
     ///     `status` answer), sorted, ISO 8601 dates.
     ///   - health: what `/healthz` answers (e.g. `MetricsObserver.pollProgress(now:maxAge:)`).
+    ///   - records: what `/records` serves, each record as its alert-log members (`Daemon.recentRecords()`).
     ///   - bindRetry: nil to fail when the address cannot be bound; else how often to try again meanwhile.
     ///   - onListening: called once the socket is bound, with the actual address.
     public init<Status: Encodable & Sendable>(
         address: HostPort, registry: PrometheusCollectorRegistry, logger: Logger,
         status: @escaping @Sendable () async -> Status, health: @escaping @Sendable () async -> Health,
-        bindRetry: Duration? = nil, onListening: @escaping @Sendable (HostPort) async -> Void = { _ in }
+        records: @escaping @Sendable () async -> [JSONValue] = { [] }, bindRetry: Duration? = nil,
+        onListening: @escaping @Sendable (HostPort) async -> Void = { _ in }
     ) {
         self.init(
-            address: address, registry: registry, logger: logger, bindRetry: bindRetry,
+            address: address, registry: registry, logger: logger, bindRetry: bindRetry, records: records,
             statusBytes: {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -52,22 +57,25 @@ public struct MetricsServer: Service {
     public init(
         address: HostPort, registry: PrometheusCollectorRegistry, logger: Logger,
         status: @escaping @Sendable () async -> JSONValue, health: @escaping @Sendable () async -> Health,
-        bindRetry: Duration? = nil, onListening: @escaping @Sendable (HostPort) async -> Void = { _ in }
+        records: @escaping @Sendable () async -> [JSONValue] = { [] }, bindRetry: Duration? = nil,
+        onListening: @escaping @Sendable (HostPort) async -> Void = { _ in }
     ) {
         self.init(
-            address: address, registry: registry, logger: logger, bindRetry: bindRetry,
+            address: address, registry: registry, logger: logger, bindRetry: bindRetry, records: records,
             statusBytes: { Array(JSONWriter.serialize(await status()).utf8) }, health: health,
             onListening: onListening)
     }
 
     private init(
         address: HostPort, registry: PrometheusCollectorRegistry, logger: Logger, bindRetry: Duration?,
+        records: @escaping @Sendable () async -> [JSONValue],
         statusBytes: @escaping @Sendable () async throws -> [UInt8], health: @escaping @Sendable () async -> Health,
         onListening: @escaping @Sendable (HostPort) async -> Void
     ) {
         self.address = address
         self.registry = registry
         self.status = statusBytes
+        self.records = records
         self.health = health
         self.onListening = onListening
         self.logger = logger
@@ -103,7 +111,7 @@ public struct MetricsServer: Service {
             onServerRunning: { [address, onListening, logger] channel in
                 listening.set()
                 let bound = HostPort(host: address.host, port: channel.localAddress?.port ?? address.port)
-                logger.info("metrics, status and healthz on http://\(bound)/")
+                logger.info("annunciator page, metrics, status and healthz on http://\(bound)/")
                 await onListening(bound)
             },
             logger: logger
@@ -117,6 +125,15 @@ public struct MetricsServer: Service {
 
     private func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
+        router.get("/") { _, _ -> Response in
+            Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                    .contentSecurityPolicy: AnnunciatorPage.contentSecurityPolicy,
+                ],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: AnnunciatorPage.html)))
+        }
         router.get("metrics") { [registry] _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -132,6 +149,11 @@ public struct MetricsServer: Service {
                 logger.error("cannot encode /status: \(error)")
                 return Self.text(.internalServerError, "cannot encode status: \(error)\n")
             }
+        }
+        router.get("records") { [records] _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: JSONWriter.serialize(.array(await records())))))
         }
         router.get("healthz") { [health] _, _ -> Response in
             switch await health() {

@@ -8,7 +8,7 @@ extension Daemon {
     /// The one place a daemon is put together from a loaded site, for `firewatch run`, `firewatch demo`, the
     /// scenario runner and the tests alike: the alert log, the engine, the actuator behind its gate, the poller and
     /// the control socket (in `Daemon`), the site's notification channels, its metrics observer and, with
-    /// `metrics:`, the HTTP server for `/metrics`, `/status` and `/healthz`.
+    /// `metrics:`, the HTTP server for `/metrics`, `/status`, `/records`, `/healthz` and the annunciator page `/`.
     ///
     /// ```swift
     /// let site = try SiteLoader().load(path: "site.yaml")
@@ -71,6 +71,7 @@ extension Daemon {
                     // From the daemon's own device list, which follows SIGHUP reloads (a removed device must not
                     // keep /healthz at 503).
                     health: { await SiteHealth.of(slot.get(), maxAge: maxAge) },
+                    records: { slot.get()?.recentRecords() ?? [] },
                     // A taken metrics port must never stop fire safety: log it, retry, let Prometheus see the gap.
                     bindRetry: .seconds(30), onListening: onMetricsListening)
                 options.extraServices.append(server)

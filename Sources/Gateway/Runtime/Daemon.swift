@@ -211,6 +211,12 @@ public final class Daemon: Sendable {
         await statusSource.status()
     }
 
+    /// The last 20 records this daemon logged (each as its alert-log members, `seq` first once written), newest
+    /// last: what `GET /records` serves to the annunciator page.
+    public func recentRecords() -> [JSONValue] {
+        journal.recent.all
+    }
+
     /// Applies an operator command (what the control socket does); answers once its records are logged.
     /// `user` is the name of the command's uid, when known.
     public func submit(_ command: OperatorCommand, user: String? = nil) async -> ControlResponse {

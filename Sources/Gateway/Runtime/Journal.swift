@@ -38,6 +38,8 @@ final class Journal: Sendable {
     /// A hot-standby pair's shared progress: told of each record once the log has it, and waited for (it bounds
     /// its own wait) before an entry's steps start. Nil for a gateway that acts alone.
     let progress: ProgressSink?
+    /// The last records logged, for the annunciator page.
+    let recent = RecentRecords()
     let logger: Logger
 
     /// Where the records go besides the log, and what steps wait for.
@@ -88,8 +90,15 @@ final class Journal: Sendable {
     func write(_ entry: JournalEntry) async {
         for (index, record) in entry.records.enumerated() {
             let start = ContinuousClock.now
-            let outcome = await writer.append(record.jsonMembers(extra: entry.extras[index] ?? []))
+            let members = record.jsonMembers(extra: entry.extras[index] ?? [])
+            let outcome = await writer.append(members)
             let latency = ContinuousClock.now - start
+            // As the log has it, `seq` first once it has one (`prev` is the chain's business, not the page's).
+            if case .durable(let seq) = outcome {
+                recent.append(.object([JSONMember("seq", .int(seq))] + members))
+            } else {
+                recent.append(.object(members))
+            }
             observer.recordAppended(record, fsyncLatency: latency, durable: outcome.isDurable)
             progress?.logged(record)
             switch outcome {
