@@ -84,16 +84,18 @@ public enum AnnunciatorPage {
         "use strict";
         const $ = (id) => document.getElementById(id);
 
-        // One display state per zone, most urgent first: fire > alarm > alert > trouble > test > inhibited > normal.
-        // fire and alarm come from the latch; alert is any procedure state but normal without a latch (alert,
-        // isolating, …). Trouble needs someone to fix it, so it outranks a walk test and an inhibit; whatever a
-        // tile's state does not say is still written on the tile. `test_until` may be absent (older daemons).
+        // One display state per zone, most urgent first: test > fire > alarm > alert > trouble > inhibited > normal.
+        // A zone in a walk test shows "test" whatever it latched: its latches are the test's (cleared when it ends,
+        // nothing runs meanwhile), and the latch is written on the tile. fire and alarm come from the latch; alert
+        // is any procedure state but normal without a latch (alert, isolating, …). Trouble needs someone to fix it,
+        // so it outranks an inhibit; whatever a tile's state does not say is still written on the tile.
+        // `test_until` may be absent (older daemons).
         function displayState(zone) {
+          if (zone.test_until != null) return "test";
           if (zone.latched === "fire") return "fire";
           if (zone.latched) return "alarm";
           if (zone.state && zone.state !== "normal") return "alert";
           if (zone.trouble) return "trouble";
-          if (zone.test_until != null) return "test";
           if (zone.inhibited_until != null) return "inhibited";
           return "normal";
         }
@@ -142,8 +144,8 @@ public enum AnnunciatorPage {
           if (zone.latched) overlays.push("latched " + zone.latched);
           if (zone.trouble) overlays.push("TROUBLE");
           if (zone.test_until != null) {
-            const reason = zone.test_reason ? " (" + zone.test_reason + ")" : "";
-            overlays.push("in test until " + localTime(zone.test_until) + reason);
+            const reason = zone.test_reason ? " (" + zone.test_reason + (zone.test_by ? ", " + zone.test_by : "") + ")" : "";
+            overlays.push("WALK TEST until " + localTime(zone.test_until) + reason + ": nothing runs");
           }
           if (zone.inhibited_until != null) {
             const reason = zone.inhibit_reason ? " (" + zone.inhibit_reason + ")" : "";

@@ -227,6 +227,20 @@ struct AnnunciatorBrowserTests {
             #expect(burning.text.contains("firewatch abort room-a"), "the abort command is on the tile")
             #expect(burning.text.contains(" min "), "a countdown is running: \(burning.text)")
             #expect(!(fire.tiles.last?.text.contains("firewatch abort") ?? true))
+
+            // A walk test of room-b: its tile says test, and an off-gas seen there stays a test.
+            let start = try await runProgram(
+                try FirewatchExecutable.required(),
+                ["test", "room-b", "--for", "1h", "--reason", "walk test", "--config", daemon.site.sitePath])
+            #expect(start.status == 0, "\(start.stdout) \(start.stderr)")
+            try daemon.servers["gas-b"]!.set(.discrete, address: 0, values: [1])
+            _ = try await daemon.eventually("room-b latched alarm in /status") { () async throws -> Bool? in
+                try await daemon.latches() == ["room-a": "fire", "room-b": "alarm"] ? true : nil
+            }
+            let test = try await render(["room-a": "fire", "room-b": "test"])
+            #expect(test.tiles.map(\.state) == ["fire", "test"], "\(test.tiles)")
+            let walked = try #require(test.tiles.last)
+            #expect(walked.text.contains("WALK TEST until") && walked.text.contains("latched alarm"), "\(walked.text)")
         } catch {
             await daemon.stop()
             throw error
