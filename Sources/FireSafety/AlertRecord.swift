@@ -20,6 +20,9 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     case notifyFailed = "notify.failed"
     /// An operator asked for a test message on the channels (`firewatch notify test`): logged before it is sent.
     case notifyTest = "notify.test"
+    /// A supervised channel's heartbeat (`heartbeat:`): sent on that channel only and never logged (its failure is a
+    /// `notify.failed`, which is).
+    case notifyHeartbeat = "notify.heartbeat"
     case operatorAck = "operator.ack"
     case operatorReset = "operator.reset"
     case operatorAbort = "operator.abort"

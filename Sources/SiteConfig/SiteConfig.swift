@@ -53,12 +53,19 @@ public struct NotifyChannel: Sendable, Hashable {
     public var name: String
     public var target: NotifyTarget
     public var timeout: Duration
+    /// `heartbeat:`: a supervised channel gets a heartbeat this often (and one at start); a heartbeat that fails
+    /// is a `notify.failed` like any notification. Nil: no heartbeat.
+    public var heartbeat: Duration?
 
-    public init(name: String, target: NotifyTarget, timeout: Duration) {
+    public init(name: String, target: NotifyTarget, timeout: Duration, heartbeat: Duration? = nil) {
         self.name = name
         self.target = target
         self.timeout = timeout
+        self.heartbeat = heartbeat
     }
+
+    /// The shortest `heartbeat:` accepted: more often floods the people who read the channel.
+    public static let minimumHeartbeat: Duration = .seconds(60)
 }
 
 /// `host:port`, for the metrics listener.

@@ -11,6 +11,7 @@ extension SiteReader {
                 let fields = value.fields(SiteLoader.channelFields, what: "a notify channel")
             else { continue }
             let timeout = positiveDuration(fields["timeout"]) ?? SiteLoader.defaultNotifyTimeout
+            let heartbeat = readHeartbeat(fields["heartbeat"], timeout: timeout)
             switch (fields["webhook"], fields["command"]) {
             case (let hook?, nil):
                 guard let text = hook.string(what: "a URL") else { continue }
@@ -18,10 +19,10 @@ extension SiteReader {
                     hook.error("'\(text)' is not an http(s) URL", hint: "write e.g. https://alerts.example/hook")
                     continue
                 }
-                channels.append(NotifyChannel(name: name, target: .webhook(url), timeout: timeout))
+                channels.append(NotifyChannel(name: name, target: .webhook(url), timeout: timeout, heartbeat: heartbeat))
             case (nil, let command?):
                 guard let argv = argv(command) else { continue }
-                channels.append(NotifyChannel(name: name, target: .command(argv), timeout: timeout))
+                channels.append(NotifyChannel(name: name, target: .command(argv), timeout: timeout, heartbeat: heartbeat))
             case (_?, _?):
                 value.error(
                     "a channel is either `webhook:` or `command:`, not both", hint: "split it into two channels")
@@ -29,6 +30,24 @@ extension SiteReader {
                 value.error("a channel needs `webhook: URL` or `command: [program, args…]`", hint: "add one of them")
             }
         }
+    }
+
+    /// `heartbeat: 1h`: at least a minute, and longer than the channel's timeout.
+    func readHeartbeat(_ node: Located?, timeout: Duration) -> Duration? {
+        guard let node, let every = positiveDuration(node) else { return nil }
+        guard every >= NotifyChannel.minimumHeartbeat else {
+            node.error(
+                "a heartbeat every \(every.configText) would flood the channel",
+                hint: "use at least \(NotifyChannel.minimumHeartbeat.configText); 1h is usual")
+            return nil
+        }
+        guard every > timeout else {
+            node.error(
+                "the heartbeat (\(every.configText)) must be longer than the channel's timeout (\(timeout.configText))",
+                hint: "lengthen the heartbeat or shorten timeout")
+            return nil
+        }
+        return every
     }
 
     /// A program and its arguments; the program must be a path (no `$PATH` lookup in a safety procedure).

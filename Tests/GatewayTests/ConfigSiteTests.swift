@@ -142,6 +142,11 @@ struct ConfigSiteTests {
                 "alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nremind_every: 0\nquiet_period: 0\n")
         ).load().get()
         #expect(off.model.remindEvery == nil && off.model.quietPeriod == .zero)
+        #expect(defaults.notify.allSatisfy { $0.heartbeat == nil })
+        let supervised = try ConfigSiteFixture(
+            site: configBaseSite.editedConfig("timeout: 2s }", "timeout: 2s, heartbeat: 1h }")
+        ).load().get()
+        #expect(supervised.notify.first { $0.name == "ops" }?.heartbeat == .seconds(3600))
     }
 
     @Test("shipped profiles are found from FIREWATCH_DEVICES, an installed prefix, or the checkout")

@@ -42,6 +42,14 @@ let siteRules: [SiteRule] = [
         [("alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nremind_every: 500ms\n")],
         at: "remind_every", field: "remind_every", ["shorter than the poll interval", "0 to send no reminders"]),
     SiteRule(
+        "a heartbeat more often than once a minute would flood the channel",
+        [("timeout: 2s }", "timeout: 2s, heartbeat: 10s }")],
+        at: "heartbeat: 10s", field: "notify.ops.heartbeat", ["would flood the channel", "at least 1m; 1h is usual"]),
+    SiteRule(
+        "a heartbeat must outlast the channel's timeout",
+        [("timeout: 2s }", "timeout: 2m, heartbeat: 1m }")],
+        at: "heartbeat: 1m", field: "notify.ops.heartbeat", ["must be longer than the channel's timeout (2m)"]),
+    SiteRule(
         "a quiet period of more than 15 minutes would hide a real change",
         [("alert_log: state/alerts.jsonl\n", "alert_log: state/alerts.jsonl\nquiet_period: 1h\n")],
         at: "quiet_period", field: "quiet_period", ["longer than 15m", "0 to send every change"]),

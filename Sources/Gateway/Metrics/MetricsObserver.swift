@@ -30,7 +30,9 @@ import Synchronization
 ///   `connection_reset`, `host_unreachable`, `invalid_response`, `invalid_request`, `closed`, `other`.
 /// - `firewatch_steps_total{zone,procedure,outcome}` (`succeeded|failed|skipped`).
 /// - `firewatch_notification_failures_total{channel}`; `firewatch_notifications_delivered_total{channel}` (from
-///   `notificationDelivered`, which the wiring calls from `ChannelNotifier`'s `onDelivered`).
+///   `notificationDelivered`, which the wiring calls from `ChannelNotifier`'s `onDelivered`);
+///   `firewatch_notify_channel_up{channel}` 1 after a delivery (a notification or a heartbeat), 0 after a failure,
+///   absent until the channel has been tried.
 /// - `firewatch_alert_log_records_total{severity,durable}` (`durable="false"`: held in the in-memory backlog),
 ///   `firewatch_alert_log_degraded` (1 while the latest append was not durable),
 ///   `firewatch_alert_log_fsync_duration_seconds` histogram (durable appends only).
@@ -164,6 +166,7 @@ public final class MetricsObserver: RuntimeObserver {
     public func notificationFailed(channel: String) {
         counter(Name.notifyFailures, Help.notifyFailures, [("channel", channel)])
             .increment()
+        gauge(Name.notifyChannelUp, Help.notifyChannelUp, [("channel", channel)]).set(to: 0)
     }
 
     public func standbyRole(_ role: String, epoch: Int64, etcdReachable: Bool) {
@@ -177,6 +180,7 @@ public final class MetricsObserver: RuntimeObserver {
     /// A notification channel delivered a record (not part of `RuntimeObserver`: the notifier reports it).
     public func notificationDelivered(channel: String) {
         counter(Name.notifyDelivered, Help.notifyDelivered, [("channel", channel)]).increment()
+        gauge(Name.notifyChannelUp, Help.notifyChannelUp, [("channel", channel)]).set(to: 1)
     }
 
     // MARK: Health
@@ -297,6 +301,7 @@ public final class MetricsObserver: RuntimeObserver {
         static let steps = "firewatch_steps_total"
         static let notifyFailures = "firewatch_notification_failures_total"
         static let notifyDelivered = "firewatch_notifications_delivered_total"
+        static let notifyChannelUp = "firewatch_notify_channel_up"
         static let records = "firewatch_alert_log_records_total"
         static let logDegraded = "firewatch_alert_log_degraded"
         static let fsync = "firewatch_alert_log_fsync_duration_seconds"
@@ -327,6 +332,7 @@ public final class MetricsObserver: RuntimeObserver {
         static let steps = "Procedure steps finished, by zone, procedure and outcome."
         static let notifyFailures = "Notifications a channel failed to deliver (after retries) or dropped."
         static let notifyDelivered = "Notifications a channel delivered."
+        static let notifyChannelUp = "1 when the channel's last delivery (a notification or a heartbeat) succeeded, 0 when it failed."
         static let records = "Alert log records appended, by severity and whether they reached the disk."
         static let logDegraded = "1 while the alert log holds records only in memory (disk full or failing)."
         static let fsync = "Time to write and fsync one alert log record, in seconds."

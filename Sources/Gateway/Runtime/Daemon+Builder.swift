@@ -54,7 +54,10 @@ extension Daemon {
                 self.notifier
                 ?? ChannelNotifier(
                     channels: site.notify, options: notifierOptions, logger: logger,
-                    onDelivered: { channel, _ in metrics?.notificationDelivered(channel: channel) },
+                    onDelivered: { channel, _ in
+                        metrics?.notificationDelivered(channel: channel)
+                        slot.get()?.notificationDelivered(channel: channel)
+                    },
                     onFailure: { channel, record, reason in
                         guard let daemon = slot.get() else {
                             logger.error(

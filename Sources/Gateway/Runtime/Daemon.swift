@@ -38,6 +38,8 @@ public final class Daemon: Sendable {
     let initialSite: LoadedSite
     let startedAt: Timestamp
     let statusSource: StatusSource
+    /// Whether each notification channel works, from its deliveries and failures.
+    let channelHealth = ChannelHealth()
     let stoppedLogged = Mutex(false)
     /// The writer's durability changes, handed from under its lock to `runDurabilityNotices`.
     let durabilityChanges: AsyncStream<LogDurabilityChange>
@@ -97,7 +99,7 @@ public final class Daemon: Sendable {
         let systemd = options.systemd
         let statusSource = StatusSource(
             time: time, core: core, health: health, writer: writer, startedAt: startedAt, dryRun: options.dryRun,
-            standby: standby)
+            standby: standby, channels: channelHealth)
         self.statusSource = statusSource
         poller = Poller(
             site: site, core: core, clients: clients, health: health, time: time, observer: observer, logger: logger,
@@ -176,6 +178,7 @@ public final class Daemon: Sendable {
                 service: ClosureService { try await quietly { await self.runDurabilityNotices() } },
                 serviceName: "log-durability"),
             .init(service: ClosureService { try await quietly { try await self.runCheckpoints() } }, serviceName: "checkpoints"),
+            .init(service: ClosureService { try await quietly { try await self.runHeartbeats() } }, serviceName: "heartbeats"),
         ]
         if options.handleSignals {
             services.append(
@@ -262,10 +265,38 @@ public final class Daemon: Sendable {
     /// For a notifier: a channel failed to deliver `record`. Logs a `notify.failed` record, then sends it on every
     /// other channel (fail open). A failed `notify.failed` is only logged, so two dead channels cannot ping-pong.
     public func notificationFailed(channel: String, record: AlertRecord?, error: String) async {
+        channelHealth.failed(channel, reason: error, at: time.now())
         let failed = await core.notificationFailed(channel: channel, about: record, error: error)
         guard record?.event != .notifyFailed, gate.notifies() else { return }
         let others = actuator.site.withLock { $0.notify }.filter { $0.name != channel }
         if !others.isEmpty { notifier.send(failed, to: others) }
+    }
+
+    /// For a notifier: a channel delivered a record (a notification or a heartbeat).
+    public func notificationDelivered(channel: String) {
+        channelHealth.delivered(channel, at: time.now())
+    }
+
+    /// Sends each supervised channel (`heartbeat:`) its heartbeat: one at start, so a dead path is known within its
+    /// timeout, then every `heartbeat` of site time. Follows reloads (a channel's schedule starts when it appears).
+    /// Both gateways of a pair send theirs: each one's own path to the channel is what is supervised.
+    private func runHeartbeats() async throws {
+        var due: [String: Timestamp] = [:]
+        while !Task.isCancelled {
+            let channels = await core.site.notify.filter { $0.heartbeat != nil }
+            let now = time.now()
+            due = due.filter { entry in channels.contains { $0.name == entry.key } }
+            let status = await statusSource.status().summary
+            for channel in channels {
+                guard let every = channel.heartbeat, due[channel.name].map({ $0 <= now }) ?? true else { continue }
+                let record = await core.heartbeat(on: channel, every: every, status: status, gateway: options.gateway)
+                notifier.send(record, to: [channel])
+                due[channel.name] = now + every
+            }
+            // At most a minute of site time between looks, so a reload's new channel is heard of soon.
+            let next = due.values.min().map { min($0, now + NotifyChannel.minimumHeartbeat) } ?? now + NotifyChannel.minimumHeartbeat
+            try await options.clock.sleep(until: next)
+        }
     }
 
     /// Logs each change of the pair's roles (and tells the channels, if this gateway notifies).

@@ -58,6 +58,23 @@ public struct DaemonStatus: Sendable, Codable, Hashable {
         public var lastError: String?
     }
 
+    /// One notification channel: does it work, as its last delivery (a notification or a heartbeat) said.
+    public struct Channel: Sendable, Codable, Hashable {
+        public var name: String
+        /// `webhook URL` or `command /path` (what `check` prints).
+        public var target: String
+        /// `1h` for a supervised channel, nil without a heartbeat.
+        public var heartbeat: String?
+        /// Nil until the channel has been tried.
+        public var up: Bool?
+        public var delivered: Int
+        public var failed: Int
+        public var lastError: String?
+        /// ISO 8601 of the last delivery and the last failure.
+        public var lastDelivered: String?
+        public var lastFailed: String?
+    }
+
     /// The alert log's health.
     public struct AlertLogState: Sendable, Codable, Hashable {
         public var path: String
@@ -101,6 +118,7 @@ public struct DaemonStatus: Sendable, Codable, Hashable {
     public var summary: String
     public var zones: [Zone]
     public var devices: [Device]
+    public var channels: [Channel] = []
     public var alertLog: AlertLogState
     /// Nil for a gateway that acts alone.
     public var standby: Standby?
@@ -174,6 +192,31 @@ extension DaemonStatus {
                 lines.append(
                     "  running: \(step.procedure) step \(step.index + 1): \(step.text) since \(step.startedAt)"
                         + (step.until.map { " until \($0)" } ?? ""))
+            }
+        }
+        let down = channels.filter { $0.up == false }
+        if !down.isEmpty {
+            lines.insert(
+                contentsOf: down.map { "  NOTIFY CHANNEL DOWN: \($0.name)" + ($0.lastError.map { " — \($0)" } ?? "") },
+                at: 4)
+        }
+        if !channels.isEmpty {
+            lines.append("")
+            lines.append("channels:")
+            let width = channels.map(\.name.count).max() ?? 0
+            for channel in channels {
+                let state: String
+                switch channel.up {
+                case nil: state = "untried"
+                case true?: state = "up"
+                case false?: state = "DOWN"
+                }
+                let heartbeat = channel.heartbeat.map { "heartbeat every \($0)" } ?? "no heartbeat"
+                lines.append(
+                    "  \(channel.name.padding(toLength: width, withPad: " ", startingAt: 0))  "
+                        + "\(state.padding(toLength: 7, withPad: " ", startingAt: 0)) \(channel.target); \(heartbeat); "
+                        + "\(channel.delivered) delivered, \(channel.failed) failed"
+                        + (channel.up == false ? (channel.lastError.map { " — \($0)" } ?? "") : ""))
             }
         }
         lines.append("")

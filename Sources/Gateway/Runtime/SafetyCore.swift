@@ -313,6 +313,17 @@ actor SafetyCore {
         return stamped
     }
 
+    /// A supervised channel's heartbeat: sent on that channel only, never logged (a failure is `notify.failed`).
+    func heartbeat(on channel: NotifyChannel, every: Duration, status: String, gateway: String?) -> AlertRecord {
+        let from = gateway.map { " (gateway \($0))" } ?? ""
+        var record = AlertRecord(
+            time: time.now(), site: site.model.site, severity: .info, event: .notifyHeartbeat,
+            message: "heartbeat from firewatch at \(site.model.site)\(from) on \(channel.name): \(status) — the next "
+                + "within \(DurationText.format(every)); if none comes, this channel or FireWatch is down")
+        time.stamp(&record)
+        return record
+    }
+
     /// Logs an operator's `notify test` before the test is sent; returns the record to send, stamped.
     func notificationTest(channels: [String], uid: String, user: String?) async -> AlertRecord {
         let who = user.map { "\($0) (uid \(uid))" } ?? "uid \(uid)"

@@ -32,12 +32,10 @@ public enum SiteSummary {
         if site.notify.isEmpty { out.append("  (none: alerts reach people only through the alert log)") }
         let channelWidth = site.notify.map(\.name.count).max() ?? 0
         for channel in site.notify {
-            let target: String
-            switch channel.target {
-            case .webhook(let url): target = "webhook \(url.absoluteString)"
-            case .command(let argv): target = "command \(argv.joined(separator: " "))"
-            }
-            out.append("  \(pad(channel.name, channelWidth))  \(target) (timeout \(channel.timeout.configText))")
+            let target = channel.target.summary
+            let heartbeat = channel.heartbeat.map { ", heartbeat every \($0.configText)" } ?? ""
+            out.append(
+                "  \(pad(channel.name, channelWidth))  \(target) (timeout \(channel.timeout.configText)\(heartbeat))")
         }
         let reminders = site.model.remindEvery.map { "every \($0.configText) until acknowledged" } ?? "off"
         let quiet = site.model.quietPeriod
@@ -152,5 +150,15 @@ public enum SiteSummary {
 
     static func pad(_ text: String, _ width: Int) -> String {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+}
+
+extension NotifyTarget {
+    /// `webhook URL` or `command /path args…`: how `check` and `status` name where a channel goes.
+    public var summary: String {
+        switch self {
+        case .webhook(let url): "webhook \(url.absoluteString)"
+        case .command(let argv): "command \(argv.joined(separator: " "))"
+        }
     }
 }

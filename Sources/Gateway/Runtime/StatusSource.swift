@@ -15,12 +15,15 @@ final class StatusSource: Sendable {
     let standby: StandbyPair?
     /// Every device has finished its first poll.
     let ready = Mutex(false)
+    /// Whether each notification channel works; set by the daemon.
+    let channels: ChannelHealth
 
     init(
         time: MonotonicSiteTime, core: SafetyCore, health: DeviceHealth, writer: AlertLogWriter,
-        startedAt: Timestamp, dryRun: Bool, standby: StandbyPair? = nil
+        startedAt: Timestamp, dryRun: Bool, standby: StandbyPair? = nil, channels: ChannelHealth = ChannelHealth()
     ) {
         self.standby = standby
+        self.channels = channels
         self.time = time
         self.core = core
         self.health = health
@@ -52,6 +55,16 @@ final class StatusSource: Sendable {
             alertLog: DaemonStatus.AlertLogState(
                 path: writer.configuration.path, degraded: log.isDegraded, backlog: log.backlogCount,
                 lastError: log.lastError?.description, nextSeq: log.nextSeq))
+        status.channels = site.notify.map { channel in
+            let entry = channels.entry(channel.name)
+            return DaemonStatus.Channel(
+                name: channel.name, target: channel.target.summary, heartbeat: channel.heartbeat?.configText,
+                up: entry.up, delivered: entry.delivered, failed: entry.failed, lastError: entry.lastError,
+                lastDelivered: entry.lastDelivered.map(time.wall)?.description,
+                lastFailed: entry.lastFailed.map(time.wall)?.description)
+        }
+        let down = status.channels.filter { $0.up == false }.count
+        if down > 0 { status.summary += "; \(down) notify channel\(down == 1 ? "" : "s") DOWN" }
         if let standby {
             let pair = standby.status(now: .now)
             status.standby = pair

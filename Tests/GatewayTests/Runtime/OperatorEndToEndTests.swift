@@ -2,6 +2,7 @@ import AlertLog
 import FireSafety
 import Foundation
 import Gateway
+import SiteConfig
 import Testing
 
 /// Operators and channels with real parts: the daemon binary, its control socket, the CLI, loopback Modbus
@@ -240,6 +241,53 @@ struct OperatorEndToEndTests {
             let again = try site.cli(["test", "room", "--end", "--socket", site.socket])
             #expect(again.status == 1 && again.stderr.contains("room is not in a walk test"))
             #expect(site.writes(to: "feed").isEmpty && site.writes(to: "panel").isEmpty)
+            await daemon.stop()
+        }
+    }
+
+    @Test("supervised channels: a heartbeat at start and every interval; a dead channel is notify.failed, DOWN in status and metrics, heard on the other")
+    func heartbeats() async throws {
+        let log = EventLog()
+        let dead = try RefusingPort()
+        let deadPort = dead.port
+        defer { withExtendedLifetime(dead) {} }
+        let metricsPort = try freeLoopbackPort()
+        try await withReceiver(["/hook": .respond(200)], log: log) { port in
+            // Site time 20 × real: a 1m heartbeat comes every 3 s.
+            let site = try RuntimeHarness(
+                pollInterval: "1s",
+                notify: """
+                    ops: { webhook: "http://127.0.0.1:\(port)/hook", timeout: 2s, heartbeat: 1m }
+                    dead: { webhook: "http://127.0.0.1:\(deadPort)/hook", timeout: 1s, heartbeat: 1m }
+                    \(RuntimeHarness.defaultNotify)
+                    """, extra: "metrics: 127.0.0.1:\(metricsPort)")
+            defer { site.remove() }
+            let clock = "20@\(SystemSiteClock().wallNow().nanoseconds)"
+            let daemon = try site.start(environment: [ScaledSiteClock.environmentVariable: clock])
+            #expect(await site.waitReady() != nil)
+            var heartbeats: [String] = []
+            for _ in 0..<600 where heartbeats.count < 2 {
+                try await Task.sleep(for: .milliseconds(50))
+                heartbeats = log.matching("/hook ").filter { $0.contains("\"notify.heartbeat\"") }
+            }
+            #expect(heartbeats.count >= 2, "a heartbeat at start, then one every minute of site time")
+            #expect(heartbeats.first?.contains("heartbeat from firewatch at test-site on ops") == true)
+            #expect(heartbeats.first?.contains("the next within 1m; if none comes, this channel or FireWatch is down") == true)
+            // The dead channel's heartbeat failed: trouble, logged, and heard on ops.
+            #expect(await site.waitForRecord(["event": "notify.failed", "severity": "trouble"]))
+            #expect(log.matching("/hook ").contains { $0.contains("\"notify.failed\"") && $0.contains("channel dead failed") })
+            let status = try site.cli(["status", "--socket", site.socket])
+            #expect(status.stdout.contains("NOTIFY CHANNEL DOWN: dead"), "\(status.stdout)")
+            #expect(status.stdout.contains("1 notify channel DOWN"))
+            let channels = await site.status()?.channels ?? []
+            #expect(channels.first { $0.name == "ops" }?.up == true)
+            #expect(channels.first { $0.name == "dead" }?.up == false)
+            #expect(channels.first { $0.name == "ops" }?.heartbeat == "1m")
+            let metrics = try await httpGet(port: metricsPort, "/metrics").body
+            #expect(metrics.contains(#"firewatch_notify_channel_up{channel="ops"} 1"#), "\(metrics)")
+            #expect(metrics.contains(#"firewatch_notify_channel_up{channel="dead"} 0"#))
+            // Heartbeats are sent, not logged: the log has the failure, never a heartbeat.
+            #expect(!site.records().contains { $0["event"]?.stringValue == "notify.heartbeat" })
             await daemon.stop()
         }
     }
