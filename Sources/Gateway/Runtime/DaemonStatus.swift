@@ -205,37 +205,34 @@ extension DaemonStatus {
             lines.append("channels:")
             let width = channels.map(\.name.count).max() ?? 0
             for channel in channels {
-                let state: String
-                switch channel.up {
-                case nil: state = "untried"
-                case true?: state = "up"
-                case false?: state = "DOWN"
-                }
                 let heartbeat = channel.heartbeat.map { "heartbeat every \($0)" } ?? "no heartbeat"
                 lines.append(
-                    "  \(channel.name.padding(toLength: width, withPad: " ", startingAt: 0))  "
-                        + "\(state.padding(toLength: 7, withPad: " ", startingAt: 0)) \(channel.target); \(heartbeat); "
-                        + "\(channel.delivered) delivered, \(channel.failed) failed"
-                        + (channel.up == false ? (channel.lastError.map { " — \($0)" } ?? "") : ""))
+                    Self.line(
+                        channel.name, width: width, up: channel.up, unknown: "untried", lastError: channel.lastError,
+                        "\(channel.target); \(heartbeat); \(channel.delivered) delivered, \(channel.failed) failed"))
             }
         }
         lines.append("")
         lines.append("devices:")
         let width = devices.map(\.name.count).max() ?? 0
         for device in devices {
-            let state: String
-            switch device.up {
-            case nil: state = "pending"
-            case true?: state = "up"
-            case false?: state = "DOWN"
-            }
             let age = device.lastPollAgeSeconds.map { "last poll \(Self.age($0)) ago" } ?? "not polled yet"
-            let name = device.name.padding(toLength: width, withPad: " ", startingAt: 0)
             lines.append(
-                "  \(name)  \(state.padding(toLength: 7, withPad: " ", startingAt: 0)) \(age)  \(device.endpoint)"
-                    + (device.up == false ? (device.lastError.map { " — \($0)" } ?? "") : ""))
+                Self.line(
+                    device.name, width: width, up: device.up, unknown: "pending", lastError: device.lastError,
+                    "\(age)  \(device.endpoint)"))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// `  name  up      detail`, with ` — why` when it is down: one line of the devices' or the channels' block.
+    private static func line(
+        _ name: String, width: Int, up: Bool?, unknown: String, lastError: String?, _ detail: String
+    ) -> String {
+        let state = up.map { $0 ? "up" : "DOWN" } ?? unknown
+        return "  \(name.padding(toLength: width, withPad: " ", startingAt: 0))  "
+            + "\(state.padding(toLength: 7, withPad: " ", startingAt: 0)) \(detail)"
+            + (up == false ? (lastError.map { " — \($0)" } ?? "") : "")
     }
 
     private static func age(_ seconds: Double) -> String {

@@ -16,6 +16,18 @@ struct OperatorEndToEndTests {
         return await site.waitForRecord(["event": "step.started", "procedure": "suppress", "step": "1"])
     }
 
+    /// What the receiver heard on `/hook` that `matching` picks, once it holds `count` (polled every 50 ms, at
+    /// most 30 s).
+    static func heard(_ log: EventLog, count: Int = 1, _ matching: (String) -> Bool) async -> [String] {
+        var heard: [String] = []
+        for _ in 0..<600 {
+            heard = log.matching("/hook ").filter(matching)
+            if heard.count >= count { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return heard
+    }
+
     static func delayStarts(_ site: RuntimeHarness) -> [[String: JSONValue]] {
         site.records().filter { RuntimeHarness.matches($0, ["event": "step.started", "procedure": "suppress", "step": "1"]) }
     }
@@ -35,12 +47,7 @@ struct OperatorEndToEndTests {
             try site.set("gas", .input, 0, [1])  // off-gas: the zone escalates, and people are told
             #expect(await site.waitForRecord(["event": "notify.failed"]))
             // The failure notice reaches ops, naming the channel that failed.
-            var heard: [String] = []
-            for _ in 0..<400 {
-                heard = log.matching("/hook ").filter { $0.contains("\"notify.failed\"") }
-                if !heard.isEmpty { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let heard = await Self.heard(log) { $0.contains("\"notify.failed\"") }
             #expect(heard.first?.contains("notification channel pager failed") == true)
             // Ops heard the escalation itself too; pager's failure notices are never sent back to pager.
             #expect(log.matching("/hook ").contains { $0.contains("\"zone.state\"") })
@@ -61,11 +68,7 @@ struct OperatorEndToEndTests {
             let daemon = try site.start()
             #expect(await site.waitReady() != nil)
             try site.set("gas", .input, 0, [1])  // off-gas: alarm, the zone isolates
-            var heard: [String] = []
-            for _ in 0..<400 where heard.count < 2 {
-                try await Task.sleep(for: .milliseconds(50))
-                heard = log.matching("/hook ").filter { $0.contains("reminder: room") }
-            }
+            let heard = await Self.heard(log, count: 2) { $0.contains("reminder: room") }
             #expect(heard.count >= 2)
             #expect(heard.first?.contains("unacknowledged for ") == true)
             #expect(heard.first?.contains("`firewatch ack room` silences this") == true)
@@ -220,12 +223,7 @@ struct OperatorEndToEndTests {
             #expect(!zoneRecords.contains { $0["event"]?.stringValue == "step.started" })
             let signals = zoneRecords.filter { $0["event"]?.stringValue == "signal.level" }
             #expect(signals.count >= 3 && signals.allSatisfy { $0["test"] == .bool(true) && $0["uid"] != nil })
-            var heard: [String] = []
-            for _ in 0..<400 {
-                heard = log.matching("/hook ").filter { $0.contains("\"suppressing\"") }
-                if !heard.isEmpty { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            let heard = await Self.heard(log) { $0.contains("\"suppressing\"") }
             #expect(heard.first?.contains("TEST — ") == true && heard.first?.contains("\"test\":true") == true)
 
             // Back to normal, then the end: the test's latch is cleared, the zone is normal and armed again.
@@ -265,11 +263,7 @@ struct OperatorEndToEndTests {
             let clock = "20@\(SystemSiteClock().wallNow().nanoseconds)"
             let daemon = try site.start(environment: [ScaledSiteClock.environmentVariable: clock])
             #expect(await site.waitReady() != nil)
-            var heartbeats: [String] = []
-            for _ in 0..<600 where heartbeats.count < 2 {
-                try await Task.sleep(for: .milliseconds(50))
-                heartbeats = log.matching("/hook ").filter { $0.contains("\"notify.heartbeat\"") }
-            }
+            let heartbeats = await Self.heard(log, count: 2) { $0.contains("\"notify.heartbeat\"") }
             #expect(heartbeats.count >= 2, "a heartbeat at start, then one every minute of site time")
             #expect(heartbeats.first?.contains("heartbeat from firewatch at test-site on ops") == true)
             #expect(heartbeats.first?.contains("the next within 1m; if none comes, this channel or FireWatch is down") == true)
