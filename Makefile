@@ -49,9 +49,11 @@ clean:
 	rm -rf .build
 
 # One command, nothing to set up: simulator + daemon + live alert view on examples/site.yaml, then a summary.
+# `make demo KEEP=1` keeps it running after the summary (`firewatch demo --keep`: status, alerts -f, the annunciator
+# page, whose address it prints); `DEMO_ARGS` passes anything else (e.g. DEMO_ARGS="--scenario quiet-day").
 demo: deps
 	$(SWIFT) build
-	.build/debug/firewatch demo
+	.build/debug/firewatch demo $(if $(KEEP),--keep) $(DEMO_ARGS)
 
 # The hot-standby pair (README "Hot-standby pair"): etcd, the simulator and two daemons; the owner is killed mid-fire.
 demo-standby: deps
