@@ -60,6 +60,14 @@ public struct Engine: Sendable {
     /// that are not lost yet (`commCheck`): both short, so quiet cycles never scan every device.
     var heardDevices: [Int] = []
     var suspectDevices: [Int] = []
+    /// The zones that read each source (its signals' zones and, for a panel's abort switch, its zone).
+    var zonesOfSlot: [[Int]] = []
+    /// Per zone: an input changed since its last evaluation (a member's level, a source's health or saturation).
+    /// A cycle evaluates these and every zone that is not at rest (`ZoneRuntime.atRest`), so a reading costs the
+    /// zones that use it, not the whole site. Every zone starts dirty (a new, restored or reloaded engine).
+    var zoneDirty: [Bool] = []
+    /// Evaluates every zone every cycle, as before zones were skipped: the reference the differential test compares.
+    var evaluatesEveryZone = false
 
     /// Builds the engine's tables once, so the evaluation cycle never touches a string-keyed dictionary.
     public init(model: SiteModel) {
@@ -162,6 +170,8 @@ public struct Engine: Sendable {
         self.walkTests = Array(repeating: nil, count: model.zones.count)
         self.activeSteps = Array(repeating: [:], count: model.zones.count)
         self.abortSwitches = abortSwitches
+        self.zonesOfSlot = zonesOfSource
+        self.zoneDirty = Array(repeating: true, count: zones.count)
     }
 
     /// The steps a zone's procedure runs: the ones it started with when a reload changed them while it was under
@@ -304,6 +314,7 @@ public struct Engine: Sendable {
         let unchanged =
             live[slot].kind == .value && !sources[slot].hasRing && sources[slot].value == value
             && live[slot].saturated == saturated
+        var changed = live[slot].saturated != saturated
         live[slot].kind = .value
         live[slot].time = time
         live[slot].saturated = saturated
@@ -314,8 +325,15 @@ public struct Engine: Sendable {
             sources[slot].slope = sources[slot].ring!.append(time: time, value: number)
         }
         for member in sources[slot].members {
-            judge(member: member, value: value, slope: sources[slot].slope)
+            if judge(member: member, value: value, slope: sources[slot].slope) { changed = true }
         }
+        if changed { markZones(ofSlot: slot) }
+    }
+
+    /// The zones reading `slot` must be evaluated this cycle: something they vote on changed.
+    @inline(__always)
+    mutating func markZones(ofSlot slot: Int) {
+        for zone in zonesOfSlot[slot] { zoneDirty[zone] = true }
     }
 
     /// Notes that a reading of `device` arrived in this evaluation, and whether the device failed to answer it.
@@ -379,8 +397,9 @@ public struct Engine: Sendable {
     }
 
     /// One source's level for one signal, with hysteresis: a level reached at its threshold is kept until the
-    /// value falls below the threshold minus the deadband.
-    mutating func judge(member index: Int, value: Value, slope: Double?) {
+    /// value falls below the threshold minus the deadband. True when the member's level, rise or type fit changed.
+    @discardableResult
+    mutating func judge(member index: Int, value: Value, slope: Double?) -> Bool {
         let signal = members[index].signal
         let previous = members[index].level
         var level: Level? = nil
@@ -406,9 +425,11 @@ public struct Engine: Sendable {
             // 20 % hysteresis on the slope, for the same reason as the deadband on values.
             rising = slope >= perSecond || (members[index].rising && slope >= perSecond * 0.8)
         }
+        let before = (members[index].level, members[index].rising, members[index].mismatch)
         members[index].level = mismatch ? nil : level
         members[index].rising = mismatch ? false : rising
         members[index].mismatch = mismatch
+        return before != (members[index].level, members[index].rising, members[index].mismatch)
     }
 
     func judgeGeneral(signal: Int, value: Value, previous: Level?, mismatch: inout Bool) -> Level? {
@@ -436,6 +457,8 @@ public struct Engine: Sendable {
         let staleAfter = model.staleAfter.nanosecondCount
         var nextStale = Int64.max
         for slot in sources.indices {
+            let wasHealthy = live[slot].healthy
+            defer { if live[slot].healthy != wasHealthy { markZones(ofSlot: slot) } }
             switch live[slot].kind {
             case .value:
                 let deadline = live[slot].time.nanoseconds &+ staleAfter
@@ -464,7 +487,8 @@ public struct Engine: Sendable {
         }
         staleDeadline = nextStale == .max ? nil : Timestamp(nanoseconds: nextStale)
         commCheck(at: now, into: &out)
-        for zone in zones.indices {
+        for zone in zones.indices where evaluatesEveryZone || zoneDirty[zone] || !zones[zone].atRest {
+            zoneDirty[zone] = false
             evaluateZone(zone, at: now, into: &out)
         }
         out.nextDeadline = nextDeadline()
@@ -703,6 +727,15 @@ struct ZoneRuntime: Sendable {
 
     func inhibited(at now: Timestamp) -> Bool {
         inhibitedUntil.map { now < $0 } ?? false
+    }
+
+    /// Nothing latched, under way, timed or held: with no input changed, evaluating the zone again changes nothing,
+    /// so a cycle skips it. Any zone with a latch, a procedure past idle, a step, an inhibit, a walk test, a quiet
+    /// period holding records or a panel abort switch is evaluated every cycle.
+    var atRest: Bool {
+        latched == nil && isolate == .idle && suppress == .idle && powerCut == .idle && running == nil
+            && inhibitedUntil == nil && testUntil == nil && quietFlushAt == nil && switches.isEmpty
+            && !abortedBySwitch && heldSwitch == nil
     }
 
     /// The state the plan has reached; see `ZoneState`.
