@@ -2,7 +2,7 @@ import FireSafety
 import Foundation
 import Modbus
 
-/// The `notify:` section: named channels (webhooks, commands) with their timeouts.
+/// The `notify:` section: named channels (webhooks, commands, Alertmanagers) with their timeouts.
 extension SiteReader {
     mutating func readChannels(_ node: Located) {
         guard let list = node.entries(what: "a mapping of channel names to channels") else { return }
@@ -11,6 +11,12 @@ extension SiteReader {
                 let fields = value.fields(SiteLoader.channelFields, what: "a notify channel")
             else { continue }
             let timeout = positiveDuration(fields["timeout"]) ?? SiteLoader.defaultNotifyTimeout
+            if let manager = fields["alertmanager"] {
+                if let url = alertmanagerURL(manager, besides: fields) {
+                    channels.append(NotifyChannel(name: name, target: .alertmanager(url), timeout: timeout))
+                }
+                continue
+            }
             switch (fields["webhook"], fields["command"]) {
             case (let hook?, nil):
                 guard let text = hook.string(what: "a URL") else { continue }
@@ -26,7 +32,9 @@ extension SiteReader {
                 value.error(
                     "a channel is either `webhook:` or `command:`, not both", hint: "split it into two channels")
             case (nil, nil):
-                value.error("a channel needs `webhook: URL` or `command: [program, args…]`", hint: "add one of them")
+                value.error(
+                    "a channel needs `webhook: URL`, `command: [program, args…]` or `alertmanager: URL`",
+                    hint: "add one of them")
             }
         }
     }

@@ -36,6 +36,7 @@ public enum SiteSummary {
             switch channel.target {
             case .webhook(let url): target = "webhook \(url.absoluteString)"
             case .command(let argv): target = "command \(argv.joined(separator: " "))"
+            case .alertmanager(let url): target = AlertmanagerAlerts.summary(of: url)
             }
             out.append("  \(pad(channel.name, channelWidth))  \(target) (timeout \(channel.timeout.configText))")
         }
