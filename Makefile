@@ -1,14 +1,15 @@
 # FireWatch — build, test, run. `make test` installs what it needs on a fresh Debian machine.
 SHELL := /bin/bash
 SWIFT ?= swift
-APT_PACKAGES := libmodbus-dev mbpoll faketime prometheus systemd etcd-server etcd-client chromium
+APT_PACKAGES := libmodbus-dev mbpoll faketime prometheus systemd etcd-server etcd-client chromium prometheus-alertmanager
 
 .PHONY: build test deps clean demo demo-standby run
 
 # Install libmodbus-dev (and mbpoll, used by the interop tests, faketime, whose libfaketime the clock-step
 # fault test preloads, prometheus for promtool, which tests the shipped alert rules, and systemd for
 # systemd-analyze, which verifies the unit file, etcd-server/etcd-client, whose members the hot-standby
-# tests start on loopback ports, and chromium, the headless browser the annunciator page's test renders the page in)
+# tests start on loopback ports, chromium, the headless browser the annunciator page's test renders the page in, and
+# prometheus-alertmanager, the real Alertmanager the alertmanager channel's test posts to on a loopback port)
 # when missing. Tests that need them fail when they are absent.
 deps:
 	@missing=""; \
@@ -20,6 +21,7 @@ deps:
 	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
 	command -v etcdctl >/dev/null 2>&1 || missing="$$missing etcd-client"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v prometheus-alertmanager >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
 	command -v pkg-config >/dev/null 2>&1 || missing="pkg-config $$missing"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -37,8 +39,9 @@ build: deps
 # one at a time: two cores shared with a parallel test run would stall them. The fault campaign's test keeps both
 # cores busy on its own (two jobs), so it runs there too. The hot-standby suites run real etcd members whose
 # leases last 2 s: a starved member or gateway would lapse them, so they run there as well. So does the annunciator
-# page's browser test: headless Chromium beside a daemon takes both cores for a few seconds.
-SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests|CampaignTests)|GatewayTests\.(FaultTests|EtcdClientTests|LeaseElectionTests|SharedProgressTests|PairProcessTests|AnnunciatorBrowserTests)|ModbusTests\.(ClientErrorTests|ModbusTapTests)
+# page's browser test: headless Chromium beside a daemon takes both cores for a few seconds. So does the real
+# Alertmanager's test (an Alertmanager, a daemon restarted once, and their loopback traffic).
+SCENARIO_SUITES := SimulatorTests\.(ScenarioDaemonTests|TwoProcessTests|CampaignTests)|GatewayTests\.(FaultTests|EtcdClientTests|LeaseElectionTests|SharedProgressTests|PairProcessTests|AnnunciatorBrowserTests|AlertmanagerServerTests)|ModbusTests\.(ClientErrorTests|ModbusTapTests)
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -46,6 +46,8 @@ public enum NotifyTarget: Sendable, Hashable {
     case webhook(URL)
     /// Run this program (argv, no shell) with the event JSON on stdin.
     case command([String])
+    /// POST alerts to this Alertmanager's v2 API: the base URL (no trailing `/`); `/api/v2/alerts` is appended.
+    case alertmanager(URL)
 }
 
 /// A named notification channel (`notify:` in the site file).

@@ -27,7 +27,7 @@ public struct SiteLoader: Sendable {
         "profile_path", "notify", "remind_every", "quiet_period", "devices", "zones", "standby",
     ]
     static let deviceFields = ["profile", "host", "port", "unit", "poll_interval", "timeout", "max_gap", "simulate"]
-    static let channelFields = ["webhook", "command", "timeout", "heartbeat"]
+    static let channelFields = ["webhook", "command", "alertmanager", "timeout", "heartbeat"]
     static let zoneFields = ["signals", "isolate", "suppress", "power_cut", "simulate"]
     static let signalFields = [
         "sources", "vote", "alert", "alarm", "fire", "deadband", "rate_of_rise", "rate_window", "kind",

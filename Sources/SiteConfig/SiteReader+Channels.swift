@@ -2,7 +2,7 @@ import FireSafety
 import Foundation
 import Modbus
 
-/// The `notify:` section: named channels (webhooks, commands) with their timeouts.
+/// The `notify:` section: named channels (webhooks, commands, Alertmanagers) with their timeouts.
 extension SiteReader {
     mutating func readChannels(_ node: Located) {
         guard let list = node.entries(what: "a mapping of channel names to channels") else { return }
@@ -12,6 +12,13 @@ extension SiteReader {
             else { continue }
             let timeout = positiveDuration(fields["timeout"]) ?? SiteLoader.defaultNotifyTimeout
             let heartbeat = readHeartbeat(fields["heartbeat"], timeout: timeout)
+            if let manager = fields["alertmanager"] {
+                if let url = alertmanagerURL(manager, besides: fields) {
+                    channels.append(
+                        NotifyChannel(name: name, target: .alertmanager(url), timeout: timeout, heartbeat: heartbeat))
+                }
+                continue
+            }
             switch (fields["webhook"], fields["command"]) {
             case (let hook?, nil):
                 guard let text = hook.string(what: "a URL") else { continue }
@@ -27,7 +34,9 @@ extension SiteReader {
                 value.error(
                     "a channel is either `webhook:` or `command:`, not both", hint: "split it into two channels")
             case (nil, nil):
-                value.error("a channel needs `webhook: URL` or `command: [program, args…]`", hint: "add one of them")
+                value.error(
+                    "a channel needs `webhook: URL`, `command: [program, args…]` or `alertmanager: URL`",
+                    hint: "add one of them")
             }
         }
     }

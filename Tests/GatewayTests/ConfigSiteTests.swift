@@ -117,6 +117,27 @@ struct ConfigSiteTests {
         #expect((site.alertLogMaxBytes, site.alertLogKeep) == (16 << 20, 10))
     }
 
+    @Test("an alertmanager channel keeps its base URL (a route prefix too, no trailing /), and check describes it")
+    func alertmanagerChannel() throws {
+        for (written, kept) in [
+            ("http://127.0.0.1:9093", "http://127.0.0.1:9093"), ("https://am.example:9093/", "https://am.example:9093"),
+            ("http://127.0.0.1:9093/alertmanager/", "http://127.0.0.1:9093/alertmanager"),
+        ] {
+            let text = configBaseSite.editedConfig(
+                "ops: { webhook: \"http://127.0.0.1:9781/hook\", timeout: 2s }",
+                "ops: { alertmanager: \"\(written)\", timeout: 3s }")
+            let site = try ConfigSiteFixture(site: text).load().get()
+            let channel = try #require(site.channel(named: "ops"))
+            #expect(channel.target == .alertmanager(URL(string: kept)!), "\(written)")
+            #expect(channel.timeout == .seconds(3))
+            let summary = SiteSummary.render(site)
+            #expect(
+                summary.contains(
+                    "ops  alertmanager \(kept)/api/v2/alerts: latched zones fire until reset, re-posted every 1m; "
+                        + "events expire after 5m (timeout 3s)"), "\(summary)")
+        }
+    }
+
     @Test("alert log rotation is a site setting: size in KiB/MiB/GiB or bytes, and the files kept")
     func alertLogRotation() throws {
         let text = configBaseSite.editedConfig(

@@ -195,6 +195,32 @@ let siteRules: [SiteRule] = [
         at: "ops:",
         field: "notify.ops.webhook", ["not an http(s) URL"]),
     SiteRule(
+        "an alertmanager must be http(s)",
+        [("webhook: \"http://127.0.0.1:9781/hook\"", "alertmanager: \"ftp://127.0.0.1:9093\"")], at: "ops:",
+        field: "notify.ops.alertmanager", ["not an http(s) URL", "write the base URL"]),
+    SiteRule(
+        "an alertmanager is given by its base URL, not its API path",
+        [("webhook: \"http://127.0.0.1:9781/hook\"", "alertmanager: \"http://127.0.0.1:9093/api/v2/alerts\"")],
+        at: "ops:", field: "notify.ops.alertmanager",
+        ["FireWatch appends /api/v2/alerts", "give the base URL, e.g. http://127.0.0.1:9093"]),
+    SiteRule(
+        "an alertmanager is given by its base URL, not its page",
+        [("webhook: \"http://127.0.0.1:9781/hook\"", "alertmanager: \"http://127.0.0.1:9093/#/alerts\"")],
+        at: "ops:", field: "notify.ops.alertmanager",
+        ["not an Alertmanager's base URL", "no /api/…, query or #fragment"]),
+    SiteRule(
+        "a channel is one kind of channel",
+        [
+            (
+                "webhook: \"http://127.0.0.1:9781/hook\",",
+                "webhook: \"http://127.0.0.1:9781/hook\", alertmanager: \"http://127.0.0.1:9093\","
+            )
+        ],
+        at: "ops:", field: "notify.ops", ["not `alertmanager:` and `webhook:`", "split it into 2 channels"]),
+    SiteRule(
+        "a channel needs a kind", [("webhook: \"http://127.0.0.1:9781/hook\", ", "")], at: "ops:", field: "notify.ops",
+        ["needs `webhook: URL`", "or `alertmanager: URL`", "add one of them"]),
+    SiteRule(
         "stale_after must outlast a poll", [("poll_interval: 1s", "poll_interval: 1s\nstale_after: 1s")],
         at: "stale_after",
         field: "stale_after", ["must be longer than the slowest poll interval"]),

@@ -6,8 +6,9 @@ import ServiceLifecycle
 import SiteConfig
 import Synchronization
 
-/// Delivers alert records to the site's `notify:` channels: `webhook` (HTTP POST of the record JSON) and
-/// `command` (a program with the record JSON on stdin).
+/// Delivers alert records to the site's `notify:` channels: `webhook` (HTTP POST of the record JSON),
+/// `command` (a program with the record JSON on stdin) and `alertmanager` (alerts kept firing while a zone is
+/// latched: ChannelNotifier+Alertmanager.swift).
 ///
 /// Each channel has its own bounded queue and its own worker, so a slow or dead channel never delays another,
 /// and `send` only enqueues: it never waits, so it never delays actuation. When a queue is full the *oldest*
@@ -34,6 +35,8 @@ public final class ChannelNotifier: AlertNotifier {
         /// After graceful shutdown begins, how long what is queued may still be delivered before the rest is cut
         /// off (and reported as not sent): a channel stuck in its timeout must not hold up the daemon's stop.
         public var shutdownGrace: Duration
+        /// For `alertmanager` channels: how often latched zones are re-posted, how long events last, the wall clock.
+        public var alertmanager = AlertmanagerOptions()
 
         public init(
             queueCapacity: Int = 64, webhookAttempts: Int = 3, retryBackoff: Duration = .milliseconds(500),
@@ -54,8 +57,8 @@ public final class ChannelNotifier: AlertNotifier {
     public typealias FailureHandler =
         @Sendable (_ channel: String, _ record: AlertRecord, _ reason: String) async -> Void
 
-    private let options: Options
-    private let logger: Logger
+    let options: Options
+    let logger: Logger
     private let onDelivered: (@Sendable (_ channel: String, _ record: AlertRecord) -> Void)?
     private let onFailure: FailureHandler
     private let state: Mutex<State>
@@ -63,6 +66,8 @@ public final class ChannelNotifier: AlertNotifier {
     private let newLanesInput: AsyncStream<Lane>.Continuation
     private let failures: AsyncStream<Failure>
     private let failuresInput: AsyncStream<Failure>.Continuation
+    /// What each `alertmanager` channel has firing.
+    let alertmanagerFeeds = AlertmanagerFeeds()
 
     /// - Parameters:
     ///   - channels: the site's channels (`LoadedSite.notify`); a channel first named in `send` gets a lane then.
@@ -124,7 +129,7 @@ public final class ChannelNotifier: AlertNotifier {
     }
 
     /// The channel's lane (started on first use), counting one more record queued on it; nil once closed.
-    private func lane(for channel: NotifyChannel) -> Lane? {
+    func lane(for channel: NotifyChannel) -> Lane? {
         let (lane, isNew) = state.withLock { s -> (Lane?, Bool) in
             if s.closed { return (nil, false) }
             s.statistics[channel.name, default: ChannelStatistics()].queued += 1
@@ -137,7 +142,8 @@ public final class ChannelNotifier: AlertNotifier {
         return lane
     }
 
-    private func enqueue(_ item: Item, on lane: Lane) {
+    func enqueue(_ item: Item, on lane: Lane) {
+        let item = prepared(item)
         switch lane.input.yield(item) {
         case .enqueued:
             break
@@ -224,7 +230,7 @@ public final class ChannelNotifier: AlertNotifier {
                 await withTaskGroup(of: Void.self) { workers in
                     // Ends on graceful shutdown (the stream is finished) or cancellation.
                     for await lane in self.newLanes {
-                        workers.addTask { await self.work(lane, client: client) }
+                        workers.addTask { await self.reposting(on: lane) { await self.work(lane, client: client) } }
                     }
                     await workers.waitForAll()
                 }
@@ -242,6 +248,10 @@ public final class ChannelNotifier: AlertNotifier {
         for await item in lane.output {
             let failure = await deliver(item, client: client)
             if Task.isCancelled { return }
+            if item.alertmanager?.repost == true {
+                reposted(item, on: lane.name, failure: failure)
+                continue
+            }
             state.withLock { s in
                 s.statistics[lane.name, default: ChannelStatistics()].queued -= 1
                 if failure == nil { s.statistics[lane.name, default: ChannelStatistics()].delivered += 1 }
@@ -265,10 +275,12 @@ public final class ChannelNotifier: AlertNotifier {
                 client: client)
         case .command(let argv):
             return await runCommand(argv, stdin: body, timeout: item.channel.timeout)
+        case .alertmanager(let base):
+            return await postAlerts(item, to: base, client: client)
         }
     }
 
-    private func post(
+    func post(
         _ body: [UInt8], to url: URL, timeout: Duration, attempts: Int, client: HTTPClient
     ) async -> String? {
         let request = {
@@ -331,7 +343,7 @@ public final class ChannelNotifier: AlertNotifier {
 
     // MARK: State
 
-    private func fail(_ channel: String, _ record: AlertRecord, reason: String, dropped: Bool) {
+    func fail(_ channel: String, _ record: AlertRecord, reason: String, dropped: Bool) {
         state.withLock { s in
             var stats = s.statistics[channel, default: ChannelStatistics()]
             stats.failed += 1
@@ -366,7 +378,7 @@ public final class ChannelNotifier: AlertNotifier {
 }
 
 /// One channel's queue: a bounded stream that keeps the newest records.
-private final class Lane: Sendable {
+final class Lane: Sendable {
     let name: String
     let output: AsyncStream<Item>
     let input: AsyncStream<Item>.Continuation
@@ -377,13 +389,15 @@ private final class Lane: Sendable {
     }
 }
 
-private struct Item: Sendable {
+struct Item: Sendable {
     var record: AlertRecord
     var channel: NotifyChannel
     /// Webhook tries; nil: `Options.webhookAttempts`.
     var attempts: Int? = nil
     /// Told the outcome (nil: delivered), for `test`.
     var reply: (@Sendable (String?) -> Void)? = nil
+    /// On an `alertmanager` channel: what the record changed, decided when it was queued.
+    var alertmanager: AlertmanagerPost? = nil
 }
 
 private struct Failure: Sendable {

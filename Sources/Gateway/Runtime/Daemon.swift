@@ -141,6 +141,7 @@ public final class Daemon: Sendable {
         // Before anything new is written: the lines written from now on fold into what the log already holds.
         logState.reset(to: recovery.state)
         await core.recover(from: recovery, readProblem: problem)
+        await followRestoredLatches()
         logger.notice(
             "firewatch started",
             metadata: [
@@ -256,7 +257,9 @@ public final class Daemon: Sendable {
 
     /// Takes over an already loaded site, as a good SIGHUP does (the scenario runner reloads sites it rewrote).
     public func reload(to next: LoadedSite) async {
+        let previous = await core.site
         await core.reload(next, file: next.file)
+        followRemovedZones(from: previous, to: next)
         actuator.update(site: next)
         poller.restart(with: next)
         options.logger.notice("configuration reloaded", metadata: ["file": "\(next.file)"])
@@ -337,7 +340,9 @@ public final class Daemon: Sendable {
 
     private func runJournal() async {
         await withGracefulShutdownHandler {
-            await journal.drain { action, resumed in self.dispatch(action, resumed: resumed) }
+            await journal.drain(
+                dispatch: { action, resumed in self.dispatch(action, resumed: resumed) },
+                logged: { records in self.follow(records) })
         } onGracefulShutdown: {
             self.journal.finish()
         }

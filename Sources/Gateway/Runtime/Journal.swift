@@ -68,8 +68,11 @@ final class Journal: Sendable {
         input.finish()
     }
 
-    /// Logs each entry's records, then hands its actions to `dispatch`, until `finish()` (or cancellation).
-    func drain(dispatch: @Sendable (Action, _ resumed: Bool) -> Void) async {
+    /// Logs each entry's records, then hands its actions to `dispatch` and its records to `logged`, until
+    /// `finish()` (or cancellation).
+    func drain(
+        dispatch: @Sendable (Action, _ resumed: Bool) -> Void, logged: @Sendable ([AlertRecord]) -> Void = { _ in }
+    ) async {
         for await entry in entries {
             await write(entry)
             if let progress, entry.actions.contains(where: { if case .runStep = $0 { true } else { false } }) {
@@ -82,6 +85,7 @@ final class Journal: Sendable {
                 }
                 dispatch(action, resumed)
             }
+            logged(entry.records)
             entry.done?.yield()
             entry.done?.finish()
         }

@@ -54,4 +54,12 @@ public protocol AlertNotifier: Service {
     /// Delivers `record` on each channel (one attempt, behind what is queued there) and says, per channel in the
     /// order given, nil when delivered or why not. A failure is also reported like any other (`notify.failed`).
     func test(_ record: AlertRecord, on channels: [NotifyChannel]) async -> [(channel: String, failure: String?)]
+    /// Shows a channel that keeps state (an Alertmanager's firing alerts) a record the daemon logged, notified or
+    /// not, so a reset resolves what a latch fired. Returns at once, like `send`.
+    func follow(_ record: AlertRecord, on channels: [NotifyChannel])
+}
+
+extension AlertNotifier {
+    /// Channels without state have nothing to follow.
+    public func follow(_ record: AlertRecord, on channels: [NotifyChannel]) {}
 }

@@ -159,6 +159,7 @@ extension NotifyTarget {
         switch self {
         case .webhook(let url): "webhook \(url.absoluteString)"
         case .command(let argv): "command \(argv.joined(separator: " "))"
+        case .alertmanager(let url): AlertmanagerAlerts.summary(of: url)
         }
     }
 }
