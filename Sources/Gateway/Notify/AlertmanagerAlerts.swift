@@ -6,7 +6,13 @@ import SiteConfig
 /// How an `alertmanager:` channel keeps its alerts alive (`ChannelNotifier.Options.alertmanager`).
 public struct AlertmanagerOptions: Sendable {
     /// How often the firing alerts (latched zones) are posted again while nothing else is posted.
-    public var repostEvery: Duration
+    public var repostEvery: Duration {
+        didSet { firingLasts = repostEvery * 3 }
+    }
+    /// A firing alert's `endsAt` is this far after each post; 3 × `repostEvery` unless set: three re-posts in a row
+    /// must be missed (FireWatch down, the network cut) before Alertmanager resolves it by itself, as with
+    /// Prometheus's 4 × its interval.
+    public var firingLasts: Duration
     /// How long an event alert (anything but a latch) lasts: Alertmanager resolves it by itself after this.
     public var eventLasts: Duration
     /// Wall time for `startsAt`/`endsAt`. Real time even in a compressed demo: Alertmanager expires alerts on its
@@ -18,13 +24,10 @@ public struct AlertmanagerOptions: Sendable {
         clock: any SiteClock = SystemSiteClock()
     ) {
         self.repostEvery = repostEvery
+        self.firingLasts = repostEvery * 3
         self.eventLasts = eventLasts
         self.clock = clock
     }
-
-    /// A firing alert's `endsAt` is this far after each post: three re-posts in a row must be missed (FireWatch
-    /// down, the network cut) before Alertmanager resolves it by itself, as with Prometheus's 4 × its interval.
-    public var firingLasts: Duration { repostEvery * 3 }
 }
 
 /// What an `alertmanager:` channel has Alertmanager show, decided from records alone (no I/O, no clock reads).
