@@ -66,8 +66,13 @@ public struct Engine: Sendable {
     /// A cycle evaluates these and every zone that is not at rest (`ZoneRuntime.atRest`), so a reading costs the
     /// zones that use it, not the whole site. Every zone starts dirty (a new, restored or reloaded engine).
     var zoneDirty: [Bool] = []
-    /// Evaluates every zone every cycle, as before zones were skipped: the reference the differential test compares.
+    /// Evaluates every zone and judges every source's staleness every cycle, as before either was skipped: the
+    /// reference the differential test compares.
     var evaluatesEveryZone = false
+    /// The sources read in the evaluation under way (their health is judged this cycle).
+    var ingestedSlots: [Int] = []
+    /// The next cycle judges every source's staleness (a new, restored or reloaded engine).
+    var needsFullScan = true
 
     /// Builds the engine's tables once, so the evaluation cycle never touches a string-keyed dictionary.
     public init(model: SiteModel) {
@@ -274,6 +279,7 @@ public struct Engine: Sendable {
     mutating func ingest(_ reading: Reading, slot: Int, into out: inout Output) {
         // Late or reordered readings must not roll a source back in time.
         if live[slot].kind != .never, reading.time < live[slot].time { return }
+        ingestedSlots.append(slot)
         let device = sources[slot].device
         switch reading.status {
         case .lost(let reason):
@@ -453,45 +459,70 @@ public struct Engine: Sendable {
     }
 
     /// The part of an evaluation that does not depend on new readings: staleness, voting, zones, timers.
+    ///
+    /// Staleness is judged for the sources read in this evaluation, and for every source only once the earliest
+    /// moment a healthy one can turn stale (`staleDeadline`) has come: until then no source's health can change
+    /// by time alone, so a poll of one device costs its own sources, not the site's.
     mutating func cycle(at now: Timestamp, into out: inout Output) {
         let staleAfter = model.staleAfter.nanosecondCount
-        var nextStale = Int64.max
-        for slot in sources.indices {
-            let wasHealthy = live[slot].healthy
-            defer { if live[slot].healthy != wasHealthy { markZones(ofSlot: slot) } }
-            switch live[slot].kind {
-            case .value:
-                let deadline = live[slot].time.nanoseconds &+ staleAfter
-                if now.nanoseconds > deadline {
-                    live[slot].healthy = false
-                    if live[slot].reported != .stale {
-                        live[slot].reported = .stale
-                        out.records.append(
-                            pointRecord(
-                                slot: slot, event: .pointStale,
-                                reason: "last reading \(spoken(now - live[slot].time)) ago", at: now))
-                    }
-                } else {
-                    live[slot].healthy = true
-                    nextStale = min(nextStale, deadline &+ 1)
-                }
-            case .never:
-                live[slot].healthy = false
-                if live[slot].reported != .stale {
-                    live[slot].reported = .stale
-                    out.records.append(pointRecord(slot: slot, event: .pointStale, reason: "no reading yet", at: now))
-                }
-            case .invalid, .lost:
-                live[slot].healthy = false
+        if evaluatesEveryZone || needsFullScan || staleDeadline.map({ now >= $0 }) == true {
+            var nextStale = Int64.max
+            for slot in sources.indices { judgeHealth(slot, at: now, staleAfter: staleAfter, nextStale: &nextStale, into: &out) }
+            staleDeadline = nextStale == .max ? nil : Timestamp(nanoseconds: nextStale)
+            needsFullScan = false
+        } else if !ingestedSlots.isEmpty {
+            // In slot order, as the full scan logs them.
+            ingestedSlots.sort()
+            var nextStale = staleDeadline?.nanoseconds ?? .max
+            var previous = -1
+            for slot in ingestedSlots where slot != previous {
+                previous = slot
+                judgeHealth(slot, at: now, staleAfter: staleAfter, nextStale: &nextStale, into: &out)
             }
+            staleDeadline = nextStale == .max ? nil : Timestamp(nanoseconds: nextStale)
         }
-        staleDeadline = nextStale == .max ? nil : Timestamp(nanoseconds: nextStale)
+        ingestedSlots.removeAll(keepingCapacity: true)
         commCheck(at: now, into: &out)
         for zone in zones.indices where evaluatesEveryZone || zoneDirty[zone] || !zones[zone].atRest {
             zoneDirty[zone] = false
             evaluateZone(zone, at: now, into: &out)
         }
         out.nextDeadline = nextDeadline()
+    }
+
+    /// A source is healthy while its last reading is a value no older than `stale_after`; logs `point.stale` when
+    /// it turns stale, and marks the zones that read it when its health changes.
+    @inline(__always)
+    mutating func judgeHealth(
+        _ slot: Int, at now: Timestamp, staleAfter: Int64, nextStale: inout Int64, into out: inout Output
+    ) {
+        let wasHealthy = live[slot].healthy
+        defer { if live[slot].healthy != wasHealthy { markZones(ofSlot: slot) } }
+        switch live[slot].kind {
+        case .value:
+            let deadline = live[slot].time.nanoseconds &+ staleAfter
+            if now.nanoseconds > deadline {
+                live[slot].healthy = false
+                if live[slot].reported != .stale {
+                    live[slot].reported = .stale
+                    out.records.append(
+                        pointRecord(
+                            slot: slot, event: .pointStale,
+                            reason: "last reading \(spoken(now - live[slot].time)) ago", at: now))
+                }
+            } else {
+                live[slot].healthy = true
+                nextStale = min(nextStale, deadline &+ 1)
+            }
+        case .never:
+            live[slot].healthy = false
+            if live[slot].reported != .stale {
+                live[slot].reported = .stale
+                out.records.append(pointRecord(slot: slot, event: .pointStale, reason: "no reading yet", at: now))
+            }
+        case .invalid, .lost:
+            live[slot].healthy = false
+        }
     }
 
     /// The earliest timer due (a delay step, an inhibit expiry, a staleness deadline, a reminder).
