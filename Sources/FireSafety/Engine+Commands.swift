@@ -58,6 +58,8 @@ extension Engine {
         }
         notifyNew(zone, from: firstRecord, at: now, into: &out)
         markWalkTests(&out, from: (firstRecord, 0))
+        // A command can take a zone off rest (an inhibit, a walk test): cycles and deadlines must see it.
+        if !zones[zone].atRest { watch(zone) }
         out.nextDeadline = nextDeadline()
         return out
     }

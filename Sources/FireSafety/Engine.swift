@@ -66,6 +66,12 @@ public struct Engine: Sendable {
     /// A cycle evaluates these and every zone that is not at rest (`ZoneRuntime.atRest`), so a reading costs the
     /// zones that use it, not the whole site. Every zone starts dirty (a new, restored or reloaded engine).
     var zoneDirty: [Bool] = []
+    /// Every zone that is dirty or not at rest (and maybe some at rest again), ascending once `watchedSorted`: the
+    /// only zones a cycle looks at and the only ones with a timer, so neither a cycle nor `nextDeadline()` visits
+    /// the zones at rest. Starts with every zone.
+    var watched: [Int] = []
+    var isWatched: [Bool] = []
+    var watchedSorted = true
     /// Evaluates every zone and judges every source's staleness every cycle, as before either was skipped: the
     /// reference the differential test compares.
     var evaluatesEveryZone = false
@@ -177,6 +183,8 @@ public struct Engine: Sendable {
         self.abortSwitches = abortSwitches
         self.zonesOfSlot = zonesOfSource
         self.zoneDirty = Array(repeating: true, count: zones.count)
+        self.watched = Array(zones.indices)
+        self.isWatched = Array(repeating: true, count: zones.count)
     }
 
     /// The steps a zone's procedure runs: the ones it started with when a reload changed them while it was under
@@ -339,7 +347,19 @@ public struct Engine: Sendable {
     /// The zones reading `slot` must be evaluated this cycle: something they vote on changed.
     @inline(__always)
     mutating func markZones(ofSlot slot: Int) {
-        for zone in zonesOfSlot[slot] { zoneDirty[zone] = true }
+        for zone in zonesOfSlot[slot] {
+            zoneDirty[zone] = true
+            watch(zone)
+        }
+    }
+
+    /// Puts `zone` among the zones a cycle looks at (a changed input, or a command that took it off rest).
+    @inline(__always)
+    mutating func watch(_ zone: Int) {
+        guard !isWatched[zone] else { return }
+        isWatched[zone] = true
+        if let last = watched.last, last > zone { watchedSorted = false }
+        watched.append(zone)
     }
 
     /// Notes that a reading of `device` arrived in this evaluation, and whether the device failed to answer it.
@@ -483,9 +503,32 @@ public struct Engine: Sendable {
         }
         ingestedSlots.removeAll(keepingCapacity: true)
         commCheck(at: now, into: &out)
-        for zone in zones.indices where evaluatesEveryZone || zoneDirty[zone] || !zones[zone].atRest {
-            zoneDirty[zone] = false
-            evaluateZone(zone, at: now, into: &out)
+        if evaluatesEveryZone {
+            for zone in zones.indices {
+                zoneDirty[zone] = false
+                evaluateZone(zone, at: now, into: &out)
+            }
+        } else {
+            // In zone order, as the every-zone engine logs them; then only the zones not at rest stay watched.
+            if !watchedSorted {
+                watched.sort()
+                watchedSorted = true
+            }
+            var kept = 0
+            for index in watched.indices {
+                let zone = watched[index]
+                if zoneDirty[zone] || !zones[zone].atRest {
+                    zoneDirty[zone] = false
+                    evaluateZone(zone, at: now, into: &out)
+                }
+                if zones[zone].atRest {
+                    isWatched[zone] = false
+                } else {
+                    watched[kept] = zone
+                    kept += 1
+                }
+            }
+            watched.removeLast(watched.count - kept)
         }
         out.nextDeadline = nextDeadline()
     }
@@ -536,7 +579,9 @@ public struct Engine: Sendable {
             let since = devices[device].lastComplete ?? devices[device].firstHeard
             consider(since.map { $0 + model.staleAfter + .nanoseconds(1) })
         }
-        for zone in zones {
+        // A zone at rest has no timer; every zone that is not at rest is watched.
+        for index in watched {
+            let zone = zones[index]
             consider(zone.running?.delayEnds)
             consider(zone.inhibitedUntil)
             consider(zone.testUntil)
