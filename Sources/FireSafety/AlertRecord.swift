@@ -56,6 +56,10 @@ public enum AlertEvent: String, Sendable, Hashable, CaseIterable {
     /// An operator command given on the other gateway of a pair was refused by this one's engine (trouble: the
     /// two gateways no longer agree on the zone).
     case standbyCommandRefused = "standby.command_refused"
+    /// A device's poll started a whole poll interval or more after it was due (trouble: the gateway is short of CPU,
+    /// or a device answers slower than its interval), and when polling has been on time again for a while.
+    case pollLate = "poll.late"
+    case pollOnTime = "poll.on_time"
 }
 
 /// One alert-log entry without `seq` and `prev`, which the log writer adds when it chains the line.

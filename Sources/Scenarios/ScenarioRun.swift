@@ -292,6 +292,10 @@ extension Observation {
             case .deviceCommLost, .pointInvalid, .pointStale:
                 guard let device = record.device else { return nil }
                 return .trouble(device, point: record.point, at: at)
+            case .pollLate:
+                // The gateway's trouble (short of CPU, or a slow answer), not the device's: its `device` is only
+                // the first one polled late.
+                return nil
             default:
                 guard record.severity == .trouble, let device = record.device else { return nil }
                 return .trouble(device, point: record.point, at: at)

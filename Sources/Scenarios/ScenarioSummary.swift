@@ -122,7 +122,7 @@ public enum ScenarioSummary {
             case .zoneState:
                 items.append((at, "firewatch", record.message))
             case .deviceCommLost, .deviceCommRestored, .stepFailed, .stepAborted, .operatorAbort, .operatorResume,
-                .logNotDurable, .logDurable:
+                .logNotDurable, .logDurable, .pollLate, .pollOnTime:
                 items.append((at, "firewatch", record.message))
             case .pointInvalid, .pointStale:
                 // Once per device: the first says what the trouble was, the rest repeat it.

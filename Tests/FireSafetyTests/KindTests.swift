@@ -108,7 +108,7 @@ struct KindTests {
         let readmeOnly: Set<String> = [
             "step.retried", "log.not_durable", "log.durable", "log.truncated", "standby.owner", "standby.etcd_lost",
             "standby.etcd_restored", "standby.command_refused", "notify.test",
-            "operator.test", "operator.test_end", "notify.heartbeat",
+            "operator.test", "operator.test_end", "notify.heartbeat", "poll.late", "poll.on_time",
         ]
         #expect(
             AlertEvent.allCases.map(\.rawValue).filter { !readmeOnly.contains($0) } == [

@@ -28,6 +28,8 @@ import Synchronization
 ///   too); `firewatch_poll_duration_seconds{device}` histogram;
 ///   `firewatch_poll_errors_total{device,kind}` with `kind` one of `exception`, `timeout`, `connection_refused`,
 ///   `connection_reset`, `host_unreachable`, `invalid_response`, `invalid_request`, `closed`, `other`.
+/// - `firewatch_poll_lateness_seconds` histogram (one series for the site): how long after its due tick each poll
+///   started; `firewatch_polling_late` 0/1, 1 from a `poll.late` record to its `poll.on_time`.
 /// - `firewatch_steps_total{zone,procedure,outcome}` (`succeeded|failed|skipped`).
 /// - `firewatch_notification_failures_total{channel}`; `firewatch_notifications_delivered_total{channel}` (from
 ///   `notificationDelivered`, which the wiring calls from `ChannelNotifier`'s `onDelivered`);
@@ -78,11 +80,31 @@ public final class MetricsObserver: RuntimeObserver {
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
             .milliseconds(250), .seconds(1),
         ]
+        self.latenessHistogram = registry.makeDurationHistogram(
+            descriptor: Self.descriptor(Name.pollLateness, Help.pollLateness), labels: [],
+            buckets: Self.latenessBuckets)
         gauge(Name.buildInfo, Help.buildInfo, [("version", version), ("site", site)])
             .set(to: 1)
+        gauge(Name.pollingLate, Help.pollingLate).set(to: 0)
     }
 
+    /// Every poll records its lateness here: made once, not looked up per poll.
+    private let latenessHistogram: DurationHistogram
+    private static let latenessBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
+        .seconds(10),
+    ]
+
     // MARK: RuntimeObserver
+
+    public func pollStarted(device: String, lateness: Duration) {
+        latenessHistogram.record(lateness)
+    }
+
+    public func pollingLate(_ late: Bool) {
+        gauge(Name.pollingLate, Help.pollingLate).set(to: late ? 1 : 0)
+    }
 
     public func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp) {
         lastPoll.withLock { $0[device] = at }
@@ -308,6 +330,8 @@ public final class MetricsObserver: RuntimeObserver {
         static let standbyRole = "firewatch_standby_role"
         static let ownerEpoch = "firewatch_owner_epoch"
         static let etcdUp = "firewatch_standby_etcd_up"
+        static let pollLateness = "firewatch_poll_lateness_seconds"
+        static let pollingLate = "firewatch_polling_late"
     }
 
     /// One help text per name: the registry refuses a second, different one.
@@ -341,6 +365,9 @@ public final class MetricsObserver: RuntimeObserver {
             + "nothing; unknown: etcd not reached since start), 0 for the others."
         static let ownerEpoch = "Hot-standby pair: the epoch of the site's lease as this gateway last saw it."
         static let etcdUp = "Hot-standby pair: 1 while etcd answers this gateway."
+        static let pollLateness =
+            "How long after it was due each poll started, in seconds (after skipped ticks, from the first skipped)."
+        static let pollingLate = "1 while polling is late (a poll started a whole poll interval or more after it was due)."
     }
 }
 

@@ -17,6 +17,8 @@ final class Poller: Service {
     let time: MonotonicSiteTime
     let observer: any RuntimeObserver
     let logger: Logger
+    /// Whether polls start when due; its changes are logged through the core (`SafetyCore.pollingLateness`).
+    let lateness: PollLateness
     /// Called once per configuration, when every device has finished its first poll (successful or not).
     let onFirstCycle: @Sendable () -> Void
     /// The configuration polled first; reloads replace it (`restart(with:)`).
@@ -26,7 +28,8 @@ final class Poller: Service {
 
     init(
         site: LoadedSite, core: SafetyCore, clients: DeviceClients, health: DeviceHealth, time: MonotonicSiteTime,
-        observer: any RuntimeObserver, logger: Logger, onFirstCycle: @escaping @Sendable () -> Void
+        observer: any RuntimeObserver, logger: Logger, lateness: PollLateness,
+        onFirstCycle: @escaping @Sendable () -> Void
     ) {
         self.initial = site
         self.core = core
@@ -36,6 +39,7 @@ final class Poller: Service {
         self.observer = observer
         self.logger = logger
         self.onFirstCycle = onFirstCycle
+        self.lateness = lateness
         (reloads, reloadInput) = AsyncStream.makeStream(of: LoadedSite.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -77,6 +81,7 @@ final class Poller: Service {
                     + .seconds(5)
                 return (device.name, device.endpoint, limit)
             })
+        lateness.configure(clearAfter: Self.clearAfter(site))
         if site.devices.isEmpty { onFirstCycle() }
         await withDiscardingTaskGroup { group in
             for device in site.devices {
@@ -93,8 +98,22 @@ final class Poller: Service {
         await withTaskExecutorPreference(IOPool.shared) {
             let start = time.now()
             var tick = 0
+            // The tick this poll serves: after skipped ticks, the first one skipped (what the reading's age is
+            // measured from). A poll after one that found the device unreachable is not judged: its delay is the
+            // dead device's own timeouts, which `device.comm_lost` already reports.
+            var due = start
+            var judged = true
             while !Task.isCancelled {
                 let began = ContinuousClock.now
+                let late = PollLateness.lateness(startedAt: time.now(), due: due)
+                observer.pollStarted(device: device.name, lateness: late)
+                if judged,
+                    let change = lateness.pollStarted(
+                        device: device.name, lateness: late, interval: interval, at: time.now())
+                {
+                    observer.pollingLate(lateness.isLate)
+                    await core.pollingLateness(change)
+                }
                 let result = await DeviceReader.readAll(client: client, plan: plan)
                 plan = result.plan
                 let duration = ContinuousClock.now - began
@@ -120,10 +139,17 @@ final class Poller: Service {
                 }
                 await core.ingest(readings, from: device.name, generation: generation)
                 if complete { onFirstCycle() }
+                judged = up
+                due = start + interval * (tick + 1)
                 tick = Self.nextTick(after: tick, elapsed: time.now() - start, interval: interval)
                 do { try await time.clock.sleep(until: start + interval * tick) } catch { break }
             }
         }
+    }
+
+    /// Site time without a late poll before polling counts as on time again: ten of the longest poll interval.
+    static func clearAfter(_ site: LoadedSite) -> Duration {
+        (site.devices.map { site.pollInterval(of: $0) }.max() ?? .seconds(1)) * 10
     }
 
     /// The tick to poll at next: the schedule is start + k × interval, so polls never drift, and after a stall

@@ -97,13 +97,14 @@ public final class Daemon: Sendable {
             core: core, clients: clients, site: site, time: time, notifier: notifier,
             gate: gate, progress: standby?.progress, attempts: options.commandAttempts, logger: logger)
         let systemd = options.systemd
+        let polling = PollLateness(clearAfter: Poller.clearAfter(site))
         let statusSource = StatusSource(
             time: time, core: core, health: health, writer: writer, startedAt: startedAt, dryRun: options.dryRun,
-            standby: standby, channels: channelHealth)
+            standby: standby, channels: channelHealth, polling: polling)
         self.statusSource = statusSource
         poller = Poller(
             site: site, core: core, clients: clients, health: health, time: time, observer: observer, logger: logger,
-            onFirstCycle: {
+            lateness: polling, onFirstCycle: {
                 let first = statusSource.ready.withLock { ready in
                     defer { ready = true }
                     return !ready

@@ -119,6 +119,8 @@ public struct DaemonStatus: Sendable, Codable, Hashable {
     public var zones: [Zone]
     public var devices: [Device]
     public var channels: [Channel] = []
+    /// Polls start a whole poll interval or more after they are due (from `poll.late` to `poll.on_time`).
+    public var pollingLate = false
     public var alertLog: AlertLogState
     /// Nil for a gateway that acts alone.
     public var standby: Standby?
@@ -193,6 +195,11 @@ extension DaemonStatus {
                     "  running: \(step.procedure) step \(step.index + 1): \(step.text) since \(step.startedAt)"
                         + (step.until.map { " until \($0)" } ?? ""))
             }
+        }
+        if pollingLate {
+            lines.insert(
+                "  POLLING LATE: polls start a whole poll interval or more after they are due (the poll.late record "
+                    + "says which device first); detection is late by as much", at: 4)
         }
         let down = channels.filter { $0.up == false }
         if !down.isEmpty {

@@ -6,6 +6,10 @@ import SiteConfig
 /// What the daemon tells whoever watches it (metrics). Every method has a no-op default, is called on the
 /// daemon's own tasks, and must return quickly without blocking: an observer never delays actuation.
 public protocol RuntimeObserver: Sendable {
+    /// A poll of `device` starts, `lateness` after it was due (`PollLateness`).
+    func pollStarted(device: String, lateness: Duration)
+    /// Polling turned late (a `poll.late` record) or on time again (`poll.on_time`).
+    func pollingLate(_ late: Bool)
     /// One poll of a device finished (`error` nil when every request succeeded).
     func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp)
     /// The points a poll of `device` decoded (after `pollFinished` succeeded), for per-source value metrics.
@@ -25,6 +29,8 @@ public protocol RuntimeObserver: Sendable {
 }
 
 extension RuntimeObserver {
+    public func pollStarted(device: String, lateness: Duration) {}
+    public func pollingLate(_ late: Bool) {}
     public func pollFinished(device: String, duration: Duration, error: ModbusError?, at: Timestamp) {}
     public func pointsRead(device: String, readings: [PointReading], at: Timestamp) {}
     public func deviceAvailability(device: String, up: Bool, at: Timestamp) {}

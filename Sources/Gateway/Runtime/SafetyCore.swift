@@ -358,6 +358,30 @@ actor SafetyCore {
         emit(Output(records: [record], actions: [.notify(record)], nextDeadline: timerDeadline))
     }
 
+    /// Polling turned late or on time again (`PollLateness`): logged and sent on every channel, since readings older
+    /// than `poll_interval` promises delay detection by as much.
+    func pollingLateness(_ change: PollLateness.Change) {
+        let record: AlertRecord
+        switch change {
+        case .late(let device, let lateness, let interval):
+            let late = DurationText.format(lateness)
+            record = AlertRecord(
+                time: time.now(), site: site.model.site, severity: .trouble, event: .pollLate, device: device,
+                message: "POLLING LATE: \(device) was polled \(late) after it was due (poll_interval "
+                    + "\(DurationText.format(interval))) — this gateway is short of CPU or the device answers slower "
+                    + "than its interval; every device is still polled, later, so detection is late by as much. "
+                    + "Find what else runs on the gateway (top), or give the device a longer poll_interval",
+                detail: "late by \(late)")
+        case .onTime(let polls, let worst, let device):
+            record = AlertRecord(
+                time: time.now(), site: site.model.site, severity: .info, event: .pollOnTime, device: device,
+                message: "polling on time again: \(polls) poll\(polls == 1 ? " was" : "s were") late, the worst "
+                    + "\(device) by \(DurationText.format(worst))",
+                detail: "\(polls) late polls, worst \(DurationText.format(worst))")
+        }
+        emit(Output(records: [record], actions: [.notify(record)], nextDeadline: timerDeadline))
+    }
+
     /// Logs what a change of the pair's roles made (`StandbyPair.records`), and sends it on the channels.
     func standbyChanged(_ records: [AlertRecord]) {
         guard !records.isEmpty else { return }

@@ -17,11 +17,15 @@ final class StatusSource: Sendable {
     let ready = Mutex(false)
     /// Whether each notification channel works; set by the daemon.
     let channels: ChannelHealth
+    /// Whether polls start when due (shared with the poller).
+    let polling: PollLateness
 
     init(
         time: MonotonicSiteTime, core: SafetyCore, health: DeviceHealth, writer: AlertLogWriter,
-        startedAt: Timestamp, dryRun: Bool, standby: StandbyPair? = nil, channels: ChannelHealth = ChannelHealth()
+        startedAt: Timestamp, dryRun: Bool, standby: StandbyPair? = nil, channels: ChannelHealth = ChannelHealth(),
+        polling: PollLateness = PollLateness(clearAfter: .seconds(10))
     ) {
+        self.polling = polling
         self.standby = standby
         self.channels = channels
         self.time = time
@@ -63,6 +67,8 @@ final class StatusSource: Sendable {
                 lastDelivered: entry.lastDelivered.map(time.wall)?.description,
                 lastFailed: entry.lastFailed.map(time.wall)?.description)
         }
+        status.pollingLate = polling.isLate
+        if status.pollingLate { status.summary += "; POLLING LATE" }
         let down = status.channels.filter { $0.up == false }.count
         if down > 0 { status.summary += "; \(down) notify channel\(down == 1 ? "" : "s") DOWN" }
         if let standby {

@@ -12,6 +12,47 @@ import Testing
 /// daemon and six servers, and the machine has two cores.
 @Suite(.serialized)
 struct RuntimeEndToEndTests {
+    /// A gateway so short of CPU that it stops for 1.5 s (SIGSTOP, then SIGCONT) polls every device late when it
+    /// runs again: one `poll.late` (trouble, naming a device), the lateness in the metrics, `POLLING LATE` in `status`,
+    /// and `poll.on_time` once ten of the longest poll interval pass without a late poll.
+    @Test func latePollingIsTroubleThenClears() async throws {
+        let metricsPort = try freeLoopbackPort()
+        // One device at 1 s makes the episode last at least 10 s after the last late poll: time to read `status`.
+        let site = try RuntimeHarness(
+            deviceSettings: ["smoke": "poll_interval: 1s"], extra: "metrics: 127.0.0.1:\(metricsPort)")
+        defer { site.remove() }
+        let daemon = try site.start()
+        defer { Task { await daemon.stop() } }
+        let devices = try #require(await site.waitReady(), "the daemon did not get ready\n\(daemon.stderr)").devices
+        #expect(await site.waitForPolls(2))
+        daemon.signal(SIGSTOP)
+        try await Task.sleep(for: .milliseconds(1500))
+        daemon.signal(SIGCONT)
+        #expect(await site.waitForRecord(["event": "poll.late", "severity": "trouble"]), "\(daemon.stderr)")
+        let late = try #require(site.records().first { $0["event"]?.stringValue == "poll.late" })
+        #expect(late["message"]?.stringValue?.hasPrefix("POLLING LATE: ") == true, "\(late)")
+        #expect(devices.map(\.name).contains(late["device"]?.stringValue ?? ""), "\(late)")
+        let status = try site.cli(["status", "--socket", site.socket])
+        #expect(status.stdout.contains("POLLING LATE: polls start a whole poll interval or more"), "\(status.stdout)")
+        #expect(await site.status()?.pollingLate == true)
+        let samples = parseExposition(try await httpGet(port: metricsPort, "/metrics").body)
+        #expect(samples.value("firewatch_polling_late") == 1)
+        let polls = try #require(samples.value("firewatch_poll_lateness_seconds_count"))
+        let underASecond = try #require(samples.value("firewatch_poll_lateness_seconds_bucket", ["le": "1.0"]))
+        #expect(polls - underASecond >= Double(devices.count), "every device's first poll after the stop was late")
+
+        #expect(await site.waitForRecord(["event": "poll.on_time"], limit: .seconds(20)))
+        let onTime = try #require(site.records().first { $0["event"]?.stringValue == "poll.on_time" })
+        let count = Int(onTime["detail"]?.stringValue?.split(separator: " ").first ?? "") ?? 0
+        #expect(count >= devices.count, "\(onTime)")
+        let events = site.records().compactMap { $0["event"]?.stringValue }
+        #expect(events.firstIndex(of: "poll.late")! < events.firstIndex(of: "poll.on_time")!)
+        let after = parseExposition(try await httpGet(port: metricsPort, "/metrics").body)
+        #expect(after.value("firewatch_polling_late") == 0)
+        await daemon.stop()
+        #expect(site.chainVerifies)
+    }
+
     @Test func offGasIsolatesAndWritesNothingElse() async throws {
         let site = try RuntimeHarness()
         defer { site.remove() }
