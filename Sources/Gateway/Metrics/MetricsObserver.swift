@@ -366,7 +366,7 @@ public final class MetricsObserver: RuntimeObserver {
         static let ownerEpoch = "Hot-standby pair: the epoch of the site's lease as this gateway last saw it."
         static let etcdUp = "Hot-standby pair: 1 while etcd answers this gateway."
         static let pollLateness =
-            "How long after it was due each poll started, in seconds (after skipped ticks, from the first skipped)."
+            "How long after it was due each poll started, in seconds (due at its tick, or one interval after the previous poll if earlier)."
         static let pollingLate = "1 while polling is late (a poll started a whole poll interval or more after it was due)."
     }
 }

@@ -98,18 +98,22 @@ final class Poller: Service {
         await withTaskExecutorPreference(IOPool.shared) {
             let start = time.now()
             var tick = 0
-            // The tick this poll serves: after skipped ticks, the first one skipped (what the reading's age is
-            // measured from). A poll after one that found the device unreachable is not judged: its delay is the
-            // dead device's own timeouts, which `device.comm_lost` already reports.
-            var due = start
+            // When the previous poll started: a poll is due at its tick, or one interval after the previous poll
+            // started if that is earlier (`PollLateness.due`). A poll after one that found the device unreachable
+            // is not judged: its delay is the dead device's own timeouts, which `device.comm_lost` already reports.
+            var previous: Timestamp?
             var judged = true
             while !Task.isCancelled {
                 let began = ContinuousClock.now
-                let late = PollLateness.lateness(startedAt: time.now(), due: due)
+                let startedAt = time.now()
+                let late = PollLateness.lateness(
+                    startedAt: startedAt,
+                    due: PollLateness.due(tick: start + interval * tick, previous: previous, interval: interval))
+                previous = startedAt
                 observer.pollStarted(device: device.name, lateness: late)
                 if judged,
                     let change = lateness.pollStarted(
-                        device: device.name, lateness: late, interval: interval, at: time.now())
+                        device: device.name, lateness: late, interval: interval, at: startedAt)
                 {
                     observer.pollingLate(lateness.isLate)
                     await core.pollingLateness(change)
@@ -140,7 +144,6 @@ final class Poller: Service {
                 await core.ingest(readings, from: device.name, generation: generation)
                 if complete { onFirstCycle() }
                 judged = up
-                due = start + interval * (tick + 1)
                 tick = Self.nextTick(after: tick, elapsed: time.now() - start, interval: interval)
                 do { try await time.clock.sleep(until: start + interval * tick) } catch { break }
             }

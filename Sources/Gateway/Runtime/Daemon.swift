@@ -97,7 +97,8 @@ public final class Daemon: Sendable {
             core: core, clients: clients, site: site, time: time, notifier: notifier,
             gate: gate, progress: standby?.progress, attempts: options.commandAttempts, logger: logger)
         let systemd = options.systemd
-        let polling = PollLateness(clearAfter: Poller.clearAfter(site))
+        // The floor is a second of real time: on a sped-up site clock (the simulator's), that many site seconds.
+        let polling = PollLateness(clearAfter: Poller.clearAfter(site), floor: .seconds(1) * max(time.clock.speed, 1))
         let statusSource = StatusSource(
             time: time, core: core, health: health, writer: writer, startedAt: startedAt, dryRun: options.dryRun,
             standby: standby, channels: channelHealth, polling: polling)

@@ -19,6 +19,20 @@ struct PollLatenessTests {
         #expect(judge.isLate)
     }
 
+    @Test("however short the interval, a poll is late only from the floor (a second of real time) on")
+    func floor() {
+        let judge = PollLateness(clearAfter: .seconds(10), floor: .seconds(1))
+        let fast = Duration.milliseconds(150)
+        #expect(judge.pollStarted(device: "gas", lateness: .milliseconds(999), interval: fast, at: at(1_000)) == nil)
+        #expect(!judge.isLate)
+        #expect(
+            judge.pollStarted(device: "gas", lateness: .seconds(1), interval: fast, at: at(2_000))
+                == .late(device: "gas", lateness: .seconds(1), interval: fast))
+        // At 20× site time the floor is 20 site seconds.
+        let sped = PollLateness(clearAfter: .seconds(10), floor: .seconds(20))
+        #expect(sped.pollStarted(device: "gas", lateness: .seconds(19), interval: .seconds(1), at: at(0)) == nil)
+    }
+
     @Test("an episode is one poll.late however many devices are late, and one poll.on_time with the worst")
     func oneEpisode() {
         let judge = PollLateness(clearAfter: .seconds(10))
@@ -56,7 +70,25 @@ struct PollLatenessTests {
         #expect(judge.pollStarted(device: "a", lateness: .zero, interval: second, at: at(38_000)) != nil)
     }
 
-    @Test("lateness is measured from the due tick, never negative")
+    @Test("a poll is due at its tick, or one interval after the previous poll started if earlier")
+    func due() {
+        // The first poll: its tick.
+        #expect(PollLateness.due(tick: at(0), previous: nil, interval: second) == at(0))
+        // On time, or woken 300 ms late every tick: measured from the tick.
+        #expect(PollLateness.due(tick: at(2_000), previous: at(1_300), interval: second) == at(2_000))
+        // Stopped from 1 s to 4.2 s: the poll for tick 2 s starts at 4.2 s, due at 2 s, 2.2 s late; the next, at
+        // its tick 5 s, is due at 5 s and not late again although ticks 3 s and 4 s were skipped.
+        let stalled = PollLateness.due(tick: at(2_000), previous: at(1_000), interval: second)
+        #expect(PollLateness.lateness(startedAt: at(4_200), due: stalled) == .milliseconds(2_200))
+        let next = PollLateness.due(tick: at(5_000), previous: at(4_200), interval: second)
+        #expect(PollLateness.lateness(startedAt: at(5_000), due: next) == .zero)
+        // A device taking 1.5 s a poll at a 1 s interval: polled at 0 s, then at tick 2 s (tick 1 s skipped): due at
+        // 1 s, a whole interval late.
+        let overran = PollLateness.due(tick: at(2_000), previous: at(0), interval: second)
+        #expect(PollLateness.lateness(startedAt: at(2_000), due: overran) == second)
+    }
+
+    @Test("lateness is measured from when the poll was due, never negative")
     func lateness() {
         #expect(PollLateness.lateness(startedAt: at(1_250), due: at(1_000)) == .milliseconds(250))
         #expect(PollLateness.lateness(startedAt: at(999), due: at(1_000)) == .zero)
