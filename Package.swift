@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(
             name: "AlertLogTests",
             dependencies: [
-                "AlertLog", "FireSafety", "FireWatchTesting", .product(name: "Logging", package: "swift-log"),
+                "AlertLog", "FireSafety", "FireWatchTesting", "Simulator", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The command line's own parts that are not a module's (where `firewatch alerts` finds the log, its time

@@ -58,10 +58,7 @@ public enum AlertChainVerifier {
                     warnings.note("warning: \(location): last line has no newline (\(why)); not checked")
                     return false
                 }
-                var line = AlertLine.parse(bytes).0 ?? AlertLine(bytes: Array(bytes))
-                line.file = file.path
-                line.lineNumber = lineNumber
-                failure = check.add(line).failure
+                failure = check.add(bytes, at: location)
                 return failure == nil
             }
             if let failure { return failure.report }
@@ -95,11 +92,11 @@ public enum AlertChainVerifier {
         public private(set) var checked = 0
         /// How the chain starts, in an operator's words.
         public private(set) var anchor = "empty: no complete record yet"
-        /// The last confirmed line.
+        /// The last confirmed line, when lines were fed whole (``add(_:)``).
         public private(set) var lastGood: AlertLine?
-        private var lastGoodHash = ""
-        /// Up to two lines not yet judged (each with its hash, computed once).
-        private var pending: [(line: AlertLine, hash: String)] = []
+        private var lastGoodEntry: Entry?
+        /// Up to two lines not yet judged, each with its hash computed once (and the line, if fed whole).
+        private var pending: [(entry: Entry, line: AlertLine?)] = []
         private var failed: Failure?
 
         public init() {}
@@ -107,7 +104,35 @@ public enum AlertChainVerifier {
         /// Feeds the next complete line, in the order the lines were written.
         public mutating func add(_ line: AlertLine) -> Step {
             guard failed == nil else { return Step(failure: failed) }
-            pending.append((line, line.hash))
+            let entry = Entry(
+                location: Location(path: line.file ?? "-", line: line.lineNumber),
+                hash: ChainHash(sha256Of: line.bytes), seq: line.seq, prev: line.prev.flatMap { ChainHash(hex: $0) },
+                parsed: line.isObject)
+            return add(entry, line)
+        }
+
+        /// Feeds the next complete line as bytes, for `verify`: only what the chain needs is read from it
+        /// (``ChainFieldScan``, or `AlertLine.parse` for a line the scan leaves to it), and no line is kept.
+        mutating func add(_ bytes: UnsafeRawBufferPointer, at location: Location) -> Failure? {
+            guard failed == nil else { return failed }
+            let hash = ChainHash(sha256Of: bytes)
+            let entry: Entry
+            if let fields = ChainFieldScan.scan(bytes) {
+                entry = Entry(
+                    location: location, hash: hash, seq: fields.seq,
+                    prev: fields.prev.flatMap { ChainHash(hex: UnsafeRawBufferPointer(rebasing: bytes[$0])) },
+                    parsed: true)
+            } else {
+                let line = AlertLine.parse(bytes).0
+                entry = Entry(
+                    location: location, hash: hash, seq: line?.seq, prev: line?.prev.flatMap { ChainHash(hex: $0) },
+                    parsed: line?.isObject ?? false)
+            }
+            return add(entry, nil).failure
+        }
+
+        private mutating func add(_ entry: Entry, _ line: AlertLine?) -> Step {
+            pending.append((entry, line))
             return judge(final: false)
         }
 
@@ -136,56 +161,52 @@ public enum AlertChainVerifier {
             var step = Step()
             while pending.count >= (final ? 1 : 2) {
                 let current = pending[0]
-                let next = pending.count > 1 ? pending[1] : nil
-                if let previous = lastGood {
+                let next = pending.count > 1 ? pending[1].entry : nil
+                if let previous = lastGoodEntry {
                     if let (location, reason) = AlertChainVerifier.problem(
-                        previous: entry(previous, lastGoodHash), current: entry(current.line, current.hash),
-                        next: next.map { entry($0.line, $0.hash) })
+                        previous: previous, current: current.entry, next: next)
                     {
                         failed = Failure(location: location, reason: reason, recordsBefore: checked)
                         step.failure = failed
                         return step
                     }
                 } else {
-                    let first = entry(current.line, current.hash)
+                    let first = current.entry
                     if let reason = AlertChainVerifier.anchorProblem(first) {
                         failed = Failure(location: first.location, reason: reason, recordsBefore: 0)
                         step.failure = failed
                         return step
                     }
                     anchor =
-                        first.prev == String(repeating: "0", count: 64)
+                        first.prev == .genesis
                         ? "anchored at the start of the log (\(first.location), prev all zeros)"
                         : "anchored at \(first.location): older files were deleted, so its prev cannot be checked"
                 }
                 checked += 1
-                lastGood = current.line
-                lastGoodHash = current.hash
-                step.confirmed.append(current.line)
+                lastGoodEntry = current.entry
+                if let line = current.line {
+                    lastGood = line
+                    step.confirmed.append(line)
+                }
                 pending.removeFirst()
             }
             return step
         }
-
-        private func entry(_ line: AlertLine, _ hash: String) -> Entry {
-            Entry(
-                location: Location(path: line.file ?? "-", line: line.lineNumber), hash: hash, seq: line.seq,
-                prev: line.prev, parsed: line.isObject)
-        }
     }
 
+    /// What judging a line needs of it. `prev` is nil when it is missing or not 64 lowercase hex digits.
     private struct Entry {
         var location: Location
-        var hash: String
+        var hash: ChainHash
         var seq: Int?
-        var prev: String?
+        var prev: ChainHash?
         var parsed: Bool
     }
 
     private static func anchorProblem(_ first: Entry) -> String? {
         guard first.parsed else { return "not a JSON object" }
         guard first.seq != nil else { return "`seq` is missing or not an integer" }
-        guard let prev = first.prev, isHash(prev) else { return "`prev` is missing or not 64 lowercase hex digits" }
+        guard first.prev != nil else { return "`prev` is missing or not 64 lowercase hex digits" }
         return nil
     }
 
@@ -193,7 +214,7 @@ public enum AlertChainVerifier {
     private static func problem(previous: Entry, current: Entry, next: Entry?) -> (Location, String)? {
         guard current.parsed else { return (current.location, "not a JSON object") }
         guard let seq = current.seq else { return (current.location, "`seq` is missing or not an integer") }
-        guard let prev = current.prev, isHash(prev) else {
+        guard let prev = current.prev else {
             return (current.location, "`prev` is missing or not 64 lowercase hex digits")
         }
         let expected = (previous.seq ?? 0) + 1
@@ -243,9 +264,5 @@ public enum AlertChainVerifier {
             )
         }
         return nil
-    }
-
-    private static func isHash(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
     }
 }

@@ -110,7 +110,10 @@ extension Timestamp {
         guard i == b.count else { return nil }
         let days = CivilDate.daysSinceEpoch(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        self.init(nanoseconds: seconds * 1_000_000_000 + nanos)
+        // Nanoseconds in an Int64 end in 2262: a later year (a damaged digit) is unusable, not a crash.
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow, scaled <= Int64.max - nanos else { return nil }
+        self.init(nanoseconds: scaled + nanos)
     }
 
     /// Parses RFC 3339 text (see ``init(rfc3339Bytes:)``).

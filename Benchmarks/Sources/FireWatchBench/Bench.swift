@@ -18,6 +18,7 @@ enum Bench {
         case "serve": try Serve.run(options)
         case "client": try await PollClient.run(options)
         case "alertlog": try AlertLogBench.run(options)
+        case "biglog": try BigLog.run(options)
         case "engine": EngineBench.run(options)
         case "sites": try SiteFiles.check(options)
         case "month": try await MonthBench.run(options)

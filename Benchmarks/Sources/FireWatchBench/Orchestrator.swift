@@ -29,6 +29,7 @@ struct Orchestrator {
         log("machine: \(shell("nproc")) cores, \(cpuModel())")
         if wants("poll") { sections.append(try pollSection()) }
         if wants("alertlog") { sections.append(try alertLogSection()) }
+        if wants("verify") { sections.append(try verifySection()) }
         sections.append(contentsOf: try extraSections())
         if wants("takeover") { sections.append(await takeoverSection()) }
         let elapsed = Date().timeIntervalSince(started)
@@ -38,9 +39,8 @@ struct Orchestrator {
         log("wrote \(options.string("out")) (\(Int(elapsed)) s)")
     }
 
-    /// `--only poll,engine,…` runs some sections (poll, alertlog, engine, latency, scale, startup, campaign, month,
-    /// takeover);
-    /// default all.
+    /// `--only poll,engine,…` runs some sections (poll, alertlog, verify, engine, latency, scale, startup, campaign,
+    /// month, takeover); default all.
     func wants(_ section: String) -> Bool {
         guard options.has("only") else { return true }
         return options.string("only").split(separator: ",").contains { $0 == section }

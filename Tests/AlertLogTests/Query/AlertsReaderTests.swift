@@ -16,6 +16,8 @@ struct AlertsReaderTests {
         #expect(AlertTime.formatUTC(-500) == "1969-12-31T23:59:59.500Z")
         for bad in [
             "", "yesterday", "2026-11-24", "2026-13-24T03:12:09Z", "2026-11-24T03:12:09", "2026-11-24T03:12:09.Z",
+            // A damaged year past what nanoseconds in an Int64 hold (2262) was a crash; it is unusable instead.
+            "9026-12-07T03:12:09.125Z", "2263-01-01T00:00:00Z", "0000-01-01T00:00:00-23:59",
         ] {
             #expect(AlertTime.parse(bad) == nil, "\(bad)")
         }

@@ -141,6 +141,25 @@ struct AlertsVerifyTests {
         #expect(broken?.2.contains("not a JSON object") == true)
     }
 
+    @Test("lines the fast scan leaves to the parser (a seq written 21.0, spaces, an escaped key) are judged by it")
+    func unusualButValid() throws {
+        let fixture = AlertLogFixture(count: 20)
+        defer { fixture.cleanUp() }
+        var lines = AlertLogFixture.fileLines(fixture.livePath)
+        let prev = AlertLogFixture.sha256Hex(lines[19])
+        lines.append(Array(#"{ "seq" : 21.0, "ev\u0065nt": "x", "prev" : "\#(prev)" }"#.utf8))
+        fixture.writeFile(fixture.livePath, lines)
+        #expect(try verify(fixture) == .intact(records: 21, files: 1, anchor: "anchored at the start of the log"
+            + " (\(fixture.livePath):1, prev all zeros)"))
+
+        // The same line with an uppercase prev is not a hash, whoever reads it.
+        lines[20] = Array(#"{ "seq" : 21.0, "prev" : "\#(prev.uppercased())" }"#.utf8)
+        fixture.writeFile(fixture.livePath, lines)
+        let broken = brokenAt(try verify(fixture))
+        #expect(broken?.1 == 21)
+        #expect(broken?.2.contains("not 64 lowercase hex digits") == true)
+    }
+
     @Test("an empty log (a fresh daemon) is intact with nothing to check")
     func emptyLog() throws {
         let fixture = AlertLogFixture(count: 0)
